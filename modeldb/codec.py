@@ -1,0 +1,142 @@
+"""Avro single-object encoding of ModelDB events.
+
+Wire format (Avro spec, "Single object encoding"): the two marker bytes
+``C3 01``, the 8-byte little-endian CRC-64-AVRO fingerprint of the writer
+schema's parsing canonical form, then the Avro binary body.
+
+The fingerprint tells a reader exactly which schema wrote a record.  The
+decoder keeps a registry of every writer schema it knows (the current one and
+every released one under ``schemas/released``) and resolves each record into
+the current reader schema, so old and new producers can share one topic.
+"""
+from __future__ import annotations
+
+import io
+import json
+import struct
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import fastavro
+import fastavro.schema
+
+from modeldb.exceptions import DecodeError
+
+MARKER = b"\xc3\x01"
+HEADER_LEN = 10
+SCHEMA_VERSION = 1
+
+_EMPTY = 0xC15D213AA4D7A795
+
+
+def _rabin_table() -> list[int]:
+    table = []
+    for i in range(256):
+        fp = i
+        for _ in range(8):
+            fp = (fp >> 1) ^ (_EMPTY & -(fp & 1))
+        table.append(fp)
+    return table
+
+
+_TABLE = _rabin_table()
+
+
+def rabin_fingerprint(data: bytes) -> int:
+    """CRC-64-AVRO of ``data`` as an unsigned 64-bit integer."""
+    fp = _EMPTY
+    for b in data:
+        fp = (fp >> 8) ^ _TABLE[(fp ^ b) & 0xFF]
+    return fp
+
+
+def schema_fingerprint(parsed: dict) -> bytes:
+    """The 8 little-endian fingerprint bytes for a parsed schema."""
+    canonical = fastavro.schema.to_parsing_canonical_form(parsed)
+    return struct.pack("<Q", rabin_fingerprint(canonical.encode()))
+
+
+def _schemas_dir():
+    return resources.files("modeldb.schemas")
+
+
+def _without_logical_types(node: Any) -> Any:
+    """Drop logicalType annotations: ``ts`` stays an int of microseconds.
+
+    The parsing canonical form ignores logicalType, so fingerprints are unchanged,
+    and decoding skips building a datetime per event.
+    """
+    if isinstance(node, dict):
+        return {k: _without_logical_types(v) for k, v in node.items() if k != "logicalType"}
+    if isinstance(node, list):
+        return [_without_logical_types(v) for v in node]
+    return node
+
+
+def expanded_event_schema() -> dict:
+    """The current schema as plain JSON with every named type inlined once."""
+    with resources.as_file(_schemas_dir() / "modeldb.Event.avsc") as path:
+        return fastavro.schema.load_schema(str(path), _write_hint=False)
+
+
+@lru_cache(maxsize=1)
+def event_schema() -> dict:
+    """The current event schema, fully resolved and parsed."""
+    return fastavro.parse_schema(_without_logical_types(expanded_event_schema()))
+
+
+@lru_cache(maxsize=1)
+def released_schemas() -> dict[str, dict]:
+    """Every released writer schema, by version name (``v1`` …)."""
+    out: dict[str, dict] = {}
+    released = _schemas_dir() / "released"
+    for entry in sorted(released.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".json"):
+            out[entry.name[:-5]] = fastavro.parse_schema(_without_logical_types(json.loads(entry.read_text())))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _writers() -> dict[bytes, dict]:
+    writers = {schema_fingerprint(s): s for s in released_schemas().values()}
+    writers[schema_fingerprint(event_schema())] = event_schema()
+    return writers
+
+
+@lru_cache(maxsize=1)
+def current_header() -> bytes:
+    return MARKER + schema_fingerprint(event_schema())
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    """Encode one event dict (see ``modeldb.events``) as a single-object record."""
+    buf = io.BytesIO()
+    buf.write(current_header())
+    fastavro.schemaless_writer(buf, event_schema(), event)
+    return buf.getvalue()
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """Decode a single-object record into the current reader schema.
+
+    Raises ``DecodeError`` with a reason a human can act on: a bad marker, an
+    unknown writer fingerprint, or a body that does not parse.
+    """
+    if len(data) < HEADER_LEN:
+        raise DecodeError(f"record is {len(data)} bytes, shorter than the 10-byte single-object header")
+    if data[:2] != MARKER:
+        raise DecodeError(f"bad single-object marker {data[:2].hex()} (expected c301): not a ModelDB Avro record")
+    fingerprint = bytes(data[2:HEADER_LEN])
+    writer = _writers().get(fingerprint)
+    if writer is None:
+        raise DecodeError(
+            f"unknown schema fingerprint {fingerprint.hex()}: written by a newer or foreign schema; "
+            "upgrade modeldb on the processor, then retry the dead letters"
+        )
+    try:
+        reader = None if writer is event_schema() else event_schema()
+        record = fastavro.schemaless_reader(io.BytesIO(data[HEADER_LEN:]), writer, reader)
+    except Exception as exc:  # fastavro raises many types for corrupt bodies
+        raise DecodeError(f"Avro body does not decode with schema {fingerprint.hex()}: {type(exc).__name__}: {exc}") from exc
+    return record

@@ -1,0 +1,140 @@
+"""The event model: ids, the envelope, and typed values.
+
+An event is a plain dict in the shape of ``schemas/modeldb.Event.avsc``; the
+payload is a ``(branch_name, record)`` tuple so that fastavro writes the right
+union branch without guessing. Building one must stay cheap: it runs inside
+the user's training loop (the goal is well under 20 µs per ``log_metric``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from modeldb.codec import SCHEMA_VERSION
+
+EVENT_TYPES = (
+    "RunStarted", "RunEnded", "DataFrameObserved", "OperatorApplied", "Split",
+    "CrossValidated", "SearchCompleted", "MetricLogged", "ParamLogged", "TagSet",
+    "Annotated", "ArtifactStored", "ModelStored", "PredictionsLogged",
+)
+
+_uuid_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
+def uuid7() -> str:
+    """A time-ordered UUIDv7 (RFC 9562) as 32 hex digits, monotonic within a process."""
+    global _last_ms, _counter
+    ms = time.time_ns() // 1_000_000
+    with _uuid_lock:
+        if ms <= _last_ms:
+            ms = _last_ms
+            _counter += 1
+            if _counter > 0xFFF:  # 4096 ids in one millisecond: borrow the next one
+                ms += 1
+                _counter = 0
+        else:
+            _counter = int.from_bytes(os.urandom(1), "big")  # random start, leaves room to count
+        _last_ms = ms
+        counter = _counter
+    rand = int.from_bytes(os.urandom(8), "big") & 0x3FFFFFFFFFFFFFFF
+    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
+    return f"{value:032x}"
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True)
+class ProducerInfo:
+    host: str
+    pid: int
+    library: str
+    library_version: str
+    framework: str | None = None
+    framework_version: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "host": self.host, "pid": self.pid, "library": self.library,
+            "library_version": self.library_version, "framework": self.framework,
+            "framework_version": self.framework_version,
+        }
+
+
+def producer_info(framework: str | None = None, framework_version: str | None = None) -> ProducerInfo:
+    from modeldb import __version__
+
+    return ProducerInfo(socket.gethostname(), os.getpid(), "modeldb", __version__, framework, framework_version)
+
+
+def envelope(
+    event_type: str, payload: dict[str, Any], *, project: str, experiment: str, run_id: str,
+    seq: int, producer: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "event_id": uuid7(),
+        "event_type": event_type,
+        "schema_version": SCHEMA_VERSION,
+        "ts": now_micros(),
+        "project": project,
+        "experiment": experiment,
+        "run_id": run_id,
+        "seq": seq,
+        "producer": producer,
+        "payload": ("modeldb." + event_type, payload),
+    }
+
+
+def typed_param(key: str, value: Any) -> dict[str, Any]:
+    """A param record: a type tag, canonical text, and a number where one exists.
+
+    bool is checked before int (bool is an int in Python). numpy scalars count as
+    numbers. Lists, dicts and tuples of plain values are JSON; anything else is
+    its ``repr``.
+    """
+    if value is None:
+        return {"key": key, "type": "none", "value": "", "num": None}
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return {"key": key, "type": "bool", "value": "true" if value else "false", "num": 1.0 if value else 0.0}
+    if isinstance(value, int) or type(value).__name__.startswith(("int", "uint")):
+        return {"key": key, "type": "int", "value": str(int(value)), "num": float(value)}
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        number = float(value)
+        return {"key": key, "type": "float", "value": repr(number), "num": number}
+    if isinstance(value, str):
+        return {"key": key, "type": "str", "value": value, "num": None}
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            return {"key": key, "type": "json", "value": json.dumps(value, sort_keys=True, default=repr), "num": None}
+        except (TypeError, ValueError):
+            pass
+    return {"key": key, "type": "repr", "value": repr(value), "num": None}
+
+
+def as_metric_value(name: str, value: Any) -> float:
+    """Metric values are real numbers. NaN and ±inf are kept (a diverged loss is information)."""
+    if isinstance(value, bool) or isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"metric {name!r}: value {value!r} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"metric {name!r}: value {value!r} is not a number") from None
+    return number
+
+
+def is_finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+def python_framework() -> tuple[str, str]:
+    return "python", sys.version.split()[0]

@@ -1,0 +1,226 @@
+"""The manual tracking API: ``init``, ``start_run`` and the ``Run`` it yields.
+
+Logging never blocks the training loop: every ``log_*`` call validates its
+input, builds an event dict and queues it on the process-wide ``Emitter``.
+Bad input raises ``TrackingError`` (a ``ValueError``) naming the problem.
+
+Rules worth knowing:
+
+* Param values are typed (int, float, bool, str, none, json, repr). A value
+  whose text is longer than ``max_param_bytes`` (64 KiB by default,
+  ``MODELDB_MAX_PARAM_BYTES``) is refused: store it as an artifact instead.
+* Metric values must be real numbers. NaN and ±inf are accepted and stored as
+  they are; the named queries that rank runs skip non-finite values.
+* Names (param keys, metric names, tag keys) are 1–250 characters.
+"""
+from __future__ import annotations
+
+import contextvars
+import getpass
+import os
+import sys
+import threading
+import time
+import traceback
+from itertools import count
+from typing import Any, Mapping
+
+from modeldb.config import Settings
+from modeldb.events import as_metric_value, envelope, producer_info, python_framework, typed_param, uuid7
+from modeldb.exceptions import TrackingError
+from modeldb.producers.emitter import Emitter
+from modeldb.producers.factory import make_transport
+from modeldb.producers.spill import SpillLog
+
+MAX_NAME = 250
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+_emitter: Emitter | None = None
+_active: contextvars.ContextVar["Run | None"] = contextvars.ContextVar("modeldb_active_run", default=None)
+
+
+def init(project: str | None = None, experiment: str | None = None, **overrides: Any) -> Settings:
+    """Configure tracking for this process. Arguments win over ``MODELDB_*`` variables."""
+    global _settings, _emitter
+    settings = Settings.load(project=project, experiment=experiment, **overrides)
+    with _lock:
+        old = _emitter
+        _settings, _emitter = settings, None
+    if old is not None:
+        old.close()
+    return settings
+
+
+def settings() -> Settings:
+    global _settings
+    with _lock:
+        if _settings is None:
+            _settings = Settings.load()
+        return _settings
+
+
+def emitter() -> Emitter:
+    global _emitter
+    current = settings()
+    with _lock:
+        if _emitter is None:
+            _emitter = Emitter(
+                lambda cb: make_transport(current, cb),
+                SpillLog(current.spill_path),
+                current.exit_flush_timeout_s,
+            )
+        return _emitter
+
+
+def flush(timeout: float = 30.0) -> int:
+    """Block until every event logged so far is durable or delivered. Returns how many are still pending."""
+    return emitter().flush(timeout) if _emitter is not None else 0
+
+
+def active_run() -> "Run | None":
+    return _active.get()
+
+
+def start_run(name: str | None = None, *, parent: "Run | str | None" = None, branch_seq: int | None = None,
+              tags: Mapping[str, str] | None = None, project: str | None = None,
+              experiment: str | None = None) -> "Run":
+    """Start a run; use it as a context manager. ``parent`` branches this run off another."""
+    run = Run(name=name, parent=parent, branch_seq=branch_seq, tags=tags, project=project, experiment=experiment)
+    run._start()
+    return run
+
+
+def _check_name(kind: str, name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise TrackingError(f"{kind} name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_NAME:
+        raise TrackingError(f"{kind} name {name[:40]!r}… is {len(name)} characters; the limit is {MAX_NAME}")
+    return name
+
+
+class Run:
+    """One run: a sequence of actions. Not thread-safe to *start*; logging from threads is fine."""
+
+    def __init__(self, name: str | None = None, parent: "Run | str | None" = None, branch_seq: int | None = None,
+                 tags: Mapping[str, str] | None = None, project: str | None = None, experiment: str | None = None):
+        cfg = settings()
+        self.run_id = uuid7()
+        self.project = project or cfg.project
+        self.experiment = experiment or cfg.experiment
+        self.name = name or f"{os.path.splitext(os.path.basename(sys.argv[0] or 'python'))[0] or 'run'}-{self.run_id[-6:]}"
+        self.parent_run_id = parent.run_id if isinstance(parent, Run) else parent
+        if self.parent_run_id is not None and not isinstance(self.parent_run_id, str):
+            raise TrackingError(f"parent must be a Run or a run id string, got {parent!r}")
+        self.branch_seq = branch_seq
+        self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.status: str | None = None
+        self._seq = count()
+        self._started = 0.0
+        self._token: contextvars.Token | None = None
+        framework, version = python_framework()
+        self._producer = producer_info(framework, version).as_record()
+        self._max_param_bytes = cfg.max_param_bytes
+
+    # -- lifecycle -------------------------------------------------------------
+    def _start(self) -> None:
+        self._started = time.perf_counter()
+        self._emit("RunStarted", {
+            "name": self.name, "parent_run_id": self.parent_run_id, "branch_seq": self.branch_seq,
+            "user": _user(), "source": os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else "",
+            "tags": self.tags,
+        })
+        self.status = "RUNNING"
+        self._token = _active.set(self)
+
+    def end(self, status: str = "FINISHED", error: str | None = None) -> None:
+        if self.status != "RUNNING":
+            return
+        if status not in ("FINISHED", "FAILED", "KILLED"):
+            raise TrackingError(f"run status must be FINISHED, FAILED or KILLED, got {status!r}")
+        self.status = status
+        self._emit("RunEnded", {"status": status, "error": error,
+                                "duration_ms": (time.perf_counter() - self._started) * 1000})
+        if self._token is not None:
+            try:
+                _active.reset(self._token)
+            except ValueError:  # ended from another context
+                _active.set(None)
+            self._token = None
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.end("FINISHED")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end("KILLED", "KeyboardInterrupt")
+        else:
+            detail = "".join(traceback.format_exception_only(exc_type, exc)).strip()
+            self.end("FAILED", detail[:4000])
+
+    # -- logging ---------------------------------------------------------------
+    def _emit(self, event_type: str, payload: dict[str, Any]) -> None:
+        emitter().emit(envelope(event_type, payload, project=self.project, experiment=self.experiment,
+                                run_id=self.run_id, seq=next(self._seq), producer=self._producer))
+
+    def log_param(self, key: str, value: Any) -> None:
+        record = typed_param(_check_name("param", key), value)
+        size = len(record["value"].encode("utf-8", "replace"))
+        if size > self._max_param_bytes:
+            raise TrackingError(
+                f"param {key!r} is {size} bytes as text; the limit is {self._max_param_bytes} "
+                "(MODELDB_MAX_PARAM_BYTES). Store large values as an artifact."
+            )
+        self._emit("ParamLogged", {"param": record})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        if not isinstance(params, Mapping):
+            raise TrackingError(f"log_params takes a mapping, got {type(params).__name__}")
+        for key, value in params.items():
+            self.log_param(key, value)
+
+    def log_metric(self, name: str, value: Any, step: int = 0, *, model_id: str | None = None,
+                   dataframe_id: str | None = None, slice: str = "") -> None:
+        if type(step) is not int:
+            try:
+                step = int(step)
+            except (TypeError, ValueError):
+                raise TrackingError(f"metric {name!r}: step must be an integer, got {step!r}") from None
+        try:
+            number = as_metric_value(name, value)
+        except TypeError as exc:
+            raise TrackingError(str(exc)) from None
+        if not name or type(name) is not str or len(name) > MAX_NAME:
+            _check_name("metric", name)
+        self._emit("MetricLogged", {"name": name, "value": number, "step": step, "model_id": model_id,
+                                    "dataframe_id": dataframe_id, "slice": slice})
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
+        if not isinstance(metrics, Mapping):
+            raise TrackingError(f"log_metrics takes a mapping, got {type(metrics).__name__}")
+        for name, value in metrics.items():
+            self.log_metric(name, value, step)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self._emit("TagSet", {"key": _check_name("tag", key), "value": str(value)})
+
+    def annotate(self, text: str, target_id: str | None = None) -> None:
+        if not isinstance(text, str) or not text.strip():
+            raise TrackingError("an annotation needs non-empty text")
+        self._emit("Annotated", {"text": text, "target_id": target_id, "author": _user()})
+
+    def emit_action(self, event_type: str, payload: dict[str, Any]) -> None:
+        """For trackers: emit any action of the event contract in this run."""
+        self._emit(event_type, payload)
+
+    def __repr__(self) -> str:
+        return f"Run(name={self.name!r}, run_id={self.run_id!r}, status={self.status!r})"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

@@ -1,0 +1,98 @@
+"""The warehouse contract: a backend only runs SQL.
+
+The DDL, the queries and the dedup rules live once, above the backends
+(``ddl/``, ``migrate.py``, ``queries.py``). Both backends raise the same
+``modeldb.exceptions`` types, translated at their boundary with ClickHouse's
+error code kept.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+from modeldb.exceptions import WarehouseError
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    backend: str                 # "chdb" or "clickhouse"
+    server_version: str
+    embedded: bool               # one process owns the data directory
+    server_readonly: bool        # the readonly setting can be applied per query
+
+
+@dataclass
+class Result:
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple] = field(default_factory=list)
+
+    def to_pandas(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.rows, columns=self.columns)
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+
+@runtime_checkable
+class Warehouse(Protocol):
+    database: str
+    description: str
+    capabilities: Capabilities
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that changes the warehouse (DDL, OPTIMIZE…)."""
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows into ``database.table``, all or nothing per call."""
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
+        """Run a query; with ``readonly`` (the default) anything that writes is refused."""
+
+    def close(self) -> None:
+        ...
+
+
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def quote(value: Any) -> str:
+    """A ClickHouse literal for a Python value (strings escaped, lists as arrays)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value in (float("inf"), float("-inf")):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(quote(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def bind(sql: str, params: Mapping[str, Any] | None) -> str:
+    """Substitute ``%(name)s`` placeholders with quoted literals; a missing one is an error."""
+    if not params:
+        return sql
+
+    def sub(match: re.Match) -> str:
+        name = match[1]
+        if name not in params:
+            raise WarehouseError(f"query parameter %({name})s has no value")
+        return quote(params[name])
+
+    return _PARAM.sub(sub, sql)
+
+
+def error_code(message: str) -> int | None:
+    match = re.search(r"Code: (\d+)", message)
+    return int(match[1]) if match else None

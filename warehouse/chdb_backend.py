@@ -1,0 +1,172 @@
+"""chDB backend: ClickHouse inside this process (the embedded default).
+
+Limits, from chDB itself:
+
+* One embedded server per process and one data directory per process. A
+  second directory in the same process is refused with a clear error.
+* A data directory is locked by one process at a time. ModelDB takes its own
+  lock file first (``<dir>/.owner``) recording who owns it, so a second
+  process gets "owned by pid N (modeldb …)" instead of chDB's
+  "Cannot lock file …/status". Who owns it: whichever ModelDB process opened
+  it first — ``modeldb process``, ``modeldb demo``, ``modeldb sql`` or the
+  dashboard. Everyone else queries through that process, or waits.
+* The ``readonly`` setting cannot be lowered again in a chDB session, so the
+  read-only path is enforced differently than on a server: the statement is
+  normalised by ClickHouse's own parser (``formatQuery``, which also refuses
+  multi-statements) and only SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN
+  statements are run.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from modeldb.exceptions import ReadOnlyError, WarehouseError, WarehouseLocked
+from modeldb.warehouse.base import Capabilities, Result, bind, error_code, quote
+
+_READ_KINDS = ("SelectWithUnionQuery", "SelectQuery", "ShowTables", "ShowColumns", "ShowCreateTableQuery",
+               "DescribeQuery", "ExistsTableQuery", "ExistsDatabaseQuery", "Explain", "ShowDatabases")
+
+_process_lock = threading.Lock()
+_open: dict[str, Any] = {}  # path -> (session, lock fd, refcount)
+
+
+def _owner_message(path: Path) -> str:
+    try:
+        info = json.loads((path / ".owner").read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    who = f"process {info.get('pid', '?')}"
+    if info.get("command"):
+        who += f" ({info['command']})"
+    if info.get("since"):
+        who += f", since {time.strftime('%H:%M:%S', time.localtime(info['since']))}"
+    return (
+        f"The embedded warehouse {path} is in use by {who}. chDB lets one process own a data "
+        "directory at a time. Stop that process, or run your query through it (the dashboard's SQL "
+        "page, or `modeldb sql` once it exits), or use a ClickHouse server: "
+        "MODELDB_WAREHOUSE=clickhouse://host:9000/modeldb."
+    )
+
+
+def _acquire(path: Path) -> int:
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / ".owner.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise WarehouseLocked(_owner_message(path)) from None
+    command = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(sys.argv[:3]))
+    (path / ".owner").write_text(json.dumps({"pid": os.getpid(), "command": command, "since": time.time()}))
+    return fd
+
+
+class ChdbWarehouse:
+    def __init__(self, path: Path, database: str, session: Any, version: str):
+        self.path = path
+        self.database = database
+        self.description = f"chdb://{path}?database={database}"
+        self.capabilities = Capabilities("chdb", version, embedded=True, server_readonly=False)
+        self._session = session
+        self._lock = threading.RLock()
+        self._closed = False
+
+    @classmethod
+    def connect(cls, path: str | Path, database: str) -> "ChdbWarehouse":
+        path = Path(path).absolute()
+        key = str(path)
+        with _process_lock:
+            if key not in _open:
+                if _open:
+                    other = next(iter(_open))
+                    raise WarehouseError(
+                        f"chDB allows one data directory per process: this process already uses {other}, "
+                        f"so it cannot open {path}. Use another database in the same directory "
+                        "(chdb:///dir?database=name) or another process."
+                    )
+                fd = _acquire(path)
+                try:
+                    from chdb import session as chdb_session
+
+                    session = chdb_session.Session(str(path))
+                except Exception as exc:
+                    os.close(fd)
+                    if "Cannot lock file" in str(exc):
+                        raise WarehouseLocked(_owner_message(path)) from None
+                    raise WarehouseError(f"cannot open chDB at {path}: {exc}", error_code(str(exc))) from None
+                _open[key] = [session, fd, 0]
+            entry = _open[key]
+            entry[2] += 1
+        session = entry[0]
+        version = session.query("SELECT version()", "CSV").bytes().decode().strip().strip('"')
+        session.query(f"CREATE DATABASE IF NOT EXISTS `{database}`", "CSV")
+        return cls(path, database, session, version)
+
+    def _run(self, sql: str, fmt: str = "CSV") -> Any:
+        if self._closed:
+            raise WarehouseError("this warehouse connection is closed")
+        try:
+            with self._lock:
+                return self._session.query(sql, fmt)
+        except Exception as exc:
+            message = str(exc).strip()
+            raise WarehouseError(f"chDB: {message}", error_code(message)) from None
+
+    def execute(self, sql: str) -> None:
+        self._run(sql)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        dumps = json.dumps
+        cols = list(columns)
+        lines = [dumps(dict(zip(cols, row)), ensure_ascii=False, allow_nan=True) for row in rows]
+        self._run(f"INSERT INTO `{self.database}`.`{table}` ({', '.join(cols)}) FORMAT JSONEachRow\n" + "\n".join(lines))
+
+    def _check_readonly(self, sql: str) -> str:
+        formatted = self._run(f"SELECT formatQuerySingleLine({quote(sql)})", "TabSeparatedRaw").bytes().decode().rstrip("\n")
+        kind = self._run(f"EXPLAIN AST {formatted}", "TabSeparatedRaw").bytes().decode().split(" ", 1)[0].strip()
+        if kind not in _READ_KINDS:
+            raise ReadOnlyError(
+                f"refused: {kind or 'this statement'} changes data, and this path is read-only "
+                "(use `modeldb sql --write` to change data on purpose)", 164)
+        return formatted
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
+        sql = bind(sql, params).strip().rstrip(";")
+        if readonly:
+            sql = self._check_readonly(sql)
+        table = self._run(sql, "ArrowTable")
+        columns = list(table.column_names)
+        types = [str(t) for t in table.schema.types]
+        data = [col.to_pylist() for col in table.columns]
+        rows = list(zip(*data)) if data else []
+        return Result(columns, types, [tuple(_text(v) for v in row) for row in rows])
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with _process_lock:
+            entry = _open.get(str(self.path))
+            if entry is not None:
+                entry[2] -= 1
+                # The chDB session stays open for the life of the process: chDB cannot
+                # reopen another directory after closing anyway, and reopening the same
+                # one is cheap this way.
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, float) and math.isnan(value):
+        return value
+    return value

@@ -1,0 +1,93 @@
+"""ClickHouse server backend through clickhouse-driver (native protocol).
+
+Limits: tested against the Debian ``clickhouse-server`` 18.16 and newer.
+Read-only queries use the server's ``readonly=1`` setting, so the server
+itself refuses anything that writes. Several hosts in the URI are tried in
+order (``alt_hosts``). ``clickhouses://`` or ``?secure=1`` turns on TLS;
+``?verify=0`` skips certificate checks (for self-signed test servers only).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from modeldb.config import Secret, Uri
+from modeldb.exceptions import ReadOnlyError, WarehouseError, WarehouseUnavailable
+from modeldb.warehouse.base import Capabilities, Result, bind
+
+READONLY_CODE = 164
+
+
+class ClickHouseWarehouse:
+    def __init__(self, client: Any, database: str, description: str, version: str):
+        self._client = client
+        self.database = database
+        self.description = description
+        self.capabilities = Capabilities("clickhouse", version, embedded=False, server_readonly=True)
+
+    @classmethod
+    def connect(cls, uri: Uri, password: Secret, database: str | None = None) -> "ClickHouseWarehouse":
+        from clickhouse_driver import Client
+
+        if not uri.hosts:
+            raise WarehouseError("MODELDB_WAREHOUSE: clickhouse:// needs a host, e.g. clickhouse://localhost:9000/modeldb")
+        (host, port), *alternates = uri.hosts
+        database = database or uri.path.strip("/") or "modeldb"
+        secure = uri.scheme == "clickhouses" or uri.query.get("secure") in ("1", "true")
+        client = Client(
+            host=host, port=port, user=uri.username or "default",
+            password=uri.password.get() or password.get(),
+            database="default", secure=secure, verify=uri.query.get("verify", "1") not in ("0", "false"),
+            alt_hosts=",".join(f"{h}:{p}" for h, p in alternates) or None,
+            connect_timeout=5, send_receive_timeout=300, client_name="modeldb",
+        )
+        description = f"{uri.redacted.split('?')[0].rsplit('/', 1)[0]}/{database}"
+        try:
+            version = client.execute("SELECT version()")[0][0]
+            client.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+        except Exception as exc:
+            client.disconnect()
+            raise _translate(exc, description) from None
+        return cls(client, database, description, version)
+
+    def execute(self, sql: str) -> None:
+        try:
+            self._client.execute(sql)
+        except Exception as exc:
+            raise _translate(exc, self.description) from None
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        try:
+            self._client.execute(
+                f"INSERT INTO `{self.database}`.`{table}` ({', '.join(columns)}) VALUES", list(rows))
+        except Exception as exc:
+            raise _translate(exc, self.description) from None
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
+        sql = bind(sql, params).strip().rstrip(";")
+        settings = {"readonly": 1} if readonly else {}
+        try:
+            rows, meta = self._client.execute(sql, with_column_types=True, settings=settings)
+        except Exception as exc:
+            raise _translate(exc, self.description) from None
+        return Result([m[0] for m in meta], [m[1] for m in meta], [tuple(r) for r in rows])
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
+def _translate(exc: Exception, where: str) -> WarehouseError:
+    from clickhouse_driver import errors
+
+    if isinstance(exc, errors.ServerException):
+        message = str(exc.message).split("Stack trace")[0].strip()
+        if exc.code == READONLY_CODE:
+            return ReadOnlyError(f"refused: this path is read-only ({message.splitlines()[0]}); "
+                                 "use `modeldb sql --write` to change data on purpose", exc.code)
+        return WarehouseError(f"ClickHouse ({where}): {message}", exc.code)
+    if isinstance(exc, (errors.NetworkError, errors.SocketTimeoutError, ConnectionError, OSError, EOFError)):
+        return WarehouseUnavailable(f"cannot reach ClickHouse at {where}: {exc}. Is the server running?")
+    if isinstance(exc, errors.Error):
+        return WarehouseError(f"ClickHouse ({where}): {exc}", getattr(exc, "code", None))
+    return WarehouseError(f"ClickHouse ({where}): {type(exc).__name__}: {exc}")

@@ -1,0 +1,30 @@
+"""Pick the warehouse backend from the warehouse URI; heavy clients load only when asked."""
+from __future__ import annotations
+
+from modeldb.config import Settings
+from modeldb.exceptions import ConfigError
+from modeldb.warehouse.base import Warehouse
+
+
+def connect(settings: Settings, *, database: str | None = None, migrate: bool = True) -> Warehouse:
+    """Open the configured warehouse and (by default) apply pending migrations."""
+    uri = settings.warehouse_uri
+    if uri.scheme == "chdb":
+        try:
+            import chdb  # noqa: F401
+        except ImportError:  # pragma: no cover - pinned dependency
+            raise ConfigError("chdb:// needs chDB: pip install chdb") from None
+        from modeldb.warehouse.chdb_backend import ChdbWarehouse
+
+        if not uri.path:
+            raise ConfigError("MODELDB_WAREHOUSE: chdb:// needs a directory, e.g. chdb:///data/modeldb/warehouse")
+        warehouse: Warehouse = ChdbWarehouse.connect(uri.path, database or uri.query.get("database", "modeldb"))
+    else:
+        from modeldb.warehouse.clickhouse_backend import ClickHouseWarehouse
+
+        warehouse = ClickHouseWarehouse.connect(uri, settings.clickhouse_password, database)
+    if migrate:
+        from modeldb.warehouse.migrate import apply
+
+        apply(warehouse)
+    return warehouse
