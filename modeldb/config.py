@@ -142,6 +142,7 @@ class Settings:
     clickhouse_password: Secret = field(default_factory=lambda: Secret(""))
     clickhouse_cluster: str = ""
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    consumer_group: str = "modeldb-processor"
     batch_size: int = 5000
     batch_seconds: float = 0.5
     max_param_bytes: int = 65536
@@ -208,6 +209,7 @@ class Settings:
                 sasl_password=Secret(env.get("MODELDB_KAFKA_SASL_PASSWORD", "")),
                 ssl_ca_location=env.get("MODELDB_KAFKA_SSL_CA_LOCATION", ""),
             ),
+            consumer_group=str(pick("consumer_group", "modeldb-processor")),
             batch_size=_number(pick("batch_size", 5000), int, "MODELDB_BATCH_SIZE", minimum=1),
             batch_seconds=_number(pick("batch_seconds", 0.5), float, "MODELDB_BATCH_SECONDS", minimum=0.001),
             max_param_bytes=_number(pick("max_param_bytes", 65536), int, "MODELDB_MAX_PARAM_BYTES", minimum=16),

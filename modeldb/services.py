@@ -27,6 +27,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from modeldb.exceptions import ModelDBError
+
 KAFKA_VERSION = "3.9.1"
 CLICKHOUSE_BIN = "/usr/sbin/clickhouse-server"
 
@@ -41,8 +43,8 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 
-class ServiceError(RuntimeError):
-    pass
+class ServiceError(ModelDBError):
+    """A local service could not be fetched, started or reached."""
 
 
 def free_port() -> int:

@@ -1,0 +1,262 @@
+"""The ``modeldb`` command. Errors print one clear line, never a traceback."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from modeldb.config import Settings
+from modeldb.exceptions import ModelDBError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="ModelDB, event-streamed: track ML work as events, ask questions in SQL.")
+services_app = typer.Typer(no_args_is_help=True, help="Start and stop local Kafka and ClickHouse for development.")
+app.add_typer(services_app, name="services")
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings.load()
+
+
+def _embedded(settings: Settings) -> bool:
+    return settings.transport_uri.scheme == "file" and settings.warehouse_uri.scheme == "chdb"
+
+
+def _runner(settings: Settings, warehouse: Any) -> Any:
+    from modeldb.stream_processors.deadletter import FileDeadLetters
+    from modeldb.stream_processors.local import LocalRunner
+
+    return LocalRunner(Path(settings.transport_uri.path), warehouse, FileDeadLetters(settings.deadletter_path),
+                       batch_size=settings.batch_size)
+
+
+def catch_up(settings: Settings, warehouse: Any, quiet: bool = False) -> Any:
+    """Materialize whatever the file log has that the warehouse has not seen, with progress."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    runner = _runner(settings, warehouse)
+    backlog = runner.backlog_bytes()
+    if quiet or backlog < 1_000_000:
+        return runner.catch_up()
+    with Progress(TextColumn("materializing"), BarColumn(), TextColumn("{task.completed:,.0f} events"),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("events", total=None)
+        return runner.catch_up(lambda stats: progress.update(task, advance=stats.events + stats.dead))
+
+
+def render(result: Any, fmt: str) -> str | None:
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+        return buf.getvalue()
+    if fmt == "json":
+        return json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=str, indent=1)
+    table = Table(show_lines=False, header_style="bold")
+    for column in result.columns:
+        table.add_column(column)
+    for row in result.rows:
+        table.add_row(*[_cell(v) for v in row])
+    out.print(table)
+    out.print(f"[dim]{len(result.rows)} row(s)[/dim]")
+    return None
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="The SQL to run, or @path/to/file.sql"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+    write: bool = typer.Option(False, "--write", help="Allow statements that change data (off by default)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="A query parameter name=value for %(name)s"),
+    no_catch_up: bool = typer.Option(False, "--no-catch-up", help="Embedded mode: skip materializing new events first."),
+) -> None:
+    """Run ClickHouse SQL against the warehouse. Read-only unless --write."""
+    from modeldb.warehouse.factory import connect
+
+    if fmt not in ("table", "csv", "json"):
+        raise ModelDBError(f"--format must be table, csv or json, not {fmt!r}")
+    if query.startswith("@"):
+        path = Path(query[1:])
+        if not path.exists():
+            raise ModelDBError(f"SQL file {path} does not exist")
+        query = path.read_text()
+    params = {}
+    for item in param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ModelDBError(f"--param takes name=value, got {item!r}")
+        params[name] = value
+    settings = _settings()
+    warehouse = connect(settings)
+    if _embedded(settings) and not no_catch_up:
+        catch_up(settings, warehouse)
+    result = warehouse.query(query, params, readonly=not write)
+    text = render(result, fmt)
+    if text is not None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command()
+def process(
+    once: bool = typer.Option(False, "--once", help="File log: materialize what is there, then exit."),
+    group: Optional[str] = typer.Option(None, "--group", help="Kafka consumer group (MODELDB_CONSUMER_GROUP)."),
+) -> None:
+    """Run the stream processor for the configured transport (Faust for Kafka, the local runner for the file log)."""
+    settings = _settings()
+    if settings.transport_uri.scheme == "kafka":
+        from modeldb.stream_processors.faust_app import run_worker
+
+        err.print(f"processing {settings.transport_uri.redacted} → {settings.warehouse_uri.redacted}")
+        run_worker(settings, group or settings.consumer_group)
+        return
+    from modeldb.warehouse.factory import connect
+
+    warehouse = connect(settings)
+    if once:
+        stats = catch_up(settings, warehouse)
+        err.print(f"materialized {stats.events:,} events ({stats.dead} dead letters) in {stats.seconds:.2f}s")
+        return
+    runner = _runner(settings, warehouse)
+    stop = threading.Event()
+    err.print(f"processing {settings.transport} → {warehouse.description} (Ctrl-C to stop)")
+
+    def show(stats: Any) -> None:
+        err.print(f"+{stats.events} events, {stats.dead} dead letters ({stats.seconds * 1000:.0f} ms)")
+
+    try:
+        runner.run_forever(stop, progress=show)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
+def replay() -> None:
+    """Send events that were spilled to disk (broker down or timed out) to the configured transport."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from modeldb.producers.factory import make_transport
+    from modeldb.producers.spill import SpillLog, replay as do_replay
+
+    settings = _settings()
+    spill = SpillLog(settings.spill_path)
+    total = spill.pending_count()
+    if not total:
+        err.print("nothing to replay")
+        return
+    failed: list[bytes] = []
+    transport = make_transport(settings, lambda key, value, reason: failed.append(value))
+
+    def send(values: list[bytes]) -> list[bytes]:
+        failed.clear()
+        from modeldb.codec import decode
+
+        for value in values:
+            try:
+                key = decode(value)["run_id"].encode()
+            except ModelDBError:
+                key = b""
+            transport.publish(key, value)
+        pending = transport.flush(settings.delivery_timeout_s)
+        if pending:
+            transport.close(1.0)
+        return list(failed)
+
+    with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), console=err) as progress:
+        task = progress.add_task("replay", total=total)
+        result = do_replay(spill, send, progress=lambda n: progress.update(task, advance=n))
+    transport.close(settings.exit_flush_timeout_s)
+    err.print(f"replayed {result.sent:,} event(s) to {transport.description}; {result.failed} still undeliverable"
+              + (f"; {result.corrupt} corrupt record(s) skipped" if result.corrupt else ""))
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending warehouse migrations."""
+    from modeldb.warehouse.factory import connect
+    from modeldb.warehouse.migrate import apply
+
+    warehouse = connect(_settings(), migrate=False)
+    ran = apply(warehouse)
+    err.print(f"applied migrations {ran}" if ran else "warehouse is up to date")
+
+
+@app.command()
+def demo(
+    runs: int = typer.Option(12, help="How many training runs to log."),
+) -> None:
+    """Log a small realistic project, materialize it, and answer questions about it in SQL."""
+    from modeldb.demo import run_demo
+
+    run_demo(_settings(), runs=runs, console=out)
+
+
+@services_app.command("up")
+def services_up() -> None:
+    """Start Kafka (KRaft) and ClickHouse on free loopback ports."""
+    from modeldb import services
+
+    settings = _settings()
+    with err.status("starting Kafka and ClickHouse…"):
+        started = services.up(settings.home)
+    for service in started:
+        out.print(f"{service.name:<11} pid {service.pid:<7} {service.url}")
+    kafka = next(s for s in started if s.name == "kafka")
+    ch = next(s for s in started if s.name == "clickhouse")
+    out.print(f"\nexport MODELDB_TRANSPORT={kafka.url}/modeldb.events\nexport MODELDB_WAREHOUSE={ch.url}")
+
+
+@services_app.command("down")
+def services_down() -> None:
+    """Stop the services started by `modeldb services up`."""
+    from modeldb import services
+
+    stopped = services.down(_settings().home)
+    err.print(f"stopped {', '.join(s.name for s in stopped)}" if stopped else "no services were running")
+
+
+@services_app.command("status")
+def services_status() -> None:
+    """Show the local services and whether they are alive."""
+    from modeldb import services
+
+    listed = services.status(_settings().home)
+    if not listed:
+        out.print("no services started (run `modeldb services up`)")
+    for service in listed:
+        state = "[green]up[/green]" if service.alive() else "[red]down[/red]"
+        out.print(f"{service.name:<11} {state}  pid {service.pid:<7} {service.url}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except ModelDBError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

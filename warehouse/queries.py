@@ -1,0 +1,91 @@
+"""Named, parameterized queries. Each returns a ``Result`` (``.to_pandas()`` for a DataFrame).
+
+Every query reads with GROUP BY and argMax over ``ver`` (the event time), so a
+redelivered event — still present as a second row before ClickHouse merges
+it away — never changes an answer. Reads across runs use ``run_summary``
+and never join params × tags × metrics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modeldb.warehouse.base import Result, Warehouse
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    description: str
+    sql: str
+
+    def run(self, warehouse: Warehouse, **params: object) -> Result:
+        return warehouse.query(self.sql.replace("{db}", f"`{warehouse.database}`"), params)
+
+
+PROJECTS = NamedQuery("projects", "Every project with its experiment and run counts and last activity", """
+SELECT project,
+       uniqExact(experiment) AS experiments,
+       uniqExact(run_id) AS runs,
+       toString(toDateTime(intDiv(max(started_ts), 1000000))) AS last_run_started
+FROM {db}.experiments
+GROUP BY project
+ORDER BY project
+""")
+
+RUNS = NamedQuery("runs", "The runs of a project with name, status, parent and duration", """
+SELECT run_id,
+       argMaxIf(value_str, ver, kind = 'run' AND key = 'name') AS name,
+       any(experiment) AS experiment,
+       argMaxIf(value_str, ver, kind = 'run' AND key = 'status') AS status,
+       argMaxIf(value_str, ver, kind = 'run' AND key = 'parent_run_id') AS parent_run_id,
+       round(argMaxIf(value_num, ver, kind = 'run' AND key = 'duration_ms'), 1) AS duration_ms,
+       countIf(kind = 'param') AS params,
+       countIf(kind = 'metric') AS metrics
+FROM {db}.run_summary
+WHERE project = %(project)s
+GROUP BY run_id
+ORDER BY min(ts)
+""")
+
+RUN_PARAMS = NamedQuery("run_params", "The latest value of every param of a run", """
+SELECT key, argMax(type, ver) AS type, argMax(value, ver) AS value
+FROM {db}.params
+WHERE project = %(project)s AND run_id = %(run_id)s
+GROUP BY key
+ORDER BY key
+""")
+
+BEST_RUNS = NamedQuery("best_runs", "Runs ranked by the latest value of a metric (non-finite values skipped)", """
+SELECT run_id,
+       argMaxIf(value_str, ver, kind = 'run' AND key = 'name') AS name,
+       argMaxIf(value_num, ver, kind = 'metric' AND key = %(metric)s) AS value
+FROM {db}.run_summary
+WHERE project = %(project)s
+  AND ((kind = 'run' AND key = 'name') OR (kind = 'metric' AND key = %(metric)s))
+GROUP BY run_id
+HAVING countIf(kind = 'metric') > 0 AND isFinite(value)
+ORDER BY value DESC, run_id
+LIMIT %(limit)s
+""")
+
+METRIC_HISTORY = NamedQuery("metric_history", "Every step of one metric of one run", """
+SELECT step, argMax(value, ver) AS value
+FROM {db}.metrics
+WHERE project = %(project)s AND name = %(metric)s AND run_id = %(run_id)s AND slice = ''
+GROUP BY step
+ORDER BY step
+""")
+
+PARAM_VS_METRIC = NamedQuery("param_vs_metric", "A hyperparameter against a metric, one row per run", """
+SELECT run_id,
+       argMaxIf(value_str, ver, kind = 'param' AND key = %(param)s) AS param_value,
+       argMaxIf(value_num, ver, kind = 'metric' AND key = %(metric)s) AS metric_value
+FROM {db}.run_summary
+WHERE project = %(project)s
+  AND ((kind = 'param' AND key = %(param)s) OR (kind = 'metric' AND key = %(metric)s))
+GROUP BY run_id
+HAVING countIf(kind = 'param') > 0 AND countIf(kind = 'metric') > 0
+ORDER BY metric_value DESC
+""")
+
+ALL = {q.name: q for q in (PROJECTS, RUNS, RUN_PARAMS, BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC)}
