@@ -83,50 +83,74 @@ class Record:
 
 
 def read_records(path: Path, offset: int = 0, max_records: int = 100_000,
-                 max_bytes: int = 64 * 1024 * 1024) -> Iterator[Record]:
-    """Yield records from ``offset``; stop at the end or at an incomplete frame."""
+                 window: int = 8 * 1024 * 1024) -> Iterator[Record]:
+    """Yield records from ``offset``; stop at the end, after ``max_records``, or at an incomplete frame.
+
+    The file is read ``window`` bytes at a time, so a log of any size streams.
+    """
     path = Path(path)
     if not path.exists():
         return
+    count = 0
     with open(path, "rb") as fh:
-        fh.seek(offset)
-        data = fh.read(max_bytes)
+        while count < max_records:
+            fh.seek(offset)
+            data = fh.read(window)
+            if not data:
+                return
+            progressed = False
+            for record in _parse(data, offset, len(data) < window, max_records - count):
+                yield record
+                count += 1
+                offset = record.next_offset
+                progressed = True
+            if not progressed:
+                big = _big_frame(fh, data, offset)
+                if big is None:
+                    return  # an incomplete frame at the end: a writer is mid-append
+                yield big
+                count += 1
+                offset = big.next_offset
+
+
+def _parse(data: bytes, base: int, at_eof: bool, limit: int) -> Iterator[Record]:
     pos, count, n = 0, 0, len(data)
-    while pos + HEADER.size <= n and count < max_records:
+    while pos + HEADER.size <= n and count < limit:
         magic, length, crc = HEADER.unpack_from(data, pos)
         if magic == MAGIC and length <= MAX_FRAME:
             end = pos + HEADER.size + length
             if end > n:
-                if end - pos > max_bytes and pos == 0:
-                    # A single frame bigger than our read window: read it alone.
-                    yield from _read_big(path, offset + pos, length, crc)
-                return  # incomplete: a writer may be mid-append
+                return  # incomplete here; the caller reads on from this offset
             payload = data[pos + HEADER.size:end]
             if zlib.crc32(payload) == crc:
-                yield Record(offset + pos, offset + end, payload)
+                yield Record(base + pos, base + end, payload)
                 pos, count = end, count + 1
                 continue
-        # Corrupt: skip to the next marker, report what was skipped.
+        # Corrupt: skip to the next marker and report what was skipped.
         nxt = data.find(MAGIC, pos + 1)
         if nxt == -1:
             # Writers only ever append whole frames that start with the marker,
             # so bytes here without one are damage, not a write in progress.
             # Keep the last 3 bytes when the window was cut: a marker may straddle it.
-            stop = n if n < max_bytes else max(pos + 1, n - len(MAGIC) + 1)
-            yield Record(offset + pos, offset + stop, data[pos:stop], "corrupt frame: bad marker or checksum")
+            stop = n if at_eof else max(pos + 1, n - len(MAGIC) + 1)
+            yield Record(base + pos, base + stop, data[pos:stop], "corrupt frame: bad marker or checksum")
             return
-        yield Record(offset + pos, offset + nxt, data[pos:nxt], "corrupt frame: bad marker or checksum")
+        yield Record(base + pos, base + nxt, data[pos:nxt], "corrupt frame: bad marker or checksum")
         pos, count = nxt, count + 1
 
 
-def _read_big(path: Path, start: int, length: int, crc: int) -> Iterator[Record]:
-    with open(path, "rb") as fh:
-        fh.seek(start + HEADER.size)
-        payload = fh.read(length)
+def _big_frame(fh, data: bytes, offset: int) -> Record | None:
+    """A whole frame larger than the read window, or None if it is not all there yet."""
+    if len(data) < HEADER.size:
+        return None
+    magic, length, crc = HEADER.unpack_from(data, 0)
+    if magic != MAGIC or length > MAX_FRAME:
+        return None
+    fh.seek(offset + HEADER.size)
+    payload = fh.read(length)
     if len(payload) < length:
-        return
-    end = start + HEADER.size + length
+        return None
+    end = offset + HEADER.size + length
     if zlib.crc32(payload) == crc:
-        yield Record(start, end, payload)
-    else:
-        yield Record(start, end, payload, "corrupt frame: checksum mismatch")
+        return Record(offset, end, payload)
+    return Record(offset, end, payload, "corrupt frame: checksum mismatch")

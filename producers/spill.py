@@ -81,7 +81,7 @@ def replay(spill: SpillLog, send: Callable[[list[bytes]], list[bytes]],
         result.files += 1
         failed: list[bytes] = []
         chunk: list[bytes] = []
-        for record in read_records(path, max_records=10**12, max_bytes=1 << 40):
+        for record in read_records(path, max_records=10**12):
             if record.error is not None:
                 result.corrupt += 1
                 continue

@@ -1,0 +1,50 @@
+"""Build one valid event of every type, for tests that need real encoded records."""
+from __future__ import annotations
+
+from modeldb.events import EVENT_TYPES, envelope, typed_param
+
+PRODUCER = {"host": "h", "pid": 1, "library": "modeldb", "library_version": "0", "framework": None,
+            "framework_version": None}
+
+PAYLOADS = {
+    "RunStarted": {"name": "r", "parent_run_id": "p", "branch_seq": 3, "user": "u", "source": "s.py", "tags": {"a": "b"}},
+    "RunEnded": {"status": "FINISHED", "error": None, "duration_ms": 12.5},
+    "DataFrameObserved": {"dataframe_id": "df1", "fingerprint": "abc", "fingerprint_method": "full", "source": "x.csv",
+                          "n_rows": 10, "columns": [{"name": "age", "type": "int64", "stats": {
+                              "count": 10, "null_count": 0, "distinct_approx": 5, "min": 1.0, "max": 9.0,
+                              "mean": 4.0, "std": 1.0, "top_values": ["3"]}}],
+                          "sample_keys": ["0"], "sample_rows_json": ['{"age": 3}']},
+    "OperatorApplied": {"action_id": "a1", "action": "fit", "operator_class": "LogisticRegression",
+                        "operator_module": "sklearn.linear_model", "model_id": "m1",
+                        "params": [typed_param("C", 1.0)], "input_dataframe_ids": ["df1"],
+                        "output_dataframe_ids": [], "input_columns": ["age"], "output_columns": [],
+                        "column_edges": [{"src": "age", "dst": "age_scaled"}], "parent_action_id": None,
+                        "stage_index": 0, "duration_ms": 1.0},
+    "Split": {"method": "train_test_split", "input_dataframe_ids": ["df1"], "weights": [0.75, 0.25], "seed": 7,
+              "output_dataframe_ids": ["df2", "df3"]},
+    "CrossValidated": {"operator_class": "cross_validate", "model_id": None, "input_dataframe_id": "df1", "n_folds": 2,
+                       "folds": [{"index": 0, "train_dataframe_id": None, "test_dataframe_id": None,
+                                  "scores": {"accuracy": 0.9}}]},
+    "SearchCompleted": {"operator_class": "GridSearchCV", "scoring": "accuracy",
+                        "candidates": [{"index": 0, "params": [typed_param("C", 1)], "mean_score": 0.9,
+                                        "std_score": 0.01, "rank": 1, "fold_scores": [0.9, 0.9]}],
+                        "best_index": 0, "best_model_id": "m1"},
+    "MetricLogged": {"name": "loss", "value": 0.5, "step": 3, "model_id": None, "dataframe_id": None, "slice": ""},
+    "ParamLogged": {"param": typed_param("C", 1.0)},
+    "TagSet": {"key": "team", "value": "risk"},
+    "Annotated": {"text": "note", "target_id": None, "author": "me"},
+    "ArtifactStored": {"artifact_id": "a", "name": "plot.png", "uri": "file:///x", "format": "png", "size_bytes": 3,
+                       "checksum": "c"},
+    "ModelStored": {"model_id": "m1", "operator_class": "LogisticRegression", "uri": "file:///m", "format": "pickle",
+                    "size_bytes": 10, "train_dataframe_id": "df1", "feature_names": ["age"],
+                    "internals": [{"name": "coef_", "shape": [1], "values": [0.3], "labels": ["age"], "truncated": False}]},
+    "PredictionsLogged": {"model_id": "m1", "dataframe_id": "df3", "rows": [
+        {"key": "0", "prediction": "1", "prediction_num": 1.0, "label": "1", "label_num": 1.0,
+         "slice_values": {"country": "US"}}]},
+}
+assert set(PAYLOADS) == set(EVENT_TYPES)
+
+
+def event(event_type: str, run_id: str = "run-1", seq: int = 0, project: str = "p", **payload_overrides):
+    payload = dict(PAYLOADS[event_type], **payload_overrides)
+    return envelope(event_type, payload, project=project, experiment="e", run_id=run_id, seq=seq, producer=PRODUCER)

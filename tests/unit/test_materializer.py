@@ -1,0 +1,52 @@
+import math
+
+import pytest
+
+from modeldb import codec
+from modeldb.events import EVENT_TYPES
+from modeldb.exceptions import DecodeError
+from modeldb.stream_processors.materializer import COLUMNS, decode_and_validate, materialize
+from modeldb.warehouse.ddl import tables
+from tests.unit.events_factory import event
+
+
+def test_materializer_columns_exist_in_the_ddl():
+    ddl = tables()
+    for table, columns in COLUMNS.items():
+        assert table in ddl, table
+        assert set(columns) <= {c for c, _ in ddl[table]["columns"]}, table
+
+
+def test_every_event_lands_in_events_raw_and_rows_match_columns():
+    batch = [(codec.decode(codec.encode(event(t, seq=i))), codec.encode(event(t, seq=i)))
+             for i, t in enumerate(EVENT_TYPES)]
+    rows = materialize(batch)
+    assert len(rows["events_raw"]) == len(EVENT_TYPES)
+    for table, items in rows.items():
+        for row in items:
+            assert len(row) == len(COLUMNS[table]), table
+
+
+def test_metric_and_param_rows():
+    e = codec.decode(codec.encode(event("MetricLogged", value=float("nan"), step=7)))
+    rows = materialize([(e, b"\xc3\x01" + b"\x00" * 8)])
+    metric = dict(zip(COLUMNS["metrics"], rows["metrics"][0]))
+    assert metric["step"] == 7 and math.isnan(metric["value"]) and metric["ver"] == e["ts"]
+    summary = dict(zip(COLUMNS["run_summary"], rows["run_summary"][0]))
+    assert (summary["kind"], summary["key"], summary["step"]) == ("metric", "loss", 7)
+    p = codec.decode(codec.encode(event("ParamLogged")))
+    param = dict(zip(COLUMNS["params"], materialize([(p, b"")])["params"][0]))
+    assert (param["key"], param["value"], param["num"], param["is_num"]) == ("C", "1.0", 1.0, 1)
+
+
+def test_redelivery_produces_identical_rows():
+    data = codec.encode(event("ParamLogged"))
+    once = materialize([(decode_and_validate(data), data)])
+    twice = materialize([(decode_and_validate(data), data)] * 2)
+    for table in once:
+        assert set(twice[table]) == set(once[table])
+
+
+def test_validation_rejects_an_empty_run_id():
+    with pytest.raises(DecodeError, match="empty run_id"):
+        decode_and_validate(codec.encode(event("TagSet", run_id="")))
