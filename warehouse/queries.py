@@ -39,8 +39,8 @@ SELECT run_id,
        argMaxIf(value_str, ver, kind = 'run' AND key = 'status') AS status,
        argMaxIf(value_str, ver, kind = 'run' AND key = 'parent_run_id') AS parent_run_id,
        round(argMaxIf(value_num, ver, kind = 'run' AND key = 'duration_ms'), 1) AS duration_ms,
-       countIf(kind = 'param') AS params,
-       countIf(kind = 'metric') AS metrics
+       uniqExactIf(key, kind = 'param') AS params,
+       uniqExactIf(key, kind = 'metric') AS metrics
 FROM {db}.run_summary
 WHERE project = %(project)s
 GROUP BY run_id
