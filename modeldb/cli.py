@@ -22,7 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 services_app = typer.Typer(no_args_is_help=True, help="Start and stop local Kafka and ClickHouse for development.")
 app.add_typer(services_app, name="services")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -249,10 +249,12 @@ def services_status() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The driver logs each failed connection attempt with a traceback; we report it once, translated.
+    logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
     try:
         app()
     except ModelDBError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -1,0 +1,68 @@
+"""The same checks on chDB and on the ClickHouse 18.16 server."""
+from __future__ import annotations
+
+import pytest
+
+from modeldb.exceptions import MigrationError, ReadOnlyError, WarehouseError
+from modeldb.warehouse.migrate import apply
+
+
+@pytest.mark.parametrize("statement", [
+    "DROP TABLE {db}.params",
+    "INSERT INTO {db}.tags (project, run_id, key, value, event_id, ts, ver) VALUES ('p', 'r', 'k', 'v', 'e', 1, 1)",
+    "ALTER TABLE {db}.params DELETE WHERE 1",
+    "TRUNCATE TABLE {db}.params",
+])
+def test_the_default_path_refuses_to_change_data(warehouse, statement):
+    db = f"`{warehouse.database}`"
+    with pytest.raises(ReadOnlyError, match="refused"):
+        warehouse.query(statement.format(db=db))
+    tables = {r[0] for r in warehouse.query(f"SHOW TABLES FROM {db}").rows}
+    assert "params" in tables
+    assert warehouse.query(f"SELECT count() FROM {db}.tags").scalar() == 0
+
+
+def test_multi_statements_are_refused(warehouse):
+    db = f"`{warehouse.database}`"
+    with pytest.raises(WarehouseError, match="Multi-statements are not allowed"):
+        warehouse.query(f"SELECT 1; DROP TABLE {db}.params")
+    assert "params" in {r[0] for r in warehouse.query(f"SHOW TABLES FROM {db}").rows}
+
+
+def test_writes_work_when_asked_for(warehouse):
+    db = f"`{warehouse.database}`"
+    warehouse.query(f"CREATE TABLE {db}.scratch (x Int64) ENGINE = MergeTree ORDER BY x", readonly=False)
+    warehouse.query(f"DROP TABLE {db}.scratch", readonly=False)
+
+
+def test_migrations_are_recorded_and_not_rerun(warehouse):
+    assert apply(warehouse) == []
+    versions = warehouse.query(f"SELECT version FROM `{warehouse.database}`._migrations").rows
+    assert versions == [(1,)]
+
+
+def test_a_warehouse_ahead_of_the_code_is_a_clear_error(warehouse):
+    warehouse.insert("_migrations", ["version", "name", "applied_ts"], [(99, "future", 0)])
+    with pytest.raises(MigrationError, match="schema version 99, but this modeldb only knows up to 1"):
+        apply(warehouse)
+
+
+def test_bad_sql_names_the_problem(warehouse):
+    with pytest.raises(WarehouseError) as info:
+        warehouse.query(f"SELECT nope FROM `{warehouse.database}`.params")
+    assert "nope" in str(info.value) and info.value.code == 47
+
+
+def test_parameters_are_quoted_not_injected(warehouse):
+    evil = "x' OR 1=1 --"
+    result = warehouse.query("SELECT %(v)s AS v, %(n)s AS n, %(l)s AS l", {"v": evil, "n": 3, "l": ["a", "b"]})
+    assert result.rows == [(evil, 3, ["a", "b"])]
+
+
+def test_non_finite_floats_round_trip(warehouse):
+    db = f"`{warehouse.database}`"
+    rows = [("p", "r", "k", "float", "nan", float("nan"), 1, "e1", 1, 1),
+            ("p", "r", "k2", "float", "inf", float("-inf"), 1, "e2", 1, 1)]
+    warehouse.insert("params", ["project", "run_id", "key", "type", "value", "num", "is_num", "event_id", "ts", "ver"], rows)
+    got = dict(warehouse.query(f"SELECT key, num FROM {db}.params ORDER BY key").rows)
+    assert got["k"] != got["k"] and got["k2"] == float("-inf")
