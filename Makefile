@@ -48,7 +48,7 @@ bench: system-deps
 ## Validate compose.yaml offline (no Docker engine here).
 compose-check:
 	@command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
-	docker-compose -f compose.yaml config -q && echo "compose.yaml is valid"
+	MODELDB_CLICKHOUSE_PASSWORD=validate-only docker-compose -f compose.yaml config -q && echo "compose.yaml is valid"
 
 clean:
 	rm -rf $(VENV) .modeldb test-artifacts

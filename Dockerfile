@@ -1,0 +1,16 @@
+# The ModelDB image: the CLI, the stream processor and (later) the dashboard.
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.lock pyproject.toml README.md ./
+RUN pip install --no-cache-dir -r requirements.lock
+COPY modeldb ./modeldb
+COPY schemas ./schemas
+COPY producers ./producers
+COPY stream_processors ./stream_processors
+COPY warehouse ./warehouse
+COPY dashboard ./dashboard
+RUN pip install --no-cache-dir --no-deps . && useradd --create-home modeldb
+USER modeldb
+ENV MODELDB_HOME=/home/modeldb/.modeldb
+ENTRYPOINT ["modeldb"]
+CMD ["--help"]

@@ -1,0 +1,217 @@
+"""Foundation benchmark: client cost per log_metric, processor throughput, log-to-query latency.
+
+Prints figures, never asserts them: these machines are shared and noisy. Every
+figure comes with a baseline measured in the same run. Starts its own Kafka
+and ClickHouse on free loopback ports, like the tests.
+
+    .venv/bin/python bench/foundation.py [--events 200000] [--calls 200000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import modeldb
+from modeldb import codec, services
+from modeldb.config import Settings
+from modeldb.stream_processors.deadletter import FileDeadLetters
+from modeldb.stream_processors.local import LocalRunner
+from modeldb.stream_processors.materializer import decode_and_validate, materialize
+from modeldb.warehouse.factory import connect
+
+MODELDB = str(Path(sys.executable).with_name("modeldb"))
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+
+def per_call_cost(calls: int) -> list[float]:
+    """Microseconds per run.log_metric call, timed one call at a time."""
+    with modeldb.start_run(name="bench") as run:
+        samples = []
+        clock = time.perf_counter_ns
+        log = run.log_metric
+        for step in range(calls):
+            t0 = clock()
+            log("loss", 0.5, step=step)
+            samples.append((clock() - t0) / 1000)
+    return samples
+
+
+def baseline_cost(calls: int) -> list[float]:
+    """The same loop calling a function that builds a dict and appends it to a list."""
+    sink: list = []
+
+    def log(name, value, step=0):
+        sink.append({"name": name, "value": value, "step": step})
+
+    samples = []
+    clock = time.perf_counter_ns
+    for step in range(calls):
+        t0 = clock()
+        log("loss", 0.5, step=step)
+        samples.append((clock() - t0) / 1000)
+    return samples
+
+
+def start_worker(home: Path, settings: Settings, group: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
+    env.update(MODELDB_HOME=str(home), MODELDB_TRANSPORT=settings.transport, MODELDB_WAREHOUSE=settings.warehouse,
+               MODELDB_CONSUMER_GROUP=group)
+    return subprocess.Popen([MODELDB, "process"], stdout=open(home / f"{group}.log", "wb"), stderr=subprocess.STDOUT,
+                            env=env, cwd=home)
+
+
+def wait_count(warehouse, sql: str, target: int, timeout: float) -> tuple[float, float]:
+    """Poll until the count reaches target; return (time of first row, time of last)."""
+    first, deadline = None, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = warehouse.query(sql).scalar()
+        if n and first is None:
+            first = (time.perf_counter(), n)
+        if n >= target:
+            return first, (time.perf_counter(), n)
+        time.sleep(0.05)
+    raise SystemExit(f"timed out waiting for {target} rows (have {n})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--latency-samples", type=int, default=60)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="modeldb-bench-"))
+    results: dict = {}
+    print(f"work dir {root}")
+    ch = services.start_clickhouse(root / "clickhouse")
+    kafka = services.start_kafka(root / "kafka")
+    try:
+        # 1. client cost per call -----------------------------------------------------------------
+        base = baseline_cost(args.calls)
+        results["baseline_call_us"] = {"median": statistics.median(base), "p99": pct(base, 99)}
+        for name, transport in (("file", None), ("kafka", f"kafka://127.0.0.1:{kafka.port}/bench-calls")):
+            home = root / f"client-{name}"
+            modeldb.init(project="bench", home=home, **({"transport": transport} if transport else {}))
+            samples = per_call_cost(args.calls)
+            t0 = time.perf_counter()
+            modeldb.flush(120)
+            drain = time.perf_counter() - t0
+            results[f"log_metric_us_{name}"] = {"median": statistics.median(samples), "p99": pct(samples, 99),
+                                                "mean": statistics.fmean(samples), "drain_after_s": drain}
+        modeldb.init(project="bench", home=root / "client-file")
+
+        # 2. processor throughput -----------------------------------------------------------------
+        # Pre-encode N metric events, put them on a fresh topic, then time a fresh worker draining them.
+        from confluent_kafka import Producer
+
+        from modeldb.events import envelope, producer_info
+
+        producer_rec = producer_info().as_record()
+        run_ids = [uuid.uuid4().hex for _ in range(200)]
+        encoded = [codec.encode(envelope("MetricLogged", {"name": f"m{i % 10}", "value": i * 0.1, "step": i,
+                                                            "model_id": None, "dataframe_id": None, "slice": ""},
+                                         project="throughput", experiment="e", run_id=run_ids[i % 200], seq=i,
+                                         producer=producer_rec)) for i in range(args.events)]
+        t0 = time.perf_counter()
+        ceiling = materialize([(decode_and_validate(v), v) for v in encoded[:50_000]])
+        decode_rate = 50_000 / (time.perf_counter() - t0)
+        results["decode_materialize_in_process_eps"] = decode_rate
+        assert ceiling.count()
+
+        topic, group, db = f"bench-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}", f"bench_{uuid.uuid4().hex[:8]}"
+        settings = Settings.load(env={}, home=root, transport=f"kafka://127.0.0.1:{kafka.port}/{topic}",
+                                 warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/{db}")
+        from modeldb.stream_processors.faust_app import ensure_topics
+
+        ensure_topics(settings, partitions=4)
+        p = Producer({"bootstrap.servers": f"127.0.0.1:{kafka.port}", "linger.ms": 20, "compression.type": "lz4"})
+        for i, value in enumerate(encoded):
+            p.produce(topic, value=value, key=run_ids[i % 200].encode())
+            if i % 10000 == 0:
+                p.poll(0)
+        p.flush(60)
+        warehouse = connect(settings)
+        worker = start_worker(root, settings, group)
+        try:
+            (t_first, n_first), (t_last, n_last) = wait_count(
+                warehouse, f"SELECT count() FROM `{db}`.metrics", args.events, timeout=900)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        results["faust_kafka_to_clickhouse_eps"] = (n_last - n_first) / max(1e-9, t_last - t_first)
+
+        # local runner, file log -> chDB, same events
+        log_home = root / "local"
+        from modeldb.eventlog import EventLogWriter, frame
+
+        writer = EventLogWriter(log_home / "events.log")
+        writer.append(b"".join(frame(v) for v in encoded))
+        writer.close()
+        local_settings = Settings.load(env={}, home=log_home)
+        chdb = connect(local_settings)
+        runner = LocalRunner(log_home / "events.log", chdb, FileDeadLetters(log_home / "dl.jsonl"))
+        t0 = time.perf_counter()
+        stats = runner.catch_up()
+        results["local_file_to_chdb_eps"] = stats.events / (time.perf_counter() - t0)
+
+        # 3. latency: log_metric -> queryable, Kafka -> Faust -> ClickHouse, default batch settings
+        group2 = f"g-{uuid.uuid4().hex[:8]}"
+        worker = start_worker(root, settings, group2)
+        try:
+            modeldb.init(project="latency", home=root / "client-lat", transport=settings.transport)
+            wait_count(warehouse, f"SELECT count() FROM `{db}`.metrics", args.events, timeout=600)  # warm
+            latencies = []
+            with modeldb.start_run(name="latency") as run:
+                for i in range(args.latency_samples):
+                    name = f"lat_{i}"
+                    t0 = time.perf_counter()
+                    run.log_metric(name, 1.0)
+                    while not warehouse.query(
+                            f"SELECT count() FROM `{db}`.metrics WHERE project = 'latency' AND name = %(n)s",
+                            {"n": name}).scalar():
+                        time.sleep(0.005)
+                    latencies.append((time.perf_counter() - t0) * 1000)
+            results["log_to_query_ms"] = {"p50": statistics.median(latencies), "p95": pct(latencies, 95),
+                                          "max": max(latencies)}
+        finally:
+            worker.terminate()
+            worker.wait(30)
+            modeldb.init(project="bench", home=root / "client-file")
+    finally:
+        kafka.stop()
+        ch.stop()
+
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "foundation.json").write_text(json.dumps(results, indent=1))
+    b = results["baseline_call_us"]
+    print("\nclient cost per log_metric call (µs), timed per call, background encoder running:")
+    print(f"  baseline (dict + list.append)   median {b['median']:6.2f}  p99 {b['p99']:6.2f}")
+    for name in ("file", "kafka"):
+        r = results[f"log_metric_us_{name}"]
+        print(f"  {name:<6} transport                median {r['median']:6.2f}  p99 {r['p99']:6.2f}  "
+              f"mean {r['mean']:6.2f}  ({r['mean'] / statistics.fmean([b['median']]):.1f}× baseline median; "
+              f"drain after loop {r['drain_after_s']:.2f}s)")
+    print("\nprocessor throughput (events/s):")
+    print(f"  decode+materialize only, in process (ceiling)   {results['decode_materialize_in_process_eps']:>10,.0f}")
+    print(f"  Faust worker, Kafka → ClickHouse 18.16            {results['faust_kafka_to_clickhouse_eps']:>10,.0f}"
+          f"  ({results['faust_kafka_to_clickhouse_eps'] / results['decode_materialize_in_process_eps']:.0%} of ceiling)")
+    print(f"  local runner, file log → chDB                     {results['local_file_to_chdb_eps']:>10,.0f}")
+    lat = results["log_to_query_ms"]
+    print(f"\nlog_metric → queryable (ms), Kafka → Faust → ClickHouse: p50 {lat['p50']:.0f}  p95 {lat['p95']:.0f}  "
+          f"max {lat['max']:.0f}")
+
+
+if __name__ == "__main__":
+    main()
