@@ -118,14 +118,22 @@ def sql(
 def process(
     once: bool = typer.Option(False, "--once", help="File log: materialize what is there, then exit."),
     group: Optional[str] = typer.Option(None, "--group", help="Kafka consumer group (MODELDB_CONSUMER_GROUP)."),
+    engine: Optional[str] = typer.Option(None, "--engine",
+                                         help="Kafka: faust (default) or confluent (MODELDB_PROCESSOR_ENGINE)."),
 ) -> None:
     """Run the stream processor for the configured transport (Faust for Kafka, the local runner for the file log)."""
-    settings = _settings()
+    settings = _settings().with_overrides(processor_engine=engine)
+    if settings.processor_engine not in ("faust", "confluent"):
+        raise ModelDBError(f"--engine must be faust or confluent, not {settings.processor_engine!r}")
     if settings.transport_uri.scheme == "kafka":
-        from modeldb.stream_processors.faust_app import run_worker
+        err.print(f"processing {settings.transport_uri.redacted} → {settings.warehouse_uri.redacted} "
+                  f"({settings.processor_engine})")
+        if settings.processor_engine == "faust":
+            from modeldb.stream_processors.faust_app import run_worker
 
-        err.print(f"processing {settings.transport_uri.redacted} → {settings.warehouse_uri.redacted}")
-        run_worker(settings, group or settings.consumer_group)
+            run_worker(settings, group or settings.consumer_group)
+            return
+        _run_confluent(settings, group or settings.consumer_group)
         return
     from modeldb.warehouse.factory import connect
 
@@ -145,6 +153,24 @@ def process(
         runner.run_forever(stop, progress=show)
     except KeyboardInterrupt:
         stop.set()
+
+
+def _run_confluent(settings: Settings, group: str) -> None:
+    import signal
+
+    from modeldb.stream_processors.kafka_runner import KafkaBatchRunner
+    from modeldb.stream_processors.topics import ensure_topics
+    from modeldb.warehouse.factory import connect
+
+    ensure_topics(settings)
+    runner = KafkaBatchRunner(settings, connect(settings), group)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        runner.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    err.print(f"stopped after {runner.events:,} events ({runner.dead} dead letters)")
 
 
 @app.command()

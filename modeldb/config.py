@@ -143,6 +143,7 @@ class Settings:
     clickhouse_cluster: str = ""
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     consumer_group: str = "modeldb-processor"
+    processor_engine: str = "faust"
     batch_size: int = 5000
     batch_seconds: float = 0.5
     max_param_bytes: int = 65536
@@ -210,6 +211,7 @@ class Settings:
                 ssl_ca_location=env.get("MODELDB_KAFKA_SSL_CA_LOCATION", ""),
             ),
             consumer_group=str(pick("consumer_group", "modeldb-processor")),
+            processor_engine=str(pick("processor_engine", "faust")),
             batch_size=_number(pick("batch_size", 5000), int, "MODELDB_BATCH_SIZE", minimum=1),
             batch_seconds=_number(pick("batch_seconds", 0.5), float, "MODELDB_BATCH_SECONDS", minimum=0.001),
             max_param_bytes=_number(pick("max_param_bytes", 65536), int, "MODELDB_MAX_PARAM_BYTES", minimum=16),
@@ -219,6 +221,8 @@ class Settings:
         # Validate URIs now, so a typo fails at init and not at the first event.
         settings.transport_uri
         settings.warehouse_uri
+        if settings.processor_engine not in ("faust", "confluent"):
+            raise ConfigError(f"MODELDB_PROCESSOR_ENGINE must be faust or confluent, got {settings.processor_engine!r}")
         for name in ("project", "experiment"):
             value = getattr(settings, name)
             if not value or len(value) > 200 or any(c in value for c in "\n\r\t\x00"):

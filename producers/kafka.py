@@ -46,8 +46,9 @@ class KafkaTransport:
             "message.timeout.ms": self._timeout_ms,
             "queue.buffering.max.messages": 1_000_000,
             "client.id": "modeldb-producer",
-            # Keep librdkafka's own log lines quiet while the broker is down: we report it once.
-            "log_level": 3,
+            # librdkafka logs every failed reconnect while the broker is down; the emitter
+            # already warns once when it starts spilling, so only critical lines get through.
+            "log_level": 2,
             "error_cb": self._on_error,
         }
         conf.update(self._security.librdkafka_config())

@@ -43,6 +43,7 @@ def clickhouse(tmp_path_factory):
 def kafka(tmp_path_factory):
     service = services.start_kafka(tmp_path_factory.mktemp("kafka"))
     yield service
+    modeldb.init(home=tmp_path_factory.mktemp("after_kafka"))  # close any Kafka emitter before the broker goes
     service.stop()
 
 
@@ -95,11 +96,10 @@ class EmbeddedPipeline:
 
 
 class KafkaPipeline:
-    """Kafka → Faust worker (a real `modeldb process` subprocess) → ClickHouse server."""
+    """Kafka → a real `modeldb process` worker subprocess (Faust or confluent engine) → ClickHouse server."""
 
-    name = "kafka+clickhouse"
-
-    def __init__(self, home: Path, kafka: services.Service, clickhouse: services.Service):
+    def __init__(self, home: Path, kafka: services.Service, clickhouse: services.Service, engine: str = "faust"):
+        self.name = f"kafka+{engine}+clickhouse"
         self.topic = unique("events")
         self.group = unique("group")
         database = unique("kdb")
@@ -108,7 +108,7 @@ class KafkaPipeline:
                                       warehouse=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{database}",
                                       consumer_group=self.group)
         self.warehouse = connect(self.settings)
-        from modeldb.stream_processors.faust_app import ensure_topics
+        from modeldb.stream_processors.topics import ensure_topics
 
         ensure_topics(self.settings, partitions=4)
         self.log = open(home / "worker.log", "ab")
@@ -116,7 +116,7 @@ class KafkaPipeline:
             [MODELDB, "process"], stdout=self.log, stderr=subprocess.STDOUT, cwd=home,
             env=cli_env(MODELDB_HOME=str(home), MODELDB_TRANSPORT=self.settings.transport,
                         MODELDB_WAREHOUSE=self.settings.warehouse, MODELDB_CONSUMER_GROUP=self.group,
-                        MODELDB_BATCH_SECONDS="0.2"))
+                        MODELDB_BATCH_SECONDS="0.2", MODELDB_PROCESSOR_ENGINE=engine))
         self.home = home
 
     def init(self, project: str, **overrides) -> None:
@@ -200,14 +200,25 @@ def embedded_pipeline(tmp_path_factory, chdb_dir):
 
 @pytest.fixture(scope="session")
 def kafka_pipeline(tmp_path_factory, kafka, clickhouse):
-    pipeline = KafkaPipeline(tmp_path_factory.mktemp("kafka_pipeline"), kafka, clickhouse)
+    pipeline = KafkaPipeline(tmp_path_factory.mktemp("kafka_pipeline"), kafka, clickhouse, "faust")
     yield pipeline
     pipeline.close()
 
 
-@pytest.fixture(params=["file+chdb", "kafka+clickhouse"])
+@pytest.fixture(scope="session")
+def confluent_pipeline(tmp_path_factory, kafka, clickhouse):
+    pipeline = KafkaPipeline(tmp_path_factory.mktemp("confluent_pipeline"), kafka, clickhouse, "confluent")
+    yield pipeline
+    pipeline.close()
+
+
+PIPELINES = {"file+chdb": "embedded_pipeline", "kafka+faust+clickhouse": "kafka_pipeline",
+             "kafka+confluent+clickhouse": "confluent_pipeline"}
+
+
+@pytest.fixture(params=list(PIPELINES))
 def pipeline(request):
-    name = {"file+chdb": "embedded_pipeline", "kafka+clickhouse": "kafka_pipeline"}[request.param]
+    name = PIPELINES[request.param]
     yield request.getfixturevalue(name)
     modeldb.flush()
 
