@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -64,10 +65,10 @@ def baseline_cost(calls: int) -> list[float]:
     return samples
 
 
-def start_worker(home: Path, settings: Settings, group: str) -> subprocess.Popen:
+def start_worker(home: Path, settings: Settings, group: str, engine: str = "faust") -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
     env.update(MODELDB_HOME=str(home), MODELDB_TRANSPORT=settings.transport, MODELDB_WAREHOUSE=settings.warehouse,
-               MODELDB_CONSUMER_GROUP=group)
+               MODELDB_CONSUMER_GROUP=group, MODELDB_PROCESSOR_ENGINE=engine)
     return subprocess.Popen([MODELDB, "process"], stdout=open(home / f"{group}.log", "wb"), stderr=subprocess.STDOUT,
                             env=env, cwd=home)
 
@@ -129,10 +130,10 @@ def main() -> None:
         results["decode_materialize_in_process_eps"] = decode_rate
         assert ceiling.count()
 
-        topic, group, db = f"bench-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}", f"bench_{uuid.uuid4().hex[:8]}"
+        topic = f"bench-{uuid.uuid4().hex[:8]}"
         settings = Settings.load(env={}, home=root, transport=f"kafka://127.0.0.1:{kafka.port}/{topic}",
-                                 warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/{db}")
-        from modeldb.stream_processors.faust_app import ensure_topics
+                                 warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/unused")
+        from modeldb.stream_processors.topics import ensure_topics
 
         ensure_topics(settings, partitions=4)
         p = Producer({"bootstrap.servers": f"127.0.0.1:{kafka.port}", "linger.ms": 20, "compression.type": "lz4"})
@@ -141,15 +142,30 @@ def main() -> None:
             if i % 10000 == 0:
                 p.poll(0)
         p.flush(60)
-        warehouse = connect(settings)
-        worker = start_worker(root, settings, group)
-        try:
-            (t_first, n_first), (t_last, n_last) = wait_count(
-                warehouse, f"SELECT count() FROM `{db}`.metrics", args.events, timeout=900)
-        finally:
-            worker.terminate()
-            worker.wait(30)
-        results["faust_kafka_to_clickhouse_eps"] = (n_last - n_first) / max(1e-9, t_last - t_first)
+        del p
+
+        noop = subprocess.run([sys.executable, str(Path(__file__).with_name("faust_noop.py")), "worker", "-l", "warn"],
+                              capture_output=True, text=True, timeout=1800,
+                              env={**os.environ, "BENCH_BROKER": f"127.0.0.1:{kafka.port}", "BENCH_TOPIC": topic,
+                                   "BENCH_EVENTS": str(args.events)})
+        # Faust routes print() through its logger, so the line may carry a log prefix.
+        found = re.search(r"rate ([0-9.]+)", noop.stdout + noop.stderr)
+        results["faust_noop_eps"] = float(found[1]) if found else float("nan")
+        if not found:
+            print(f"faust no-op baseline failed:\n{(noop.stdout + noop.stderr)[-2000:]}")
+
+        for engine in ("faust", "confluent"):
+            db = f"bench_{engine}_{uuid.uuid4().hex[:6]}"
+            engine_settings = settings.with_overrides(warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/{db}")
+            warehouse = connect(engine_settings)
+            worker = start_worker(root, engine_settings, f"g-{engine}-{uuid.uuid4().hex[:6]}", engine)
+            try:
+                (t_first, n_first), (t_last, n_last) = wait_count(
+                    warehouse, f"SELECT count() FROM `{db}`.metrics", args.events, timeout=1800)
+            finally:
+                worker.terminate()
+                worker.wait(30)
+            results[f"{engine}_kafka_to_clickhouse_eps"] = (n_last - n_first) / max(1e-9, t_last - t_first)
 
         # local runner, file log -> chDB, same events
         log_home = root / "local"
@@ -165,29 +181,35 @@ def main() -> None:
         stats = runner.catch_up()
         results["local_file_to_chdb_eps"] = stats.events / (time.perf_counter() - t0)
 
-        # 3. latency: log_metric -> queryable, Kafka -> Faust -> ClickHouse, default batch settings
-        group2 = f"g-{uuid.uuid4().hex[:8]}"
-        worker = start_worker(root, settings, group2)
-        try:
-            modeldb.init(project="latency", home=root / "client-lat", transport=settings.transport)
-            wait_count(warehouse, f"SELECT count() FROM `{db}`.metrics", args.events, timeout=600)  # warm
-            latencies = []
-            with modeldb.start_run(name="latency") as run:
-                for i in range(args.latency_samples):
-                    name = f"lat_{i}"
-                    t0 = time.perf_counter()
-                    run.log_metric(name, 1.0)
-                    while not warehouse.query(
-                            f"SELECT count() FROM `{db}`.metrics WHERE project = 'latency' AND name = %(n)s",
-                            {"n": name}).scalar():
-                        time.sleep(0.005)
-                    latencies.append((time.perf_counter() - t0) * 1000)
-            results["log_to_query_ms"] = {"p50": statistics.median(latencies), "p95": pct(latencies, 95),
-                                          "max": max(latencies)}
-        finally:
-            worker.terminate()
-            worker.wait(30)
-            modeldb.init(project="bench", home=root / "client-file")
+        # 3. latency: log_metric -> queryable, Kafka -> worker -> ClickHouse, default batch settings
+        for engine in ("faust", "confluent"):
+            topic2, db = f"lat-{uuid.uuid4().hex[:8]}", f"lat_{engine}_{uuid.uuid4().hex[:6]}"
+            lat_settings = Settings.load(env={}, home=root, transport=f"kafka://127.0.0.1:{kafka.port}/{topic2}",
+                                         warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/{db}")
+            ensure_topics(lat_settings, partitions=4)
+            warehouse = connect(lat_settings)
+            worker = start_worker(root, lat_settings, f"g-lat-{engine}", engine)
+            try:
+                modeldb.init(project="latency", home=root / f"client-lat-{engine}", transport=lat_settings.transport)
+                with modeldb.start_run(name="warm-up") as run:  # wait until the worker has joined and consumed
+                    run.log_metric("warm", 1.0)
+                wait_count(warehouse, f"SELECT count() FROM `{db}`.metrics", 1, timeout=300)
+                latencies = []
+                with modeldb.start_run(name="latency") as run:
+                    for i in range(args.latency_samples):
+                        name = f"lat_{i}"
+                        t0 = time.perf_counter()
+                        run.log_metric(name, 1.0)
+                        while not warehouse.query(
+                                f"SELECT count() FROM `{db}`.metrics WHERE name = %(n)s", {"n": name}).scalar():
+                            time.sleep(0.005)
+                        latencies.append((time.perf_counter() - t0) * 1000)
+                results[f"log_to_query_ms_{engine}"] = {"p50": statistics.median(latencies),
+                                                        "p95": pct(latencies, 95), "max": max(latencies)}
+            finally:
+                worker.terminate()
+                worker.wait(30)
+                modeldb.init(project="bench", home=root / "client-file")
     finally:
         kafka.stop()
         ch.stop()
@@ -201,16 +223,20 @@ def main() -> None:
     for name in ("file", "kafka"):
         r = results[f"log_metric_us_{name}"]
         print(f"  {name:<6} transport                median {r['median']:6.2f}  p99 {r['p99']:6.2f}  "
-              f"mean {r['mean']:6.2f}  ({r['mean'] / statistics.fmean([b['median']]):.1f}× baseline median; "
-              f"drain after loop {r['drain_after_s']:.2f}s)")
-    print("\nprocessor throughput (events/s):")
-    print(f"  decode+materialize only, in process (ceiling)   {results['decode_materialize_in_process_eps']:>10,.0f}")
-    print(f"  Faust worker, Kafka → ClickHouse 18.16            {results['faust_kafka_to_clickhouse_eps']:>10,.0f}"
-          f"  ({results['faust_kafka_to_clickhouse_eps'] / results['decode_materialize_in_process_eps']:.0%} of ceiling)")
-    print(f"  local runner, file log → chDB                     {results['local_file_to_chdb_eps']:>10,.0f}")
-    lat = results["log_to_query_ms"]
-    print(f"\nlog_metric → queryable (ms), Kafka → Faust → ClickHouse: p50 {lat['p50']:.0f}  p95 {lat['p95']:.0f}  "
-          f"max {lat['max']:.0f}")
+              f"mean {r['mean']:6.2f}  (median {r['median'] / b['median']:.0f}× baseline; "
+              f"queue drained {r['drain_after_s']:.2f}s after the loop)")
+    print("\nprocessor throughput (events/s), 4 partitions, one worker:")
+    ceiling = results["decode_materialize_in_process_eps"]
+    print(f"  decode+materialize only, in process (ceiling)   {ceiling:>10,.0f}")
+    print(f"  Faust agent that does nothing (Faust's own cap) {results['faust_noop_eps']:>10,.0f}")
+    for engine in ("faust", "confluent"):
+        eps = results[f"{engine}_kafka_to_clickhouse_eps"]
+        print(f"  {engine:<9} worker, Kafka → ClickHouse 18.16    {eps:>10,.0f}  ({eps / ceiling:.0%} of ceiling)")
+    print(f"  local runner, file log → chDB                   {results['local_file_to_chdb_eps']:>10,.0f}")
+    for engine in ("faust", "confluent"):
+        lat = results[f"log_to_query_ms_{engine}"]
+        print(f"\nlog_metric → queryable (ms), Kafka → {engine} → ClickHouse: p50 {lat['p50']:.0f}  "
+              f"p95 {lat['p95']:.0f}  max {lat['max']:.0f}")
 
 
 if __name__ == "__main__":

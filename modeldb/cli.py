@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -166,8 +167,18 @@ def _run_confluent(settings: Settings, group: str) -> None:
     runner = KafkaBatchRunner(settings, connect(settings), group)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    window = {"since": time.monotonic(), "events": 0}
+
+    def show(events: int, dead: int, seconds: float) -> None:
+        window["events"] += events
+        elapsed = time.monotonic() - window["since"]
+        if elapsed >= 10:
+            err.print(f"materialized {runner.events:,} events so far "
+                      f"({window['events'] / elapsed:,.0f}/s over {elapsed:.0f}s), {runner.dead} dead letters")
+            window.update(since=time.monotonic(), events=0)
+
     try:
-        runner.run(stop)
+        runner.run(stop, on_batch=show)
     except KeyboardInterrupt:
         stop.set()
     err.print(f"stopped after {runner.events:,} events ({runner.dead} dead letters)")

@@ -23,6 +23,25 @@ from modeldb.stream_processors.topics import ensure_topics
 log = logging.getLogger(__name__)
 
 
+def _credentials(settings: Settings) -> Any:
+    """Faust's broker credentials from the same Kafka security settings the producer uses."""
+    import ssl
+
+    import faust
+
+    sec = settings.kafka_security
+    protocol = sec.protocol.upper()
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=sec.ssl_ca_location or None)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(username=sec.sasl_username, password=sec.sasl_password.get(),
+                                 mechanism=sec.sasl_mechanism or "PLAIN", ssl_context=context)
+
+
 def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
     import faust
     from modeldb.warehouse.factory import connect
@@ -43,6 +62,7 @@ def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
         broker_commit_interval=1.0,
         stream_buffer_maxsize=max(4096, settings.batch_size * 2),
         producer_acks=-1,
+        broker_credentials=_credentials(settings),
     )
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     dlq = app.topic(topic_name + ".dlq", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -73,6 +93,15 @@ def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
                     "source_offset": str(message.offset).encode()})
             state["events"] = state.get("events", 0) + len(good)
             state["dead"] = state.get("dead", 0) + len(dead)
+
+    @app.timer(interval=10.0)
+    async def report() -> None:
+        events = state.get("events", 0)
+        if events != state.get("reported", 0):
+            rate = (events - state.get("reported", 0)) / 10.0
+            log.warning("materialized %d events so far (%.0f/s over 10s), %d dead letters",
+                        events, rate, state.get("dead", 0))
+            state["reported"] = events
 
     app.modeldb_state = state
     return app
