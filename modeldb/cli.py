@@ -22,7 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="ModelDB, event-streamed: track ML work as events, ask questions in SQL.")
 services_app = typer.Typer(no_args_is_help=True, help="Start and stop local Kafka and ClickHouse for development.")
 app.add_typer(services_app, name="services")
-out = Console()
+# Piped or captured output (CI logs, `make demo | less`) is not cut down to 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, soft_wrap=True)
 
 

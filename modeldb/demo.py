@@ -118,24 +118,42 @@ def run_demo(settings: Settings, runs: int, console: Console) -> None:
         query = queries.ALL[name]
         result = query.run(warehouse, project=PROJECT, **params)
         console.rule(f"[bold]{question}")
-        console.print(f"[dim]{_show_sql(query.sql, PROJECT, params)}[/dim]")
-        render(result, "table")
+        console.print(f"[dim]{_show_sql(query.sql, PROJECT, params)}[/dim]", soft_wrap=True)
         if name == "runs":
+            total = len(result.rows)
+            result.rows = result.rows[-(runs + 1):]  # this demo's runs; earlier demos stay in the warehouse
             history_run = next((row[0] for row in result.rows if str(row[1]).startswith("sgd")), None)
+            if total > len(result.rows):
+                console.print(f"[dim](the {len(result.rows)} runs of this demo; the project holds {total} "
+                              "from every `make demo` so far)[/dim]")
+        render(_short_ids(result), "table")
     if history_run:
         result = queries.METRIC_HISTORY.run(warehouse, project=PROJECT, metric="train_loss", run_id=history_run)
         console.rule("[bold]How did the first SGD model's training loss fall?")
         values = [row[1] for row in result.rows]
-        console.print(f"[dim]{_show_sql(queries.METRIC_HISTORY.sql, PROJECT, {'metric': 'train_loss', 'run_id': history_run})}[/dim]")
+        console.print(f"[dim]{_show_sql(queries.METRIC_HISTORY.sql, PROJECT, {'metric': 'train_loss', 'run_id': history_run})}[/dim]",
+                      soft_wrap=True)
         console.print(_sparkline(values) + f"  {values[0]:.3f} → {values[-1]:.3f} over {len(values)} epochs")
     console.rule()
     console.print(
         "Ask your own questions:\n"
-        f"  .venv/bin/modeldb sql \"SELECT key, count() FROM modeldb.run_summary WHERE project = '{PROJECT}' GROUP BY key\"\n"
+        f"  .venv/bin/modeldb sql \"SELECT key, count() FROM modeldb.run_summary WHERE project = '{PROJECT}' GROUP BY key\"\n",
+        soft_wrap=True)
+    console.print(
         "Tables and columns: see the README (warehouse section). The data lives in "
         f"{settings.home}. The Streamlit dashboard is not built yet (see the dashboard issue); "
         "until then `modeldb sql` is the way in."
     )
+
+
+def _short_ids(result: Any) -> Any:
+    """Run ids are 32 hex digits; their random tail is enough to tell runs apart on screen."""
+    import copy
+
+    shown = copy.copy(result)
+    shown.rows = [tuple(f"…{v[-8:]}" if isinstance(v, str) and len(v) == 32 and v.isalnum() else v for v in row)
+                  for row in result.rows]
+    return shown
 
 
 def _show_sql(sql: str, project: str, params: dict) -> str:

@@ -109,6 +109,12 @@ class Emitter:
             pending = self.transport.flush(max(0.0, deadline - time.monotonic()))
         return pending + len(self._queue)
 
+    def abandon(self) -> None:
+        """Forget this emitter in a forked child: the parent still owns its queue and transport."""
+        self._closed = True
+        self._queue = deque()
+        atexit.unregister(self.close)
+
     def close(self) -> None:
         if self._closed:
             return

@@ -40,6 +40,19 @@ _emitter: Emitter | None = None
 _active: contextvars.ContextVar["Run | None"] = contextvars.ContextVar("modeldb_active_run", default=None)
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (multiprocessing, some joblib backends) must not reuse the parent's emitter:
+    its thread did not survive the fork. The child builds its own on first use."""
+    global _emitter, _lock
+    _lock = threading.Lock()
+    if _emitter is not None:
+        _emitter.abandon()
+    _emitter = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def init(project: str | None = None, experiment: str | None = None, **overrides: Any) -> Settings:
     """Configure tracking for this process. Arguments win over ``MODELDB_*`` variables."""
     global _settings, _emitter

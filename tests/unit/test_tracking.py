@@ -102,3 +102,20 @@ def test_unwritable_log_is_reported_at_first_use(tmp_path):
     with pytest.raises(TransportError, match="cannot write the event log"):
         modeldb.start_run()
     modeldb.init(project="x", home=tmp_path)
+
+
+def test_a_forked_child_logs_through_its_own_emitter(home):
+    import os
+
+    with modeldb.start_run(name="parent") as run:
+        run.log_metric("before_fork", 1.0)
+        pid = os.fork()
+        if pid == 0:  # the child: log, then exit through the normal exit path
+            try:
+                run.log_metric("from_child", 2.0)
+                modeldb.flush()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+    names = [e["payload"]["name"] for e in events(home) if e["event_type"] == "MetricLogged"]
+    assert sorted(names) == ["before_fork", "from_child"]
