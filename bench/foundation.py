@@ -124,9 +124,13 @@ def main() -> None:
                                                             "model_id": None, "dataframe_id": None, "slice": ""},
                                          project="throughput", experiment="e", run_id=run_ids[i % 200], seq=i,
                                          producer=producer_rec)) for i in range(args.events)]
-        t0 = time.perf_counter()
-        ceiling = materialize([(decode_and_validate(v), v) for v in encoded[:50_000]])
-        decode_rate = 50_000 / (time.perf_counter() - t0)
+        # best of three passes: the ceiling should not depend on a noisy neighbour
+        rates = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            ceiling = materialize([(decode_and_validate(v), v) for v in encoded[:30_000]])
+            rates.append(30_000 / (time.perf_counter() - t0))
+        decode_rate = max(rates)
         results["decode_materialize_in_process_eps"] = decode_rate
         assert ceiling.count()
 

@@ -131,14 +131,7 @@ class Service:
                 pass
             time.sleep(0.1)
         if self.alive():
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
+            self.kill()
 
     def kill(self) -> None:
         """SIGKILL, for fault tests."""
