@@ -28,7 +28,12 @@ class AvroDataError(ValueError):
     """A datum does not fit the schema."""
 
 
+_MAX = 1 << 63
+
+
 def write_long(buf: bytearray, n: int) -> None:
+    if not -_MAX <= n < _MAX:
+        raise AvroDataError(f"{n} does not fit in a 64-bit Avro long")
     n = (n << 1) ^ (n >> 63)
     while n & ~0x7F:
         buf.append((n & 0x7F) | 0x80)
@@ -59,7 +64,8 @@ def _w_float(buf: bytearray, v: Any) -> None:
 
 
 def _w_string(buf: bytearray, v: str) -> None:
-    data = v.encode()
+    # Lone surrogates (undecodable file names, bad input) become "?" rather than losing the event.
+    data = v.encode("utf-8", "replace")
     write_long(buf, len(data))
     buf += data
 

@@ -13,7 +13,9 @@ drains the queue, flushes with a bounded wait and spills the rest.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
+import multiprocessing.util
 import threading
 import time
 from collections import deque
@@ -42,9 +44,12 @@ class Emitter:
         self._warned = False
         self.transport: Transport = transport_factory(self._undeliverable)
         self.encoded = 0
+        self.lost = 0  # only ever non-zero when the spill log itself cannot be written
         self._thread = threading.Thread(target=self._run, name="modeldb-emitter", daemon=True)
         self._thread.start()
         atexit.register(self.close)
+        # multiprocessing children leave through os._exit, which skips atexit; this runs there too.
+        self._finalizer = multiprocessing.util.Finalize(self, self.close, exitpriority=10)
 
     # -- called from user code: must stay cheap -------------------------------
     def emit(self, event: dict[str, Any]) -> None:
@@ -57,11 +62,36 @@ class Emitter:
 
     # -- background ------------------------------------------------------------
     def _undeliverable(self, key: bytes, value: bytes, reason: str) -> None:
+        self._spill_many([value], reason)
+
+    def _spill_many(self, values: list[bytes], reason: str) -> None:
+        if not values:
+            return
         if not self._warned:
             self._warned = True
             log.warning("ModelDB: %s; spilling events to %s (send them later with `modeldb replay`)",
                         reason, self._spill.path)
-        self._spill.append([value])
+        try:
+            self._spill.append(values)
+        except OSError as exc:  # nowhere left to keep them: say so loudly, with the count
+            self.lost += len(values)
+            log.error("ModelDB: could not spill %d event(s) to %s (%s); %d event(s) lost in this process",
+                      len(values), self._spill.path, exc, self.lost)
+
+    def _encode(self, event: dict[str, Any]) -> bytes | None:
+        """Encode, or record the event as unencodable (with the reason) next to the spill log."""
+        try:
+            return codec.encode(event)
+        except Exception as exc:  # a bad value must never kill the thread or vanish
+            log.error("ModelDB: could not encode a %s event: %s", event.get("event_type"), exc)
+            try:
+                path = self._spill.path.parent / "unencodable.jsonl"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"reason": str(exc), "event": event}, default=repr) + "\n")
+            except OSError:
+                self.lost += 1
+            return None
 
     def _drain_once(self) -> int:
         n = 0
@@ -69,35 +99,53 @@ class Emitter:
         with self._lock:
             while queue and n < DRAIN_BATCH:
                 event = queue.popleft()
-                try:
-                    value = codec.encode(event)
-                except Exception as exc:  # a bug or a bad value: never kill the thread
-                    log.error("ModelDB: could not encode a %s event: %s", event.get("event_type"), exc)
-                    continue
-                try:
-                    transport.publish(event["run_id"].encode(), value)
-                except TransportError as exc:
-                    self._undeliverable(event["run_id"].encode(), value, str(exc))
                 n += 1
+                value = self._encode(event)
+                if value is None:
+                    continue
+                key = event["run_id"].encode("utf-8", "replace")
+                try:
+                    transport.publish(key, value)
+                except Exception as exc:  # TransportError, KafkaException (message too large)…
+                    self._undeliverable(key, value, f"{type(exc).__name__}: {exc}")
             self.encoded += n
             try:
                 transport.poll()
-            except TransportError as exc:
+            except Exception as exc:
                 log.error("ModelDB: %s", exc)
         return n
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(0.2)
-            self._wake.clear()
-            while self._drain_once():
-                pass
-            if not self._queue:
-                self._idle.set()
-            if self._closed and not self._queue:
-                return
+            try:
+                self._wake.wait(0.2)
+                self._wake.clear()
+                while self._drain_once():
+                    pass
+                if not self._queue:
+                    self._idle.set()
+                if self._closed and not self._queue:
+                    return
+            except Exception:  # keep draining whatever happens; the events are still queued
+                log.exception("ModelDB: emitter error")
+                time.sleep(0.1)
 
     # -- control ---------------------------------------------------------------
+    def drain(self, timeout: float = 1.0) -> None:
+        """Hand everything queued to the transport (without waiting for delivery)."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while self._queue and time.monotonic() < deadline:
+            self._idle.wait(0.02)
+            self._wake.set()
+        if self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            try:
+                self.transport.poll()
+            except Exception as exc:
+                log.error("ModelDB: %s", exc)
+            finally:
+                self._lock.release()
+
     def flush(self, timeout: float = 30.0) -> int:
         """Wait until every emitted event is handed to the transport and flushed. Returns pending count."""
         deadline = time.monotonic() + timeout
@@ -114,6 +162,7 @@ class Emitter:
         self._closed = True
         self._queue = deque()
         atexit.unregister(self.close)
+        self._finalizer.cancel()
 
     def close(self) -> None:
         if self._closed:
@@ -121,9 +170,20 @@ class Emitter:
         self._closed = True
         self._wake.set()
         self._thread.join(self._exit_timeout)
-        with self._lock:
-            while self._queue:  # the thread timed out: encode and spill the rest here
-                event = self._queue.popleft()
-                self._spill.append([codec.encode(event)])
-            self.transport.close(self._exit_timeout)
         atexit.unregister(self.close)
+        got_lock = self._lock.acquire(timeout=self._exit_timeout)
+        try:
+            # The thread timed out (or died): encode and spill the rest here, in one write.
+            rest = []
+            while self._queue:
+                value = self._encode(self._queue.popleft())
+                if value is not None:
+                    rest.append(value)
+            self._spill_many(rest, "exit before delivery")
+            try:
+                self.transport.close(self._exit_timeout)
+            except Exception as exc:
+                log.error("ModelDB: closing %s: %s", self.transport.description, exc)
+        finally:
+            if got_lock:
+                self._lock.release()

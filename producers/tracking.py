@@ -154,6 +154,9 @@ class Run:
         self.status = status
         self._emit("RunEnded", {"status": status, "error": error,
                                 "duration_ms": (time.perf_counter() - self._started) * 1000})
+        # Hand the run's events to the transport now (bounded, no delivery wait): a worker
+        # process that is terminated right after its run must not take them along.
+        emitter().drain(1.0)
         if self._token is not None:
             try:
                 _active.reset(self._token)
@@ -201,6 +204,8 @@ class Run:
                 step = int(step)
             except (TypeError, ValueError):
                 raise TrackingError(f"metric {name!r}: step must be an integer, got {step!r}") from None
+        if not -(1 << 63) <= step < (1 << 63):
+            raise TrackingError(f"metric {name!r}: step {step} does not fit in 64 bits")
         try:
             number = as_metric_value(name, value)
         except TypeError as exc:

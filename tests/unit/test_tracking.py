@@ -119,3 +119,40 @@ def test_a_forked_child_logs_through_its_own_emitter(home):
         os.waitpid(pid, 0)
     names = [e["payload"]["name"] for e in events(home) if e["event_type"] == "MetricLogged"]
     assert sorted(names) == ["before_fork", "from_child"]
+
+
+def _child_logs(run_id_holder):
+    with modeldb.start_run(name="child-run") as run:
+        for step in range(50):
+            run.log_metric("child_loss", step, step=step)
+
+
+def test_multiprocessing_children_deliver_their_events(home):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_child_logs, args=(None,)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    got = [e for e in events(home) if e["event_type"] == "MetricLogged"]
+    assert len(got) == 150
+    assert sum(e["event_type"] == "RunEnded" for e in events(home)) == 3
+
+
+def test_an_unencodable_event_is_kept_with_its_reason(home):
+    with modeldb.start_run() as run:
+        run.emit_action("MetricLogged", {"name": "x"})  # no value: does not fit the schema
+        run.set_tag("path", "bad\udc80name")            # a lone surrogate is replaced, not lost
+    modeldb.flush()
+    kept = (home / "spill" / "unencodable.jsonl").read_text()
+    assert "missing field 'value'" in kept
+    tags = [e["payload"]["value"] for e in events(home) if e["event_type"] == "TagSet"]
+    assert tags == ["bad?name"]
+
+
+def test_a_step_beyond_64_bits_is_refused(home):
+    with modeldb.start_run() as run:
+        with pytest.raises(TrackingError, match="does not fit in 64 bits"):
+            run.log_metric("loss", 1.0, step=2**70)
