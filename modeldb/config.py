@@ -72,6 +72,10 @@ def parse_uri(uri: str, *, setting: str, allowed: set[str], default_port: int | 
         )
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
+    if "@" in uri.split("://", 1)[1] and "@" not in parts.netloc:
+        # A password with an unencoded / ? or # splits the URI in the wrong place; never echo it.
+        raise ConfigError(f"{setting}: the credentials in the URI contain '/', '?' or '#'; URL-encode them "
+                          "(e.g. with urllib.parse.quote) or pass the password separately")
     if scheme not in allowed:
         raise ConfigError(
             f"{setting}: unsupported scheme {scheme!r} in {_safe(uri)!r}; expected one of "
@@ -89,7 +93,7 @@ def parse_uri(uri: str, *, setting: str, allowed: set[str], default_port: int | 
         if not host:
             host, port = item, ""
         if port and not port.isdigit():
-            raise ConfigError(f"{setting}: port {port!r} in {_safe(uri)!r} is not a number")
+            raise ConfigError(f"{setting}: a port in {_safe(uri)!r} is not a number")
         if not port and default_port is None:
             raise ConfigError(f"{setting}: {host!r} in {_safe(uri)!r} needs a port")
         hosts.append((host, int(port) if port else int(default_port)))  # type: ignore[arg-type]
@@ -104,9 +108,9 @@ def parse_uri(uri: str, *, setting: str, allowed: set[str], default_port: int | 
 def _safe(uri: Any) -> str:
     """Strip credentials from a URI-ish value before it goes into an error message."""
     text = str(uri)
-    if "://" in text and "@" in text:
-        scheme, rest = text.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    if "@" in text:
+        scheme, sep, rest = text.rpartition("://")
+        return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
     return text
 
 
@@ -130,9 +134,13 @@ class KafkaSecurity:
         return conf
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
-    """Everything ModelDB is configured by. Build with ``Settings.load``."""
+    """Everything ModelDB is configured by. Build with ``Settings.load``.
+
+    Its repr shows redacted URIs only: ``modeldb.init()`` returns it, and a
+    notebook prints what a cell returns.
+    """
 
     home: Path
     transport: str
@@ -165,6 +173,9 @@ class Settings:
     @property
     def warehouse_uri(self) -> Uri:
         return parse_uri(self.warehouse, setting="MODELDB_WAREHOUSE", allowed=WAREHOUSE_SCHEMES, default_port=9000)
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in self.describe().items()) + ")"
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})

@@ -104,7 +104,7 @@ def typed_param(key: str, value: Any) -> dict[str, Any]:
     """
     if value is None:
         return {"key": key, "type": "none", "value": "", "num": None}
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":
         return {"key": key, "type": "bool", "value": "true" if value else "false", "num": 1.0 if value else 0.0}
     if isinstance(value, int) or type(value).__name__.startswith(("int", "uint")):
         return {"key": key, "type": "int", "value": str(int(value)), "num": float(value)}

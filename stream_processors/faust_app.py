@@ -1,10 +1,15 @@
 """The Faust app: Kafka → the materializer → ClickHouse, as a consumer group.
 
 Each agent iteration takes a batch with both a size and a time bound
-(``take_events``). Faust acknowledges those events — and so can commit their
-offsets — only after the loop body returned, that is after the rows were
-inserted; a crash replays the batch, and the idempotent tables give the same
-answers. Undecodable events go to ``<topic>.dlq`` with the reason and their
+(``take_events``). Careful: faust-streaming acknowledges a ``take_events``
+batch in a ``finally`` — also when the loop body raises or is cancelled — and
+acknowledged offsets get committed. So the body never leaves with a batch
+half-done: the sink retries forever while ClickHouse is unavailable (the worker
+stops consuming meanwhile), and any other failure, or a stop request in the
+middle of a batch, ends the process at once with ``os._exit`` — before the
+acknowledgement. The batch is then replayed by whichever worker takes the
+partition, and the idempotent tables give the same answers. Run the worker
+under a supervisor that restarts it. Undecodable events go to ``<topic>.dlq`` with the reason and their
 source partition and offset in the headers. Workers scale out by partitions;
 the topic is keyed by run id, so each run's events stay in order.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 from modeldb.config import Settings
@@ -73,26 +79,41 @@ def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
         loop = asyncio.get_running_loop()
         if "sink" not in state:
             warehouse = await loop.run_in_executor(None, lambda: connect(settings))
-            state["sink"] = WarehouseSink(warehouse)
+            state["sink"] = WarehouseSink(warehouse, max_retries=None)
         sink: WarehouseSink = state["sink"]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-            good, dead = [], []
-            for event in events:
-                data = event.value
-                try:
-                    good.append((decode_and_validate(data), data))
-                except DecodeError as exc:
-                    dead.append((event, data, str(exc)))
-            rows = materialize(good)
-            await loop.run_in_executor(None, sink.write, rows)
-            for event, data, reason in dead:
-                message = event.message
-                await dlq.send(key=message.key, value=data, headers={
-                    "reason": reason.encode(), "source_topic": message.topic.encode(),
-                    "source_partition": str(message.partition).encode(),
-                    "source_offset": str(message.offset).encode()})
-            state["events"] = state.get("events", 0) + len(good)
-            state["dead"] = state.get("dead", 0) + len(dead)
+            try:
+                good, dead = await _process(loop, sink, events)
+            except asyncio.CancelledError:
+                log.warning("stopping in the middle of a batch: exiting before it is acknowledged; "
+                            "it will be replayed")
+                os._exit(0)
+            except BaseException:
+                log.critical("batch failed; exiting before it is acknowledged so it is replayed", exc_info=True)
+                os._exit(70)
+            state["events"] = state.get("events", 0) + good
+            state["dead"] = state.get("dead", 0) + dead
+
+    async def _process(loop: Any, sink: WarehouseSink, events: list) -> tuple[int, int]:
+        good, dead = [], []
+        for event in events:
+            data = event.value
+            try:
+                good.append((decode_and_validate(data), data))
+            except DecodeError as exc:
+                dead.append((event, data, str(exc)))
+        rows = materialize(good)
+        await loop.run_in_executor(None, sink.write, rows)
+        deliveries = []
+        for event, data, reason in dead:
+            message = event.message
+            deliveries.append(await dlq.send(key=message.key, value=data, headers={
+                "reason": reason.encode(), "source_topic": message.topic.encode(),
+                "source_partition": str(message.partition).encode(),
+                "source_offset": str(message.offset).encode()}))
+        for delivery in deliveries:  # wait until the dead letters are on the broker, not just buffered
+            await delivery
+        return len(good), len(dead)
 
     @app.timer(interval=10.0)
     async def report() -> None:

@@ -36,7 +36,7 @@ class KafkaBatchRunner:
         self.topic = uri.path.strip("/") or "modeldb.events"
         self.settings = settings
         self.group = group
-        self.sink = WarehouseSink(warehouse)
+        self.sink = WarehouseSink(warehouse, max_retries=None)
         self.events = 0
         self.dead = 0
 
@@ -86,13 +86,18 @@ class KafkaBatchRunner:
                     except DecodeError as exc:
                         dead.append((message, str(exc)))
                 self.sink.write(materialize(good))
+                failures: list[str] = []
                 for message, reason in dead:
                     dlq.produce(self.topic + ".dlq", value=message.value(), key=message.key(), headers={
                         "reason": reason.encode(), "source_topic": message.topic().encode(),
                         "source_partition": str(message.partition()).encode(),
-                        "source_offset": str(message.offset()).encode()})
-                if dead and dlq.flush(30):
-                    raise TransportError(f"could not write {len(dead)} dead letter(s) to {self.topic}.dlq")
+                        "source_offset": str(message.offset()).encode()},
+                        on_delivery=lambda err, _msg: err is not None and failures.append(str(err)))
+                # Commit only once every dead letter is acknowledged by the broker; otherwise stop
+                # uncommitted, and the batch is replayed.
+                if dead and (dlq.flush(30) or failures):
+                    raise TransportError(f"could not write {len(dead)} dead letter(s) to {self.topic}.dlq: "
+                                         f"{failures[:1] or 'timed out'}")
                 consumer.commit(asynchronous=False)
                 self.events += len(good)
                 self.dead += len(dead)

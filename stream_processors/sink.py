@@ -22,7 +22,7 @@ ORDER = ("events_raw", "projects", "experiments", "runs", "params", "tags", "ann
 
 
 class WarehouseSink:
-    def __init__(self, warehouse: Warehouse, max_retries: int = 8, backoff_s: float = 0.5,
+    def __init__(self, warehouse: Warehouse, max_retries: int | None = 8, backoff_s: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep):
         self.warehouse = warehouse
         self.max_retries = max_retries
@@ -30,7 +30,11 @@ class WarehouseSink:
         self._sleep = sleep
 
     def write(self, rows: Rows) -> int:
-        """Insert every table's rows; retry with backoff while the warehouse is unavailable."""
+        """Insert every table's rows; retry with backoff while the warehouse is unavailable.
+
+        ``max_retries=None`` retries forever (backoff capped at 30 s): a processor then
+        stops consuming instead of giving up on a batch.
+        """
         attempt = 0
         while True:
             try:
@@ -41,7 +45,7 @@ class WarehouseSink:
                 return rows.count()
             except WarehouseUnavailable as exc:
                 attempt += 1
-                if attempt > self.max_retries:
+                if self.max_retries is not None and attempt > self.max_retries:
                     raise
                 delay = min(30.0, self.backoff_s * 2 ** (attempt - 1))
                 log.warning("warehouse unavailable (%s); retry %d in %.1fs", exc, attempt, delay)

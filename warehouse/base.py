@@ -7,6 +7,7 @@ error code kept.
 """
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
@@ -63,16 +64,17 @@ def quote(value: Any) -> str:
     """A ClickHouse literal for a Python value (strings escaped, lists as arrays)."""
     if value is None:
         return "NULL"
-    if isinstance(value, bool):
+    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":
         return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
+    if isinstance(value, numbers.Integral):  # int, numpy integers; never a subclass's own repr
+        return str(int(value))
+    if isinstance(value, numbers.Real):  # float, numpy floats
+        value = float(value)
         if value != value:
             return "nan"
         if value in (float("inf"), float("-inf")):
             return "inf" if value > 0 else "-inf"
-        return repr(value)
+        return repr(value)  # a plain float's repr: digits, '.', 'e', sign only
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(quote(v) for v in value) + "]"
     text = str(value).replace("\\", "\\\\").replace("'", "\\'")

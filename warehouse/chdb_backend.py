@@ -14,7 +14,8 @@ Limits, from chDB itself:
   read-only path is enforced differently than on a server: the statement is
   normalised by ClickHouse's own parser (``formatQuery``, which also refuses
   multi-statements) and only SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN
-  statements are run.
+  statements are run, without ``INTO OUTFILE`` and without table functions that
+  reach files, URLs or other servers.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -33,6 +35,12 @@ from modeldb.warehouse.base import Capabilities, Result, bind, error_code, quote
 
 _READ_KINDS = ("SelectWithUnionQuery", "SelectQuery", "ShowTables", "ShowColumns", "ShowCreateTableQuery",
                "DescribeQuery", "ExistsTableQuery", "ExistsDatabaseQuery", "Explain", "ShowDatabases")
+
+# Things a SELECT can do beyond reading the warehouse: write a file, or read files, URLs and
+# other servers through table functions. chDB runs with the user's own rights, so refuse them.
+_OUTSIDE = re.compile(r"\bINTO OUTFILE\b|\b(file|url|s3|s3Cluster|gcs|azureBlobStorage|hdfs|remote|remoteSecure|"
+                      r"cluster|clusterAllReplicas|mysql|postgresql|mongodb|redis|sqlite|jdbc|odbc|executable|"
+                      r"input|python|fuzzJSON)\s*\(", re.I)
 
 _process_lock = threading.Lock()
 _open: dict[str, Any] = {}  # path -> (session, lock fd, refcount)
@@ -134,6 +142,10 @@ class ChdbWarehouse:
     def _check_readonly(self, sql: str) -> str:
         formatted = self._run(f"SELECT formatQuerySingleLine({quote(sql)})", "TabSeparatedRaw").bytes().decode().rstrip("\n")
         kind = self._run(f"EXPLAIN AST {formatted}", "TabSeparatedRaw").bytes().decode().split(" ", 1)[0].strip()
+        reaches_out = _OUTSIDE.search(formatted)
+        if reaches_out:
+            raise ReadOnlyError(f"refused: {reaches_out[0].strip()} reads or writes outside the warehouse, "
+                                "and this path is read-only", 164)
         if kind not in _READ_KINDS:
             raise ReadOnlyError(
                 f"refused: {kind or 'this statement'} changes data, and this path is read-only "

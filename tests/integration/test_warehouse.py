@@ -66,3 +66,16 @@ def test_non_finite_floats_round_trip(warehouse):
     warehouse.insert("params", ["project", "run_id", "key", "type", "value", "num", "is_num", "event_id", "ts", "ver"], rows)
     got = dict(warehouse.query(f"SELECT key, num FROM {db}.params ORDER BY key").rows)
     assert got["k"] != got["k"] and got["k2"] == float("-inf")
+
+
+@pytest.mark.parametrize("statement", ["SELECT 1 INTO OUTFILE '{tmp}/out.txt'", "SELECT * FROM file('/etc/hostname')"])
+def test_the_read_only_path_does_not_reach_outside_the_warehouse(warehouse, statement, tmp_path):
+    # chDB runs in this process with our rights, so it must refuse. A server writes OUTFILE
+    # data only through its own client (the driver ignores it) and keeps its files to itself.
+    try:
+        warehouse.query(statement.format(tmp=tmp_path))
+        refused = False
+    except WarehouseError:
+        refused = True
+    assert refused or not warehouse.capabilities.embedded
+    assert not (tmp_path / "out.txt").exists()

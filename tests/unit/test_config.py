@@ -17,7 +17,7 @@ def test_arguments_beat_environment_beat_defaults(tmp_path):
 @pytest.mark.parametrize("uri, message", [
     ("localhost:9092", "is not a URI"),
     ("http://x:1/t", "unsupported scheme 'http'"),
-    ("kafka://host:abc/t", "port 'abc'"),
+    ("kafka://host:abc/t", "a port in 'kafka://host:abc/t' is not a number"),
 ])
 def test_bad_transport_uris_are_named(tmp_path, uri, message):
     with pytest.raises(ConfigError, match=message) as info:
@@ -62,3 +62,16 @@ def test_uri_parsing_multiple_hosts_and_default_port():
 def test_unknown_override_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="unknown setting"):
         Settings.load(env={}, home=tmp_path, colour="blue")
+
+
+def test_settings_repr_is_redacted(tmp_path):
+    s = Settings.load(env={}, home=tmp_path, warehouse="clickhouse://admin:hunter2@db:9000/modeldb")
+    assert "hunter2" not in repr(s) and "admin:***@db:9000" in repr(s)
+
+
+@pytest.mark.parametrize("uri", ["clickhouse://admin:s3cr/et@db:9000/x", "clickhouse://admin:9876/5432@db/x",
+                                 "clickhouse://admin:pa?ss@db:9000/x"])
+def test_unencoded_special_characters_in_passwords_are_not_echoed(tmp_path, uri):
+    with pytest.raises(ConfigError, match="URL-encode") as info:
+        Settings.load(env={}, home=tmp_path, warehouse=uri)
+    assert "et@" not in str(info.value) and "5432" not in str(info.value) and "pa?ss" not in str(info.value)
