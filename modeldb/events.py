@@ -8,7 +8,6 @@ the user's training loop (the goal is well under 20 µs per ``log_metric``).
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 import sys
@@ -131,9 +130,6 @@ def as_metric_value(name: str, value: Any) -> float:
         raise TypeError(f"metric {name!r}: value {value!r} is not a number") from None
     return number
 
-
-def is_finite(value: float) -> bool:
-    return math.isfinite(value)
 
 
 def python_framework() -> tuple[str, str]:

@@ -33,8 +33,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "run_summary": ("project", "experiment", "run_id", "kind", "key", "value_str", "value_num", "step", "ts", "ver"),
 }
 
-MAX_SKEW_MICROS = 10 * 365 * 24 * 3600 * 1_000_000
-
 
 def decode_and_validate(data: bytes) -> dict[str, Any]:
     """Decode one record and check the envelope; raise ``DecodeError`` with the reason."""

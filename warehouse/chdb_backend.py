@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
 import re
 import sys
@@ -177,8 +176,7 @@ class ChdbWarehouse:
 
 
 def _text(value: Any) -> Any:
+    """Arrow may hand String columns back as bytes; the server backend returns str."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    if isinstance(value, float) and math.isnan(value):
-        return value
     return value
