@@ -140,9 +140,15 @@ def main() -> None:
         from modeldb.stream_processors.topics import ensure_topics
 
         ensure_topics(settings, partitions=4)
-        p = Producer({"bootstrap.servers": f"127.0.0.1:{kafka.port}", "linger.ms": 20, "compression.type": "lz4"})
+        p = Producer({"bootstrap.servers": f"127.0.0.1:{kafka.port}", "linger.ms": 20, "compression.type": "lz4",
+                      "queue.buffering.max.messages": 1_000_000})
         for i, value in enumerate(encoded):
-            p.produce(topic, value=value, key=run_ids[i % 200].encode())
+            while True:
+                try:
+                    p.produce(topic, value=value, key=run_ids[i % 200].encode())
+                    break
+                except BufferError:  # the local queue is full: let the broker catch up
+                    p.poll(0.2)
             if i % 10000 == 0:
                 p.poll(0)
         p.flush(60)
