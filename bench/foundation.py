@@ -39,13 +39,16 @@ def pct(values: list[float], p: float) -> float:
 def per_call_cost(calls: int) -> list[float]:
     """Microseconds per run.log_metric call, timed one call at a time."""
     with modeldb.start_run(name="bench") as run:
-        samples = []
-        clock = time.perf_counter_ns
-        log = run.log_metric
-        for step in range(calls):
-            t0 = clock()
-            log("loss", 0.5, step=step)
-            samples.append((clock() - t0) / 1000)
+        return _timed(run.log_metric, calls)
+
+
+def _timed(log, calls: int) -> list[float]:
+    samples = []
+    clock = time.perf_counter_ns
+    for step in range(calls):
+        t0 = clock()
+        log("loss", 0.5, step=step)
+        samples.append((clock() - t0) / 1000)
     return samples
 
 
@@ -56,13 +59,7 @@ def baseline_cost(calls: int) -> list[float]:
     def log(name, value, step=0):
         sink.append({"name": name, "value": value, "step": step})
 
-    samples = []
-    clock = time.perf_counter_ns
-    for step in range(calls):
-        t0 = clock()
-        log("loss", 0.5, step=step)
-        samples.append((clock() - t0) / 1000)
-    return samples
+    return _timed(log, calls)
 
 
 def start_worker(home: Path, settings: Settings, group: str, engine: str = "faust") -> subprocess.Popen:
