@@ -131,13 +131,19 @@ class Emitter:
                 time.sleep(0.1)
 
     # -- control ---------------------------------------------------------------
-    def drain(self, timeout: float = 1.0) -> None:
-        """Hand everything queued to the transport (without waiting for delivery)."""
+    def _wait_for_queue(self, timeout: float) -> float:
+        """Wake the thread until the queue is empty or time is up; return the deadline."""
         deadline = time.monotonic() + timeout
         self._wake.set()
         while self._queue and time.monotonic() < deadline:
             self._idle.wait(0.02)
             self._wake.set()
+        return deadline
+
+    def drain(self, timeout: float = 1.0) -> None:
+        """Hand everything queued to the transport (without waiting for delivery)."""
+        deadline = self._wait_for_queue(timeout)
+        # Taking the lock waits for the batch the thread may still be publishing.
         if self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             try:
                 self.transport.poll()
@@ -148,11 +154,7 @@ class Emitter:
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait until every emitted event is handed to the transport and flushed. Returns pending count."""
-        deadline = time.monotonic() + timeout
-        self._wake.set()
-        while self._queue and time.monotonic() < deadline:
-            self._idle.wait(0.05)
-            self._wake.set()
+        deadline = self._wait_for_queue(timeout)
         with self._lock:
             pending = self.transport.flush(max(0.0, deadline - time.monotonic()))
         return pending + len(self._queue)
