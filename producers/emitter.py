@@ -51,6 +51,10 @@ class Emitter:
         # multiprocessing children leave through os._exit, which skips atexit; this runs there too.
         self._finalizer = multiprocessing.util.Finalize(self, self.close, exitpriority=10)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     # -- called from user code: must stay cheap -------------------------------
     def emit(self, event: dict[str, Any]) -> None:
         if self._closed:

@@ -178,7 +178,9 @@ class Run:
 
     # -- logging ---------------------------------------------------------------
     def _emit(self, event_type: str, payload: dict[str, Any]) -> None:
-        emitter().emit(envelope(event_type, payload, project=self.project, experiment=self.experiment,
+        # Hot path: read the module's emitter without taking locks; build it only when missing.
+        sender = _emitter if _emitter is not None and not _emitter.closed else emitter()
+        sender.emit(envelope(event_type, payload, project=self.project, experiment=self.experiment,
                                 run_id=self.run_id, seq=next(self._seq), producer=self._producer))
 
     def log_param(self, key: str, value: Any) -> None:
