@@ -25,7 +25,7 @@ from modeldb.exceptions import DecodeError
 
 MARKER = b"\xc3\x01"
 HEADER_LEN = 10
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _EMPTY = 0xC15D213AA4D7A795
 

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any, Iterable
 
 from modeldb import codec
-from modeldb.events import EVENT_TYPES
+from modeldb.events import EVENT_TYPES, typed_param
 from modeldb.exceptions import DecodeError
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -31,7 +31,32 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "tags": ("project", "run_id", "key", "value", "event_id", "ts", "ver"),
     "annotations": ("project", "run_id", "target_id", "text", "author", "event_id", "ts", "ver"),
     "run_summary": ("project", "experiment", "run_id", "kind", "key", "value_str", "value_num", "step", "ts", "ver"),
+    "actions": ("project", "experiment", "run_id", "seq", "action_id", "action", "operator_class", "operator_module",
+                "model_id", "parent_action_id", "stage_index", "input_dataframe_ids", "output_dataframe_ids",
+                "input_columns", "output_columns", "param_keys", "param_types", "param_values", "param_nums",
+                "duration_ms", "event_id", "ts", "ver"),
+    "dataframes": ("project", "experiment", "run_id", "dataframe_id", "fingerprint", "fingerprint_method", "source",
+                   "n_rows", "n_columns", "column_names", "column_types", "sample_keys", "sample_rows_json",
+                   "event_id", "ts", "ver"),
+    "dataframe_columns": ("project", "run_id", "dataframe_id", "position", "name", "type", "count", "null_count",
+                          "distinct_approx", "min", "max", "mean", "std", "top_values", "ts", "ver"),
+    "lineage": ("project", "run_id", "kind", "src", "dst", "path", "action_id", "model_id", "ts", "ver"),
+    "models": ("project", "experiment", "run_id", "model_id", "operator_class", "operator_module", "action_id",
+               "parent_model_id", "uri", "format", "size_bytes", "train_dataframe_id", "feature_names", "event_id",
+               "ts", "ver"),
+    "model_internals": ("project", "run_id", "model_id", "name", "shape", "labels", "values", "truncated", "ts", "ver"),
+    "predictions": ("project", "run_id", "model_id", "dataframe_id", "key", "prediction", "prediction_num", "label",
+                    "label_num", "has_label", "slice_keys", "slice_values", "ts", "ver"),
+    "cv_folds": ("project", "run_id", "action_id", "operator_class", "model_id", "fold", "train_dataframe_id",
+                 "test_dataframe_id", "score_names", "score_values", "ts", "ver"),
+    "search_candidates": ("project", "run_id", "action_id", "operator_class", "scoring", "candidate", "param_keys",
+                          "param_values", "param_nums", "mean_score", "std_score", "rank", "fold_scores", "is_best",
+                          "best_model_id", "ts", "ver"),
+    "artifacts": ("project", "run_id", "artifact_id", "name", "uri", "format", "size_bytes", "checksum", "event_id",
+                  "ts", "ver"),
 }
+
+NAN = float("nan")
 
 
 def decode_and_validate(data: bytes) -> dict[str, Any]:
@@ -139,8 +164,109 @@ def _annotated(rows: Rows, e: dict, p: dict, summary: list) -> None:
                                 e["event_id"], e["ts"], e["ts"]))
 
 
-# Actions without a table of their own yet are kept in events_raw and can be
-# re-materialized with `modeldb rebuild` once their tables exist.
+def _num(value: float | None) -> float:
+    return NAN if value is None else value
+
+
+def _action_row(e: dict, action_id: str, action: str, operator_class: str, *, operator_module: str = "",
+                model_id: str | None = None, parent_action_id: str | None = None, stage_index: int | None = None,
+                inputs: list | None = None, outputs: list | None = None, input_columns: list | None = None,
+                output_columns: list | None = None, params: list | None = None, duration_ms: float = 0.0) -> tuple:
+    params = params or []
+    return (e["project"], e["experiment"], e["run_id"], e["seq"], action_id, action, operator_class, operator_module,
+            model_id or "", parent_action_id or "", -1 if stage_index is None else stage_index, inputs or [],
+            outputs or [], input_columns or [], output_columns or [], [q["key"] for q in params],
+            [q["type"] for q in params], [q["value"] for q in params], [_num(q["num"]) for q in params],
+            duration_ms, e["event_id"], e["ts"], e["ts"])
+
+
+def _operator_applied(rows: Rows, e: dict, p: dict, summary: list) -> None:
+    ts = e["ts"]
+    rows["actions"].append(_action_row(
+        e, p["action_id"], p["action"], p["operator_class"], operator_module=p["operator_module"],
+        model_id=p["model_id"], parent_action_id=p["parent_action_id"], stage_index=p["stage_index"],
+        inputs=p["input_dataframe_ids"], outputs=p["output_dataframe_ids"], input_columns=p["input_columns"],
+        output_columns=p["output_columns"], params=p["params"], duration_ms=p["duration_ms"]))
+    rows["lineage"].extend((e["project"], e["run_id"], "action", edge["src"], edge["dst"], edge.get("path", ""),
+                            p["action_id"], p["model_id"] or "", ts, ts) for edge in p["column_edges"])
+
+
+def _dataframe_observed(rows: Rows, e: dict, p: dict, summary: list) -> None:
+    ts, cols = e["ts"], p["columns"]
+    rows["dataframes"].append((e["project"], e["experiment"], e["run_id"], p["dataframe_id"], p["fingerprint"],
+                               p["fingerprint_method"], p["source"], p["n_rows"],
+                               p["n_columns"] if p["n_columns"] >= 0 else len(cols), [c["name"] for c in cols],
+                               [c["type"] for c in cols], p["sample_keys"], p["sample_rows_json"], e["event_id"], ts,
+                               ts))
+    out = rows["dataframe_columns"]
+    for position, column in enumerate(cols):
+        st = column["stats"] or {}
+        out.append((e["project"], e["run_id"], p["dataframe_id"], position, column["name"], column["type"],
+                    _count(st.get("count")), _count(st.get("null_count")), _count(st.get("distinct_approx")),
+                    _num(st.get("min")), _num(st.get("max")), _num(st.get("mean")), _num(st.get("std")),
+                    st.get("top_values") or [], ts, ts))
+
+
+def _count(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+def _split(rows: Rows, e: dict, p: dict, summary: list) -> None:
+    params = [typed_param("weights", p["weights"]), typed_param("seed", p["seed"])]
+    rows["actions"].append(_action_row(e, e["event_id"], "split", p["method"], inputs=p["input_dataframe_ids"],
+                                       outputs=p["output_dataframe_ids"], params=params))
+
+
+def _cross_validated(rows: Rows, e: dict, p: dict, summary: list) -> None:
+    ts, action_id = e["ts"], e["event_id"]
+    rows["actions"].append(_action_row(e, action_id, "cross_validate", p["operator_class"], model_id=p["model_id"],
+                                       inputs=[p["input_dataframe_id"]] if p["input_dataframe_id"] else []))
+    for fold in p["folds"]:
+        names = sorted(fold["scores"])
+        rows["cv_folds"].append((e["project"], e["run_id"], action_id, p["operator_class"], p["model_id"] or "",
+                                 fold["index"], fold["train_dataframe_id"] or "", fold["test_dataframe_id"] or "",
+                                 names, [fold["scores"][n] for n in names], ts, ts))
+
+
+def _search_completed(rows: Rows, e: dict, p: dict, summary: list) -> None:
+    ts, action_id = e["ts"], e["event_id"]
+    rows["actions"].append(_action_row(e, action_id, "search", p["operator_class"], model_id=p["best_model_id"],
+                                       params=[{"key": "scoring", "type": "str", "value": p["scoring"], "num": None}]))
+    for c in p["candidates"]:
+        params = c["params"]
+        rows["search_candidates"].append((
+            e["project"], e["run_id"], action_id, p["operator_class"], p["scoring"], c["index"],
+            [q["key"] for q in params], [q["value"] for q in params], [_num(q["num"]) for q in params],
+            _num(c["mean_score"]), _num(c["std_score"]), -1 if c["rank"] is None else c["rank"], c["fold_scores"],
+            1 if c["index"] == p["best_index"] else 0, p["best_model_id"] or "", ts, ts))
+
+
+def _model_stored(rows: Rows, e: dict, p: dict, summary: list) -> None:
+    ts, model_id = e["ts"], p["model_id"]
+    rows["models"].append((e["project"], e["experiment"], e["run_id"], model_id, p["operator_class"],
+                           p.get("operator_module", ""), p.get("action_id") or "", p.get("parent_model_id") or "",
+                           p["uri"], p["format"], p["size_bytes"], p["train_dataframe_id"] or "", p["feature_names"],
+                           e["event_id"], ts, ts))
+    rows["model_internals"].extend((e["project"], e["run_id"], model_id, i["name"], i["shape"], i["labels"],
+                                    i["values"], 1 if i["truncated"] else 0, ts, ts) for i in p["internals"])
+    rows["lineage"].extend((e["project"], e["run_id"], "model", edge["src"], edge["dst"], edge.get("path", ""),
+                            p.get("action_id") or "", model_id, ts, ts) for edge in p.get("column_lineage", ()))
+
+
+def _predictions_logged(rows: Rows, e: dict, p: dict, summary: list) -> None:
+    ts, out = e["ts"], rows["predictions"]
+    for r in p["rows"]:
+        keys = sorted(r["slice_values"])
+        out.append((e["project"], e["run_id"], p["model_id"], p["dataframe_id"], r["key"], r["prediction"],
+                    _num(r["prediction_num"]), r["label"] or "", _num(r["label_num"]),
+                    0 if r["label"] is None else 1, keys, [r["slice_values"][k] for k in keys], ts, ts))
+
+
+def _artifact_stored(rows: Rows, e: dict, p: dict, summary: list) -> None:
+    rows["artifacts"].append((e["project"], e["run_id"], p["artifact_id"], p["name"], p["uri"], p["format"],
+                              p["size_bytes"], p["checksum"], e["event_id"], e["ts"], e["ts"]))
+
+
 _HANDLERS = {
     "RunStarted": _run_started,
     "RunEnded": _run_ended,
@@ -148,4 +274,12 @@ _HANDLERS = {
     "MetricLogged": _metric_logged,
     "TagSet": _tag_set,
     "Annotated": _annotated,
+    "OperatorApplied": _operator_applied,
+    "DataFrameObserved": _dataframe_observed,
+    "Split": _split,
+    "CrossValidated": _cross_validated,
+    "SearchCompleted": _search_completed,
+    "ModelStored": _model_stored,
+    "PredictionsLogged": _predictions_logged,
+    "ArtifactStored": _artifact_stored,
 }

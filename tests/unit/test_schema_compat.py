@@ -68,3 +68,8 @@ def test_a_removed_union_branch_and_a_narrowed_type_are_caught():
     next(f for f in narrowed["fields"] if f["name"] == "seq")["type"] = "int"
     assert any("no branch" in p for p in problems(released()["v1.json"], reader))
     assert any("long cannot be read as int" in p for p in problems(released()["v1.json"], narrowed))
+
+
+def test_the_current_schema_is_released_under_its_version():
+    """A schema change bumps ``codec.SCHEMA_VERSION`` and snapshots ``released/v<N>.json``."""
+    assert released().get(f"v{codec.SCHEMA_VERSION}.json") == current()
