@@ -25,7 +25,9 @@ _API = {
     "Run": "modeldb.producers.tracking",
     "Settings": "modeldb.config",
     "ModelDBError": "modeldb.exceptions",
+    "load_model": "modeldb.producers.artifacts",
 }
+_SUBMODULES = ("sklearn",)
 
 __all__ = sorted(_API) + ["__version__", "log_param", "log_params", "log_metric", "log_metrics", "set_tag"]
 
@@ -35,6 +37,10 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_API[name]), name)
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"modeldb.{name}")
     raise AttributeError(f"module 'modeldb' has no attribute {name!r}")
 
 

@@ -157,6 +157,7 @@ class Settings:
     max_param_bytes: int = 65536
     delivery_timeout_s: float = 30.0
     exit_flush_timeout_s: float = 10.0
+    artifacts: str = ""
 
     @property
     def spill_path(self) -> Path:
@@ -186,6 +187,7 @@ class Settings:
             "home": str(self.home),
             "transport": self.transport_uri.redacted,
             "warehouse": self.warehouse_uri.redacted,
+            "artifacts": self.artifacts,
             "project": self.project,
             "experiment": self.experiment,
         }
@@ -228,6 +230,7 @@ class Settings:
             max_param_bytes=_number(pick("max_param_bytes", 65536), int, "MODELDB_MAX_PARAM_BYTES", minimum=16),
             delivery_timeout_s=_number(pick("delivery_timeout_s", 30.0), float, "MODELDB_DELIVERY_TIMEOUT_S", minimum=0.1),
             exit_flush_timeout_s=_number(pick("exit_flush_timeout_s", 10.0), float, "MODELDB_EXIT_FLUSH_TIMEOUT_S", minimum=0.0),
+            artifacts=str(pick("artifacts", f"file://{home}/artifacts")),
         )
         # Validate URIs now, so a typo fails at init and not at the first event.
         settings.transport_uri

@@ -18,7 +18,6 @@ from modeldb.warehouse.base import Warehouse
 log = logging.getLogger(__name__)
 
 # Insert order: the raw log first, the read-side summary last.
-ORDER = ("events_raw", "projects", "experiments", "runs", "params", "tags", "annotations", "metrics", "run_summary")
 
 
 class WarehouseSink:
@@ -38,7 +37,7 @@ class WarehouseSink:
         attempt = 0
         while True:
             try:
-                for table in ORDER:
+                for table in COLUMNS:  # events_raw first; every table the materializer fills
                     batch = rows.get(table)
                     if batch:
                         self.warehouse.insert(table, COLUMNS[table], batch)

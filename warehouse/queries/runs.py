@@ -1,26 +1,7 @@
-"""Named, parameterized queries. Each returns a ``Result`` (``.to_pandas()`` for a DataFrame).
-
-Every query reads with GROUP BY and argMax over ``ver`` (the event time), so a
-redelivered event — still present as a second row before ClickHouse merges
-it away — never changes an answer. Reads across runs use ``run_summary``
-and never join params × tags × metrics.
-"""
+"""Runs: projects, runs, params, metric histories, run rankings (the foundation's queries)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from modeldb.warehouse.base import Result, Warehouse
-
-
-@dataclass(frozen=True)
-class NamedQuery:
-    name: str
-    description: str
-    sql: str
-
-    def run(self, warehouse: Warehouse, **params: object) -> Result:
-        return warehouse.query(self.sql.replace("{db}", f"`{warehouse.database}`"), params)
-
+from modeldb.warehouse.queries.base import NamedQuery
 
 PROJECTS = NamedQuery("projects", "Every project with its experiment and run counts and last activity", """
 SELECT project,
@@ -88,4 +69,4 @@ HAVING countIf(kind = 'param') > 0 AND countIf(kind = 'metric') > 0
 ORDER BY metric_value DESC
 """)
 
-ALL = {q.name: q for q in (PROJECTS, RUNS, RUN_PARAMS, BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC)}
+QUERIES = (PROJECTS, RUNS, RUN_PARAMS, BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC)

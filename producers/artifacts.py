@@ -1,0 +1,84 @@
+"""The artifact store: fitted models, indexed by model id.
+
+Layout under the store's root (``MODELDB_ARTIFACTS``, by default
+``file://$MODELDB_HOME/artifacts``)::
+
+    models/<model_id>/model.pkl     the pickled estimator
+    models/<model_id>/meta.json     class, module, format, size, library versions
+
+The path depends only on the model id, so ``load_model(model_id)`` needs no
+warehouse lookup. Files are written to a temporary name and renamed, so a
+crash never leaves a half-written model under its final name.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from modeldb.config import Settings
+from modeldb.exceptions import ConfigError, TrackingError
+
+PICKLE = "pickle"
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    uri: str
+    format: str
+    size_bytes: int
+
+
+class ArtifactStore:
+    def __init__(self, uri: str):
+        parsed = urlparse(uri)
+        if parsed.scheme in ("", "file"):
+            self.root = Path(unquote(parsed.path if parsed.scheme else uri)).expanduser().absolute()
+        else:
+            raise ConfigError(
+                f"MODELDB_ARTIFACTS {uri!r}: this store keeps models on a local or mounted file system; "
+                "use a path or a file:// URI")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ArtifactStore":
+        return cls(settings.artifacts)
+
+    def model_dir(self, model_id: str) -> Path:
+        if not model_id or any(c in model_id for c in "/\\\x00") or model_id in (".", ".."):
+            raise TrackingError(f"{model_id!r} is not a model id")
+        return self.root / "models" / model_id
+
+    def put_model(self, model_id: str, model: Any, meta: dict[str, Any]) -> StoredModel:
+        data = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+        folder = self.model_dir(model_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomic(folder / "model.pkl", data)
+        _write_atomic(folder / "meta.json", json.dumps(
+            dict(meta, model_id=model_id, format=PICKLE, size_bytes=len(data)), sort_keys=True).encode())
+        return StoredModel((folder / "model.pkl").as_uri(), PICKLE, len(data))
+
+    def load_model(self, model_id: str) -> Any:
+        path = self.model_dir(model_id) / "model.pkl"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise TrackingError(f"no stored model {model_id!r} under {self.root} (MODELDB_ARTIFACTS)") from None
+        return pickle.loads(data)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def load_model(model_id: str) -> Any:
+    """The fitted model stored under ``model_id`` (as unpickled: only load models you trust)."""
+    from modeldb.producers import tracking
+
+    return ArtifactStore.from_settings(tracking.settings()).load_model(model_id)

@@ -1,0 +1,128 @@
+"""Metrics and per-row predictions, linked to the model and the data they were computed on.
+
+A ``predict`` output is remembered (by identity, while it is alive). When a
+``sklearn.metrics`` function is later called with it, the metric is logged
+against that model and evaluation dataframe, and the first such call also
+logs the prediction rows: key, prediction, true label and the values of the
+slice columns (``slice_columns``, or by default the evaluation data's
+categorical columns with at most 50 values), up to ``max_prediction_rows``
+rows per predict, in events of ``ROWS_PER_EVENT`` rows.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from modeldb.producers.sklearn.data import DataInfo, kind_of, n_rows_of
+
+ROWS_PER_EVENT = 2000
+LABEL_PARAMS = ("y_true", "labels_true")
+PREDICTION_PARAMS = ("y_pred", "y_score", "y_proba", "y_prob", "probas_pred", "labels_pred", "labels", "pred_decision")
+
+
+def remember_prediction(tracker: Any, model_id: str, x_info: DataInfo | None, method: str, result: Any,
+                        args: tuple, kwargs: dict) -> None:
+    from modeldb.producers.sklearn.tracker import Prediction
+
+    x = args[0] if args else kwargs.get("X")
+    tracker.predictions.put(result, Prediction(model_id, x_info, method, result, _slice_columns(tracker, x, x_info)))
+
+
+def _slice_columns(tracker: Any, x: Any, x_info: DataInfo | None) -> dict[str, Any]:
+    """name -> values (first ``max_prediction_rows``) of the columns that define slices."""
+    if kind_of(x) != "frame":
+        return {}
+    wanted = tracker.options.slice_columns
+    names = [c for c in (wanted if wanted is not None else (x_info.categorical if x_info else [])) if c in x.columns]
+    limit = tracker.options.max_prediction_rows
+    return {str(c): x[c].to_numpy()[:limit] for c in names}
+
+
+def find_prediction(tracker: Any, value: Any) -> Any:
+    """The remembered prediction ``value`` is, or is a view of (``proba[:, 1]``)."""
+    for _ in range(4):
+        if value is None:
+            return None
+        found = tracker.predictions.get(value)
+        if found is not None:
+            return found
+        value = getattr(value, "base", None)
+    return None
+
+
+def log_score(run: Any, model_id: str, x_info: DataInfo | None, result: Any) -> None:
+    if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
+        run.log_metric("score", float(result), model_id=model_id,
+                       dataframe_id=x_info.dataframe_id if x_info else None)
+
+
+def metric_name(fn: Callable, kwargs: dict) -> str:
+    name = fn.__name__
+    average = kwargs.get("average")
+    return f"{name}_{average}" if isinstance(average, str) and average != "binary" else name
+
+
+def on_metric(tracker: Any, fn: Callable, signature: inspect.Signature, args: tuple, kwargs: dict, value: Any) -> None:
+    if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
+        return  # per-class arrays, reports: not a single metric
+    try:
+        bound = signature.bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        bound = {}
+    prediction = None
+    for name in PREDICTION_PARAMS:
+        if name in bound:
+            prediction = find_prediction(tracker, bound[name])
+            if prediction is not None:
+                break
+    y_true = next((bound[n] for n in LABEL_PARAMS if n in bound), None)
+    run = tracker.run()
+    model_id = prediction.model_id if prediction else None
+    dataframe_id = prediction.data.dataframe_id if prediction and prediction.data else None
+    run.log_metric(metric_name(fn, kwargs), float(value), model_id=model_id, dataframe_id=dataframe_id)
+    if prediction is not None and not prediction.linked and y_true is not None \
+            and prediction.method in ("predict", "fit_predict"):
+        prediction.linked = True
+        log_predictions(tracker, run, prediction, y_true)
+
+
+def log_predictions(tracker: Any, run: Any, prediction: Any, y_true: Any) -> None:
+    if prediction.data is None or kind_of(y_true) is None:
+        return
+    n = n_rows_of(prediction.values)
+    if n_rows_of(y_true) != n:
+        return
+    limit = min(n, tracker.options.max_prediction_rows)
+    keys = [str(k) for k in _plain(prediction.data.key_array()[:limit])]
+    predicted = np.asarray(prediction.values)[:limit]
+    labels = np.asarray(y_true)[:limit]
+    pred_text, pred_num = _texts(predicted), _numbers(predicted)
+    label_text, label_num = _texts(labels), _numbers(labels)
+    slices = {name: [str(v) for v in _plain(values[:limit])] for name, values in prediction.slices.items()}
+    for start in range(0, limit, ROWS_PER_EVENT):
+        rows = []
+        for i in range(start, min(limit, start + ROWS_PER_EVENT)):
+            rows.append({"key": keys[i], "prediction": pred_text[i], "prediction_num": pred_num[i],
+                         "label": label_text[i], "label_num": label_num[i],
+                         "slice_values": {name: values[i] for name, values in slices.items()}})
+        run.emit_action("PredictionsLogged", {"model_id": prediction.model_id,
+                                              "dataframe_id": prediction.data.dataframe_id, "rows": rows})
+
+
+def _plain(values: Any) -> list[Any]:
+    return np.asarray(values).tolist() if not isinstance(values, list) else values
+
+
+def _texts(values: np.ndarray) -> list[str]:
+    return [str(v) for v in _plain(values.reshape(values.shape[0], -1)[:, 0] if values.ndim > 1 else values)]
+
+
+def _numbers(values: np.ndarray) -> list[float | None]:
+    flat = values.reshape(values.shape[0], -1)[:, 0] if values.ndim > 1 else values
+    if flat.dtype.kind not in "biuf":
+        return [None] * flat.shape[0]
+    out = flat.astype(np.float64).tolist()
+    return [v if math.isfinite(v) else None for v in out]

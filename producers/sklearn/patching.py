@@ -1,0 +1,228 @@
+"""Installing and removing the patches, so that unchanged scikit-learn code is tracked.
+
+* Estimator methods are patched where they are defined: on every class that
+  subclasses ``BaseEstimator`` (and the mixins they inherit from), including
+  classes imported or defined after ``autolog()``: a hook on
+  ``__init_subclass__`` patches each new class once it is complete. Methods
+  behind ``available_if`` keep their descriptor (so ``hasattr`` still answers
+  as before); only the function inside is wrapped.
+* Functions (``train_test_split``, ``cross_val_score``, ``cross_validate``
+  and the ``sklearn.metrics`` scoring functions) are replaced in their public
+  module and in the namespace that called ``autolog()``, where a
+  ``from sklearn.metrics import accuracy_score`` made earlier holds the
+  original.
+
+A wrapper whose tracker is off calls straight through, so a patch that cannot
+be removed (a class wrapped again by someone else) costs one check.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import threading
+from typing import Any, Callable
+
+from modeldb.producers.sklearn import evaluation, model_selection, tracker as T
+
+METHODS = ("fit", "fit_transform", "transform", "predict", "predict_proba", "predict_log_proba",
+           "decision_function", "score", "fit_predict")
+EAGER_MODULES = ("sklearn.pipeline", "sklearn.compose", "sklearn.model_selection", "sklearn.metrics")
+OPTIONAL_MODULES = ("sklearn.model_selection._search_successive_halving",)
+SPLIT_FUNCTIONS = {"train_test_split": "sklearn.model_selection"}
+CV_FUNCTIONS = {"cross_val_score": "sklearn.model_selection", "cross_validate": "sklearn.model_selection"}
+METRIC_EXCLUDED = {"silhouette_score", "calinski_harabasz_score", "davies_bouldin_score", "consensus_score"}
+
+
+def _method_wrapper(name: str, original: Callable) -> Callable:
+    @functools.wraps(original)
+    def tracked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tracker = T._current
+        if tracker is None:
+            return original(self, *args, **kwargs)
+        return tracker.call(self, name, original, args, kwargs)
+
+    tracked.__modeldb_original__ = original  # type: ignore[attr-defined]
+    return tracked
+
+
+def _metric_wrapper(original: Callable) -> Callable:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def tracked(*args: Any, **kwargs: Any) -> Any:
+        value = original(*args, **kwargs)
+        tracker = T._current
+        if tracker is not None and not tracker.busy():
+            try:
+                evaluation.on_metric(tracker, original, signature, args, kwargs, value)
+            except Exception as exc:  # noqa: BLE001 - never break user code
+                tracker.warn(original.__name__, exc)
+        return value
+
+    tracked.__modeldb_original__ = original  # type: ignore[attr-defined]
+    return tracked
+
+
+def _split_wrapper(original: Callable) -> Callable:
+    @functools.wraps(original)
+    def tracked(*arrays: Any, **options: Any) -> Any:
+        tracker = T._current
+        if tracker is None or tracker.busy() or not arrays:
+            return original(*arrays, **options)
+        return model_selection.train_test_split(tracker, original, arrays, options)
+
+    tracked.__modeldb_original__ = original  # type: ignore[attr-defined]
+    return tracked
+
+
+def _cv_wrapper(name: str, original: Callable) -> Callable:
+    @functools.wraps(original)
+    def tracked(*args: Any, **kwargs: Any) -> Any:
+        tracker = T._current
+        if tracker is None or tracker.busy():
+            return original(*args, **kwargs)
+        return model_selection.cross_validation(tracker, name, original, args, kwargs)
+
+    tracked.__modeldb_original__ = original  # type: ignore[attr-defined]
+    return tracked
+
+
+class Patches:
+    """Every change made to scikit-learn, so that ``undo`` puts it all back."""
+
+    def __init__(self) -> None:
+        self._methods: list[tuple[type, str, Any, Callable]] = []  # owner, name, descriptor-or-None, original
+        self._patched: set[tuple[type, str]] = set()
+        self._functions: list[tuple[dict, str, Callable, Callable]] = []  # namespace, name, original, wrapper
+        self._hooks: list[tuple[type, Any]] = []
+        self._wrappers: dict[int, Callable] = {}  # id(original function) -> wrapper
+        self._lock = threading.RLock()
+        self._hook_depth = threading.local()
+
+    # -- methods ---------------------------------------------------------------
+    def patch_class(self, cls: type) -> None:
+        with self._lock:
+            for owner in cls.__mro__:
+                if owner is object or not owner.__module__.startswith("sklearn") and owner is not cls:
+                    continue
+                for name in METHODS:
+                    if name in owner.__dict__ and (owner, name) not in self._patched:
+                        self._patch_method(owner, name)
+
+    def _patch_method(self, owner: type, name: str) -> None:
+        entry = owner.__dict__[name]
+        self._patched.add((owner, name))
+        if inspect.isfunction(entry):
+            if hasattr(entry, "__modeldb_original__"):
+                return
+            wrapper = _method_wrapper(name, entry)
+            setattr(owner, name, wrapper)
+            self._methods.append((owner, name, None, entry))
+        elif inspect.isfunction(getattr(entry, "fn", None)) and not hasattr(entry.fn, "__modeldb_original__"):
+            original = entry.fn
+            entry.fn = _method_wrapper(name, original)  # available_if: keep the descriptor, wrap its function
+            self._methods.append((owner, name, entry, original))
+
+    def patch_loaded_estimators(self) -> None:
+        from sklearn.base import BaseEstimator
+
+        for module in EAGER_MODULES:
+            importlib.import_module(module)
+        for module in OPTIONAL_MODULES:
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
+        seen: set[type] = set()
+        todo = [BaseEstimator]
+        while todo:
+            cls = todo.pop()
+            if cls in seen:
+                continue
+            seen.add(cls)
+            self.patch_class(cls)
+            todo.extend(cls.__subclasses__())
+
+    def hook_new_classes(self) -> None:
+        """Patch estimator classes created from now on, after their own ``__init_subclass__`` chain."""
+        from sklearn.base import BaseEstimator
+        from sklearn.utils._set_output import _SetOutputMixin
+
+        for base in (BaseEstimator, _SetOutputMixin):
+            for owner in base.__mro__:
+                if "__init_subclass__" in owner.__dict__ and owner is not object:
+                    if owner not in (h[0] for h in self._hooks):
+                        self._install_hook(owner)
+                    break
+
+    def _install_hook(self, owner: type) -> None:
+        original = owner.__dict__["__init_subclass__"]
+        depth = self._hook_depth
+        patches = self
+
+        def __init_subclass__(cls: type, **kwargs: Any) -> None:
+            level = getattr(depth, "n", 0)
+            depth.n = level + 1
+            try:
+                original.__get__(None, cls)(**kwargs)
+            finally:
+                depth.n = level
+            if level == 0 and T._current is not None:
+                patches.patch_class(cls)
+
+        setattr(owner, "__init_subclass__", classmethod(__init_subclass__))
+        self._hooks.append((owner, original))
+
+    # -- functions -------------------------------------------------------------
+    def patch_functions(self, caller_globals: dict | None) -> None:
+        import sklearn.metrics
+
+        targets: list[tuple[dict, str, Callable]] = []
+        for table, make in ((SPLIT_FUNCTIONS, lambda n, f: _split_wrapper(f)),
+                            (CV_FUNCTIONS, lambda n, f: _cv_wrapper(n, f))):
+            for name, module in table.items():
+                namespace = vars(importlib.import_module(module))
+                targets.append((namespace, name, make(name, namespace[name])))
+        for name in getattr(sklearn.metrics, "__all__", ()):
+            fn = getattr(sklearn.metrics, name, None)
+            if inspect.isfunction(fn) and name not in METRIC_EXCLUDED and name.endswith(("_score", "_error", "_loss")):
+                targets.append((vars(sklearn.metrics), name, _metric_wrapper(fn)))
+        for namespace, name, wrapper in targets:
+            original = namespace[name]
+            if hasattr(original, "__modeldb_original__"):
+                continue
+            self._wrappers[id(original)] = wrapper
+            self._replace(namespace, name, original, wrapper)
+        if caller_globals is not None:
+            self.rebind(caller_globals)
+
+    def rebind(self, namespace: dict) -> None:
+        """Point names bound to an original function (imported before autolog) at its wrapper."""
+        for name, value in list(namespace.items()):
+            wrapper = self._wrappers.get(id(value)) if callable(value) else None
+            if wrapper is not None and getattr(wrapper, "__modeldb_original__", None) is value:
+                self._replace(namespace, name, value, wrapper)
+
+    def _replace(self, namespace: dict, name: str, original: Callable, wrapper: Callable) -> None:
+        namespace[name] = wrapper
+        self._functions.append((namespace, name, original, wrapper))
+
+    # -- undo ------------------------------------------------------------------
+    def undo(self) -> None:
+        with self._lock:
+            for owner, name, descriptor, original in reversed(self._methods):
+                if descriptor is not None:
+                    descriptor.fn = original
+                elif getattr(owner.__dict__.get(name), "__modeldb_original__", None) is original:
+                    setattr(owner, name, original)
+            for namespace, name, original, wrapper in reversed(self._functions):
+                if namespace.get(name) is wrapper:
+                    namespace[name] = original
+            for owner, original in reversed(self._hooks):
+                setattr(owner, "__init_subclass__", original)
+            self._methods.clear()
+            self._patched.clear()
+            self._functions.clear()
+            self._hooks.clear()
+            self._wrappers.clear()

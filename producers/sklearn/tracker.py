@@ -1,0 +1,316 @@
+"""The scikit-learn tracker: turns estimator method calls into pipeline actions.
+
+One ``Tracker`` is active while autolog is on. Patched methods call
+``Tracker.call``; everything it does is guarded so that a failure inside the
+tracker is logged once and training goes on with the user's own result.
+
+Nesting rules (a thread-local stack of calls):
+
+* a call inside ``Pipeline``, ``ColumnTransformer`` or ``FeatureUnion`` on one
+  of their stages is tracked as a stage: ``parent_action_id`` and
+  ``stage_index`` link it to the composite's action;
+* any other call made from inside a tracked call (``score`` calling
+  ``predict``, a search fitting candidates, a meta-estimator fitting its inner
+  estimators) is not tracked again: the outer action already covers it.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from modeldb.events import uuid7
+from modeldb.producers import tracking
+from modeldb.producers.artifacts import ArtifactStore
+from modeldb.producers.sklearn import lineage, params
+from modeldb.producers.sklearn.data import DataInfo, Registry, kind_of, n_rows_of
+from modeldb.producers.sklearn.observe import Observer
+
+log = logging.getLogger("modeldb.sklearn")
+
+FITS = ("fit", "fit_transform", "fit_predict")
+TRANSFORMS = ("transform", "fit_transform")
+PREDICTS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "fit_predict")
+WITH_Y = ("fit", "fit_transform", "fit_predict", "score")
+COMPOSITES = ("Pipeline", "ColumnTransformer", "FeatureUnion")
+
+
+@dataclass
+class Call:
+    obj: Any
+    method: str
+    composite: bool
+    action_id: str = ""
+    model_id: str | None = None
+    stages: int = 0
+    tracked: bool = True
+
+    def allows(self, obj: Any) -> bool:
+        return self.composite and obj is not self.obj
+
+
+@dataclass
+class ModelInfo:
+    model_id: str
+    features: DataInfo | None
+
+
+@dataclass
+class Prediction:
+    model_id: str
+    data: DataInfo | None
+    method: str
+    values: Any
+    slices: dict[str, Any]
+    linked: bool = False
+
+
+@dataclass
+class Options:
+    experiment: str | None = None
+    log_models: bool = True
+    slice_columns: tuple[str, ...] | None = None
+    max_prediction_rows: int = 100_000
+    run_name: str | None = None
+
+
+@dataclass
+class _Pending:
+    call: Call
+    run: Any
+    x_info: DataInfo | None
+    y_info: DataInfo | None
+    parent: Call | None
+    stage_index: int | None
+    started: float = field(default_factory=time.perf_counter)
+
+
+class Tracker:
+    def __init__(self, options: Options):
+        self.options = options
+        self.observer = Observer()
+        self.models = Registry()
+        self.predictions = Registry()
+        self._local = threading.local()
+        self._auto_run: Any = None
+        self._run_lock = threading.Lock()
+        self._warned: set[str] = set()
+        self._store: ArtifactStore | None = None
+
+    # -- state -----------------------------------------------------------------
+    def stack(self) -> list[Call]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def busy(self) -> bool:
+        return bool(getattr(self._local, "stack", None))
+
+    def warn(self, what: str, exc: BaseException) -> None:
+        key = f"{what}:{type(exc).__name__}"
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("modeldb: could not track %s (%s: %s); training goes on untracked", what,
+                        type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+
+    def store(self) -> ArtifactStore:
+        if self._store is None:
+            self._store = ArtifactStore.from_settings(tracking.settings())
+        return self._store
+
+    # -- runs ------------------------------------------------------------------
+    def run(self, first_operator: str = "") -> Any:
+        run = tracking.active_run()
+        if run is not None and run.status == "RUNNING":
+            return run
+        with self._run_lock:
+            if self._auto_run is None or self._auto_run.status != "RUNNING":
+                script = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0] or "notebook"
+                name = self.options.run_name or f"{script}-{first_operator or 'sklearn'}"
+                run = tracking.Run(name=name, experiment=self.options.experiment,
+                                   tags={"modeldb.autolog": "sklearn"})
+                run._start()  # active in this context; other threads reach it through the tracker
+                self._auto_run = run
+                # Registered after the run (and so after the emitter): runs before the emitter's exit flush.
+                atexit.register(self.end_auto_run)
+            return self._auto_run
+
+    def end_auto_run(self, status: str = "FINISHED") -> None:
+        run, self._auto_run = self._auto_run, None
+        if run is not None and run.status == "RUNNING":
+            failed = getattr(sys, "last_type", None) is not None and status == "FINISHED"
+            run.end("FAILED" if failed else status, "uncaught exception" if failed else None)
+        atexit.unregister(self.end_auto_run)
+
+    # -- estimator methods -------------------------------------------------------
+    def call(self, est: Any, method: str, original: Callable, args: tuple, kwargs: dict) -> Any:
+        stack = self.stack()
+        parent = stack[-1] if stack else None
+        if parent is not None and not parent.allows(est):
+            return original(est, *args, **kwargs)
+        try:
+            pending = self._begin(est, method, args, kwargs, parent)
+        except Exception as exc:  # noqa: BLE001 - never break user code
+            self.warn(f"{type(est).__name__}.{method}", exc)
+            pending = None
+        stack.append(pending.call if pending else Call(est, method, composite=False, tracked=False))
+        try:
+            result = original(est, *args, **kwargs)
+        finally:
+            stack.pop()
+        if pending is not None:
+            try:
+                self._finish(pending, est, method, args, kwargs, result)
+            except Exception as exc:  # noqa: BLE001 - never break user code
+                self.warn(f"{type(est).__name__}.{method}", exc)
+        return result
+
+    def _begin(self, est: Any, method: str, args: tuple, kwargs: dict, parent: Call | None) -> _Pending:
+        cls = type(est).__name__
+        run = self.run(cls)
+        x = _arg(args, kwargs, 0, ("X", "raw_documents"))
+        y = _arg(args, kwargs, 1, ("y", "Y")) if method in WITH_Y else None
+        x_info = self.observe(x, run, source="X")
+        y_info = self.observe(y, run, source="y")
+        model_id = uuid7() if method in FITS else self.model_id(est)
+        stage_index = None
+        if parent is not None:
+            stage_index = _stage_position(parent.obj, est, parent.stages)
+            parent.stages += 1
+        call = Call(est, method, composite=cls in COMPOSITES, action_id=uuid7(), model_id=model_id)
+        return _Pending(call, run, x_info, y_info, parent, stage_index)
+
+    def observe(self, obj: Any, run: Any, **kwargs: Any) -> DataInfo | None:
+        if obj is None or kind_of(obj) is None:
+            return None
+        names = ["text"] if isinstance(obj, (list, tuple)) and isinstance(obj[0], str) else None
+        return self.observer.observe(obj, run, names=names, **kwargs)
+
+    def model_id(self, est: Any) -> str | None:
+        info = self.models.get(est)
+        return info.model_id if info is not None else None
+
+    def _finish(self, p: _Pending, est: Any, method: str, args: tuple, kwargs: dict, result: Any) -> None:
+        from modeldb.producers.sklearn import evaluation, model_selection
+
+        call, run, x_info = p.call, p.run, p.x_info
+        duration_ms = (time.perf_counter() - p.started) * 1000
+        input_columns = list(x_info.columns) if x_info else []
+        outputs: list[str] = []
+        output_columns: list[str] = []
+        column_edges: list[dict[str, str]] = []
+        if method in TRANSFORMS and kind_of(result) is not None:
+            width = _width(result)
+            output_columns = lineage.output_names(est, result, input_columns, width)
+            derivation = lineage.derive(input_columns, output_columns)
+            column_edges = lineage.edges(derivation)
+            keys = x_info.keys if x_info and x_info.n_rows == n_rows_of(result) else None
+            out_info = self.observer.observe(result, run, keys=keys, names=output_columns,
+                                             provenance=lineage.provenance(x_info, derivation),
+                                             source=f"{type(est).__name__}.{method}")
+            outputs = [out_info.dataframe_id] if out_info else []
+        elif method in PREDICTS and kind_of(result) is not None:
+            output_columns = _prediction_names(est, method, result)
+            keys = x_info.keys if x_info and x_info.n_rows == n_rows_of(result) else None
+            out_info = self.observer.observe(result, run, keys=keys, names=output_columns,
+                                             source=f"{type(est).__name__}.{method}")
+            outputs = [out_info.dataframe_id] if out_info else []
+            if call.model_id is not None:
+                evaluation.remember_prediction(self, call.model_id, x_info, method, result, args, kwargs)
+        inputs = [i.dataframe_id for i in (x_info, p.y_info) if i is not None]
+        fitted = method in FITS
+        run.emit_action("OperatorApplied", {
+            "action_id": call.action_id, "action": method, "operator_class": type(est).__name__,
+            "operator_module": type(est).__module__, "model_id": call.model_id,
+            "params": params.flat_params(est) if fitted else [],
+            "input_dataframe_ids": inputs, "output_dataframe_ids": outputs,
+            "input_columns": input_columns[:lineage.MAX_EDGES], "output_columns": output_columns[:lineage.MAX_EDGES],
+            "column_edges": column_edges, "parent_action_id": p.parent.action_id if p.parent else None,
+            "stage_index": p.stage_index, "duration_ms": duration_ms,
+        })
+        if method == "score" and call.model_id is not None:
+            evaluation.log_score(run, call.model_id, x_info, result)
+        if fitted:
+            self.models.put(est, ModelInfo(call.model_id, x_info))
+            parent_model = p.parent.model_id if p.parent is not None else None
+            self.store_model(run, est, call.model_id, call.action_id, x_info, parent_model)
+            model_selection.after_fit(self, run, est, call, x_info)
+
+    def store_model(self, run: Any, est: Any, model_id: str, action_id: str | None, x_info: DataInfo | None,
+                    parent_model_id: str | None) -> None:
+        features = list(x_info.columns) if x_info else []
+        uri, fmt, size = "", "", -1
+        if self.options.log_models:
+            try:
+                stored = self.store().put_model(model_id, est, {
+                    "operator_class": type(est).__name__, "operator_module": type(est).__module__,
+                    "run_id": run.run_id, "project": run.project})
+                uri, fmt, size = stored.uri, stored.format, stored.size_bytes
+            except Exception as exc:  # noqa: BLE001 - an unpicklable model is still indexed
+                self.warn(f"storing {type(est).__name__}", exc)
+        run.emit_action("ModelStored", {
+            "model_id": model_id, "operator_class": type(est).__name__, "uri": uri, "format": fmt,
+            "size_bytes": size, "train_dataframe_id": x_info.dataframe_id if x_info else None,
+            "feature_names": features[:lineage.MAX_EDGES], "internals": params.internals(est, features),
+            "operator_module": type(est).__module__, "action_id": action_id, "parent_model_id": parent_model_id,
+            "column_lineage": lineage.model_lineage(x_info),
+        })
+        for name, value in params.training_scores(est):
+            if name != "best_score":  # searches log it against their best model
+                run.log_metric(name, value, model_id=model_id, dataframe_id=x_info.dataframe_id if x_info else None)
+        for name, values in params.training_curves(est):
+            for step, value in enumerate(values):
+                run.log_metric(name, value, step, model_id=model_id)
+
+
+def _arg(args: tuple, kwargs: dict, position: int, names: tuple[str, ...]) -> Any:
+    if len(args) > position:
+        return args[position]
+    for name in names:
+        if name in kwargs:
+            return kwargs[name]
+    return None
+
+
+def _width(result: Any) -> int:
+    shape = getattr(result, "shape", None)
+    if shape is not None and len(shape) >= 2:
+        return int(shape[1])
+    return 1
+
+
+def _stage_position(composite: Any, est: Any, calls_so_far: int) -> int:
+    for attr in ("steps", "transformer_list"):
+        for i, step in enumerate(getattr(composite, attr, None) or ()):
+            if len(step) >= 2 and step[1] is est:
+                return i
+    return calls_so_far
+
+
+def _prediction_names(est: Any, method: str, result: Any) -> list[str]:
+    width = _width(result)
+    if method in ("predict", "fit_predict") or width == 1:
+        return ["prediction"] if method in ("predict", "fit_predict") else [method]
+    classes = getattr(est, "classes_", None)
+    if classes is not None and len(classes) == width:
+        prefix = "proba" if "proba" in method else "decision"
+        return [f"{prefix}_{c}" for c in classes]
+    return [f"{method}{i}" for i in range(width)]
+
+
+_current: Tracker | None = None
+
+
+def current() -> Tracker | None:
+    return _current
+
+
+def set_current(tracker: Tracker | None) -> None:
+    global _current
+    _current = tracker

@@ -1,0 +1,28 @@
+"""Named, parameterized queries for the paper's questions and the dashboard.
+
+Each ``NamedQuery`` has ``.run(warehouse, **params)`` (a ``Result``) and
+``.frame(...)`` (a pandas DataFrame). Questions that need more than one
+statement are plain functions returning DataFrames: ``best_on_slice``,
+``models_on_dataset`` and ``compare_models``.
+
+Every query reads with GROUP BY and argMax over ``ver`` (the event time), so a
+redelivered event, still present as a second row before ClickHouse merges it
+away, never changes an answer. Reads across runs use ``run_summary`` and never
+join params × tags × metrics.
+"""
+from __future__ import annotations
+
+from modeldb.warehouse.queries.base import NamedQuery
+from modeldb.warehouse.queries.compare import compare_models
+from modeldb.warehouse.queries.models import (BEST_MODELS, MODELS, MODELS_USING_COLUMN, best_models,
+                                              models_on_dataset)
+from modeldb.warehouse.queries.runs import (BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC, PROJECTS, RUN_PARAMS,
+                                            RUNS)
+from modeldb.warehouse.queries.runs import QUERIES as _RUN_QUERIES
+from modeldb.warehouse.queries.slices import best_on_slice, slice_columns
+
+ALL: dict[str, NamedQuery] = {q.name: q for q in (*_RUN_QUERIES, MODELS, BEST_MODELS, MODELS_USING_COLUMN)}
+
+__all__ = ["ALL", "NamedQuery", "PROJECTS", "RUNS", "RUN_PARAMS", "BEST_RUNS", "METRIC_HISTORY", "PARAM_VS_METRIC",
+           "MODELS", "BEST_MODELS", "MODELS_USING_COLUMN", "best_models", "best_on_slice", "slice_columns",
+           "models_on_dataset", "compare_models"]

@@ -1,0 +1,39 @@
+"""A named, parameterized query: SQL with ``%(name)s`` placeholders and ``{db}`` for the database."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modeldb.warehouse.base import Result, Warehouse
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    description: str
+    sql: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, warehouse: Warehouse, **params: Any) -> Result:
+        return warehouse.query(render(self.sql, warehouse), {**self.defaults, **params})
+
+    def frame(self, warehouse: Warehouse, **params: Any) -> Any:
+        """The answer as a pandas DataFrame."""
+        return self.run(warehouse, **params).to_pandas()
+
+
+def render(sql: str, warehouse: Warehouse) -> str:
+    return sql.replace("{db}", f"`{warehouse.database}`")
+
+
+# The latest attributes of every model of a project, for joining onto per-model answers.
+MODEL_ATTRIBUTES = """(
+    SELECT model_id,
+           argMax(operator_class, ver) AS operator_class,
+           argMax(run_id, ver) AS run_id,
+           argMax(parent_model_id, ver) AS parent_model_id,
+           argMax(train_dataframe_id, ver) AS train_dataframe_id
+    FROM {db}.models
+    WHERE project = %(project)s
+    GROUP BY model_id
+) AS model_attributes"""

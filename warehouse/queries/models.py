@@ -1,0 +1,98 @@
+"""Models: listing, ranking by a metric, lineage ("which models used column X"), training data."""
+from __future__ import annotations
+
+from typing import Any
+
+from modeldb.warehouse.base import Warehouse
+from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, render
+
+MODELS = NamedQuery("models", "Every model of a project: class, run, pipeline parent, size, training data", """
+SELECT model_id,
+       argMax(operator_class, ver) AS operator_class,
+       argMax(run_id, ver) AS run_id,
+       argMax(parent_model_id, ver) AS parent_model_id,
+       argMax(size_bytes, ver) AS size_bytes,
+       argMax(train_dataframe_id, ver) AS train_dataframe_id,
+       length(argMax(feature_names, ver)) AS features,
+       toString(toDateTime(intDiv(min(ts), 1000000))) AS created
+FROM {db}.models
+WHERE project = %(project)s
+GROUP BY model_id
+ORDER BY min(ts), model_id
+""")
+
+BEST_MODELS = NamedQuery("best_models", "Models ranked by the latest value of a metric (non-finite values skipped)", f"""
+SELECT model_id, operator_class, run_id, parent_model_id, value, dataframe_id
+FROM (
+    SELECT model_id, argMax(value, ver) AS value, argMax(dataframe_id, ver) AS dataframe_id
+    FROM {{db}}.metrics
+    WHERE project = %(project)s AND name = %(metric)s AND model_id != '' AND slice = ''
+    GROUP BY model_id
+    HAVING isFinite(value)
+) AS ranked
+ANY LEFT JOIN {MODEL_ATTRIBUTES} USING model_id
+ORDER BY if(%(lower_is_better)s, value, -value), model_id
+LIMIT %(limit)s
+""", defaults={"limit": 10, "lower_is_better": 0})
+
+MODELS_USING_COLUMN = NamedQuery(
+    "models_using_column",
+    "Every model that used a column, directly or through derived columns, with the path", f"""
+SELECT model_id, operator_class, run_id, parent_model_id, direct, features, paths
+FROM (
+    SELECT model_id, max(src = dst) AS direct, groupArray(dst) AS features, groupArray(path) AS paths
+    FROM (
+        SELECT DISTINCT model_id, src, dst, path
+        FROM {{db}}.lineage
+        WHERE project = %(project)s AND kind = 'model' AND src = %(column)s
+    )
+    GROUP BY model_id
+) AS used
+ANY LEFT JOIN {MODEL_ATTRIBUTES} USING model_id
+ORDER BY direct DESC, operator_class, model_id
+""")
+
+LOWER_IS_BETTER = ("_error", "_loss", "loss", "rmse", "mae", "mse")
+
+
+def best_models(warehouse: Warehouse, project: str, metric: str, limit: int = 10,
+                lower_is_better: bool | None = None) -> Any:
+    """The best models by ``metric``; errors and losses rank ascending unless told otherwise."""
+    if lower_is_better is None:
+        lower_is_better = metric.endswith(LOWER_IS_BETTER)
+    return BEST_MODELS.frame(warehouse, project=project, metric=metric, limit=int(limit),
+                             lower_is_better=1 if lower_is_better else 0)
+
+
+def models_on_dataset(warehouse: Warehouse, project: str, fingerprint: str, max_hops: int = 6) -> Any:
+    """Models trained on data with this fingerprint (a prefix is enough), or on data derived from it.
+
+    Follows actions from the matching dataframes to their outputs (splits,
+    transforms), up to ``max_hops`` actions away; ``hops`` is 0 for a model
+    trained on the matching data itself.
+    """
+    if not fingerprint or len(fingerprint) < 6:
+        raise ValueError("give at least 6 characters of the dataset fingerprint")
+    found = warehouse.query(render(
+        "SELECT DISTINCT dataframe_id FROM {db}.dataframes WHERE project = %(project)s "
+        "AND substring(fingerprint, 1, length(%(fp)s)) = %(fp)s", warehouse),
+        {"project": project, "fp": fingerprint}).rows
+    hops = {row[0]: 0 for row in found}
+    frontier = list(hops)
+    for hop in range(1, max_hops + 1):
+        if not frontier:
+            break
+        rows = warehouse.query(render(
+            "SELECT DISTINCT arrayJoin(output_dataframe_ids) FROM {db}.actions "
+            "WHERE project = %(project)s AND hasAny(input_dataframe_ids, %(ids)s)", warehouse),
+            {"project": project, "ids": frontier}).rows
+        frontier = [r[0] for r in rows if r[0] not in hops]
+        hops.update((d, hop) for d in frontier)
+    sql = f"""
+        SELECT model_id, operator_class, run_id, parent_model_id, train_dataframe_id
+        FROM {MODEL_ATTRIBUTES}
+        WHERE has(%(ids)s, train_dataframe_id)
+        ORDER BY model_id"""
+    frame = warehouse.query(render(sql, warehouse), {"project": project, "ids": list(hops) or [""]}).to_pandas()
+    frame["hops"] = [hops.get(d, -1) for d in frame["train_dataframe_id"]]
+    return frame.sort_values(["hops", "model_id"]).reset_index(drop=True)
