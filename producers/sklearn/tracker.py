@@ -193,7 +193,11 @@ class Tracker:
         return self.observer.observe(obj, run, names=names, **kwargs)
 
     def model_id(self, est: Any) -> str | None:
-        info = self.models.get(est)
+        """The model an estimator's predict/transform/score belongs to; a search answers with its winner."""
+        best = getattr(est, "best_estimator_", None) if hasattr(est, "cv_results_") else None
+        info = self.models.get(best) if best is not None else None
+        if info is None:
+            info = self.models.get(est)
         return info.model_id if info is not None else None
 
     def _finish(self, p: _Pending, est: Any, method: str, args: tuple, kwargs: dict, result: Any) -> None:

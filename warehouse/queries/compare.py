@@ -52,7 +52,7 @@ def _stages(warehouse: Warehouse, project: str, model_id: str, params: dict[str,
     rows = _rows(warehouse, f"""
         SELECT argMax(stage_index, ver) AS stage, argMax(operator_class, ver)
         FROM {{db}}.actions
-        WHERE project = %(project)s AND action IN {FIT_ACTIONS} AND parent_action_id IN (
+        WHERE project = %(project)s AND action IN {FIT_ACTIONS} AND stage_index >= 0 AND parent_action_id IN (
             SELECT action_id FROM {{db}}.actions
             WHERE project = %(project)s AND model_id = %(model)s AND action IN {FIT_ACTIONS})
         GROUP BY action_id ORDER BY stage""", project=project, model=model_id)
