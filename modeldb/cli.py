@@ -240,7 +240,7 @@ def migrate() -> None:
 
 @app.command()
 def demo(
-    runs: int = typer.Option(12, help="How many training runs to log."),
+    runs: int = typer.Option(6, help="How many runs to track (4 to 9)."),
 ) -> None:
     """Log a small realistic project, materialize it, and answer questions about it in SQL."""
     from modeldb.demo import run_demo

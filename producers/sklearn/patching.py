@@ -7,10 +7,15 @@
   behind ``available_if`` keep their descriptor (so ``hasattr`` still answers
   as before); only the function inside is wrapped.
 * Functions (``train_test_split``, ``cross_val_score``, ``cross_validate``
-  and the ``sklearn.metrics`` scoring functions) are replaced in their public
-  module and in the namespace that called ``autolog()``, where a
-  ``from sklearn.metrics import accuracy_score`` made earlier holds the
-  original.
+  and the ``sklearn.metrics`` scoring functions) are wrapped *inside* their
+  parameter-validation decorator: the decorator's reference to the real
+  function is pointed at the wrapper. So every reference to the public
+  function, even one imported before ``autolog()``, is tracked. A function
+  without that decorator is replaced in its public module and in the
+  namespace that called ``autolog()`` instead.
+* Only calls made from outside scikit-learn start an action: a predict that
+  ``permutation_importance`` or a scorer makes, or the clones that
+  ``cross_val_predict`` fits, are scikit-learn's own work, not the user's.
 
 A wrapper whose tracker is off calls straight through, so a patch that cannot
 be removed (a class wrapped again by someone else) costs one check.
@@ -20,6 +25,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import sys
 import threading
 from typing import Any, Callable
 
@@ -34,11 +40,27 @@ CV_FUNCTIONS = {"cross_val_score": "sklearn.model_selection", "cross_validate": 
 METRIC_EXCLUDED = {"silhouette_score", "calinski_harabasz_score", "davies_bouldin_score", "consensus_score"}
 
 
+WRAPPER_MODULES = ("sklearn.utils._set_output", "sklearn.utils._param_validation")
+
+
+def from_sklearn(frame: Any) -> bool:
+    """Whether the caller (``frame``, past scikit-learn's own decorators) is scikit-learn or joblib."""
+    name = ""
+    for _ in range(4):
+        if frame is None:
+            return False
+        name = frame.f_globals.get("__name__", "")
+        if name not in WRAPPER_MODULES:
+            break
+        frame = frame.f_back
+    return name.startswith(("sklearn.", "joblib."))
+
+
 def _method_wrapper(name: str, original: Callable) -> Callable:
     @functools.wraps(original)
     def tracked(self: Any, *args: Any, **kwargs: Any) -> Any:
         tracker = T._current
-        if tracker is None:
+        if tracker is None or not tracker.busy() and from_sklearn(sys._getframe(1)):
             return original(self, *args, **kwargs)
         return tracker.call(self, name, original, args, kwargs)
 
@@ -51,13 +73,14 @@ def _metric_wrapper(original: Callable) -> Callable:
 
     @functools.wraps(original)
     def tracked(*args: Any, **kwargs: Any) -> Any:
-        value = original(*args, **kwargs)
         tracker = T._current
-        if tracker is not None and not tracker.busy():
-            try:
-                evaluation.on_metric(tracker, original, signature, args, kwargs, value)
-            except Exception as exc:  # noqa: BLE001 - never break user code
-                tracker.warn(original.__name__, exc)
+        if tracker is None or tracker.busy() or from_sklearn(sys._getframe(1)):
+            return original(*args, **kwargs)
+        value = original(*args, **kwargs)
+        try:
+            evaluation.on_metric(tracker, original, signature, args, kwargs, value)
+        except Exception as exc:  # noqa: BLE001 - never break user code
+            tracker.warn(original.__name__, exc)
         return value
 
     tracked.__modeldb_original__ = original  # type: ignore[attr-defined]
@@ -68,7 +91,7 @@ def _split_wrapper(original: Callable) -> Callable:
     @functools.wraps(original)
     def tracked(*arrays: Any, **options: Any) -> Any:
         tracker = T._current
-        if tracker is None or tracker.busy() or not arrays:
+        if tracker is None or tracker.busy() or not arrays or from_sklearn(sys._getframe(1)):
             return original(*arrays, **options)
         return model_selection.train_test_split(tracker, original, arrays, options)
 
@@ -80,7 +103,7 @@ def _cv_wrapper(name: str, original: Callable) -> Callable:
     @functools.wraps(original)
     def tracked(*args: Any, **kwargs: Any) -> Any:
         tracker = T._current
-        if tracker is None or tracker.busy():
+        if tracker is None or tracker.busy() or from_sklearn(sys._getframe(1)):
             return original(*args, **kwargs)
         return model_selection.cross_validation(tracker, name, original, args, kwargs)
 
@@ -96,6 +119,7 @@ class Patches:
         self._patched: set[tuple[type, str]] = set()
         self._functions: list[tuple[dict, str, Callable, Callable]] = []  # namespace, name, original, wrapper
         self._hooks: list[tuple[type, Any]] = []
+        self._cells: list[tuple[Any, Callable, Callable]] = []  # closure cell, original, wrapper
         self._wrappers: dict[int, Callable] = {}  # id(original function) -> wrapper
         self._lock = threading.RLock()
         self._hook_depth = threading.local()
@@ -178,24 +202,43 @@ class Patches:
     def patch_functions(self, caller_globals: dict | None) -> None:
         import sklearn.metrics
 
-        targets: list[tuple[dict, str, Callable]] = []
-        for table, make in ((SPLIT_FUNCTIONS, lambda n, f: _split_wrapper(f)),
-                            (CV_FUNCTIONS, lambda n, f: _cv_wrapper(n, f))):
-            for name, module in table.items():
-                namespace = vars(importlib.import_module(module))
-                targets.append((namespace, name, make(name, namespace[name])))
+        targets: list[tuple[dict, str, Callable[[Callable], Callable]]] = []
+        for name, module in SPLIT_FUNCTIONS.items():
+            targets.append((vars(importlib.import_module(module)), name, _split_wrapper))
+        for name, module in CV_FUNCTIONS.items():
+            targets.append((vars(importlib.import_module(module)), name, functools.partial(_cv_wrapper, name)))
         for name in getattr(sklearn.metrics, "__all__", ()):
             fn = getattr(sklearn.metrics, name, None)
             if inspect.isfunction(fn) and name not in METRIC_EXCLUDED and name.endswith(("_score", "_error", "_loss")):
-                targets.append((vars(sklearn.metrics), name, _metric_wrapper(fn)))
-        for namespace, name, wrapper in targets:
-            original = namespace[name]
-            if hasattr(original, "__modeldb_original__"):
+                targets.append((vars(sklearn.metrics), name, _metric_wrapper))
+        for namespace, name, make in targets:
+            public = namespace[name]
+            if hasattr(public, "__modeldb_original__") or self._wrap_inside(public, make):
                 continue
-            self._wrappers[id(original)] = wrapper
-            self._replace(namespace, name, original, wrapper)
+            wrapper = make(public)
+            self._wrappers[id(public)] = wrapper
+            self._replace(namespace, name, public, wrapper)
         if caller_globals is not None:
             self.rebind(caller_globals)
+
+    def _wrap_inside(self, public: Callable, make: Callable[[Callable], Callable]) -> bool:
+        """Point a decorator's closure reference to the real function at a wrapper of it."""
+        inner = getattr(public, "__wrapped__", None)
+        if not inspect.isfunction(inner):
+            return False
+        for cell in public.__closure__ or ():
+            try:
+                held = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if held is inner:
+                wrapper = make(inner)
+                cell.cell_contents = wrapper
+                self._cells.append((cell, inner, wrapper))
+                return True
+            if getattr(held, "__modeldb_original__", None) is inner:
+                return True  # already wrapped (by an autolog that could not be undone)
+        return False
 
     def rebind(self, namespace: dict) -> None:
         """Point names bound to an original function (imported before autolog) at its wrapper."""
@@ -219,10 +262,14 @@ class Patches:
             for namespace, name, original, wrapper in reversed(self._functions):
                 if namespace.get(name) is wrapper:
                     namespace[name] = original
+            for cell, original, wrapper in reversed(self._cells):
+                if cell.cell_contents is wrapper:
+                    cell.cell_contents = original
             for owner, original in reversed(self._hooks):
                 setattr(owner, "__init_subclass__", original)
             self._methods.clear()
             self._patched.clear()
             self._functions.clear()
             self._hooks.clear()
+            self._cells.clear()
             self._wrappers.clear()
