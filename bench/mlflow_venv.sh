@@ -13,9 +13,17 @@ set -euo pipefail
 
 MLFLOW_PIN="mlflow==3.17.2"
 SKLEARN_PIN="scikit-learn==1.9.1"
-# numpy and pandas as in requirements.lock (keep in step with it).
-NUMPY_PIN="numpy==2.4.6"
-PANDAS_PIN="pandas==2.3.3"
+# numpy and pandas: the exact pins of requirements.lock, read at every run, so
+# a change there changes the stamp and rebuilds this venv.
+LOCK="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/requirements.lock"
+lock_pin() {
+    local pin
+    pin="$(grep -iE "^$1==" "$LOCK" | head -n1 | sed 's/[[:space:]]*[;#\\].*//')" || true
+    [[ -n "$pin" ]] || { echo "no exact pin for $1 in $LOCK" >&2; exit 1; }
+    echo "$pin"
+}
+NUMPY_PIN="$(lock_pin numpy)"
+PANDAS_PIN="$(lock_pin pandas)"
 
 PINS=("$MLFLOW_PIN" "$SKLEARN_PIN" "$NUMPY_PIN" "$PANDAS_PIN")
 
