@@ -23,7 +23,7 @@ import threading
 import time
 import traceback
 from itertools import count
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from modeldb.config import Settings
 from modeldb.events import as_metric_value, envelope, producer_info, python_framework, typed_param, uuid7
@@ -86,9 +86,21 @@ def emitter() -> Emitter:
         return _emitter
 
 
+_before_flush: list[Callable[[float], None]] = []
+
+
+def before_flush(hook: Callable[[float], None]) -> None:
+    """Trackers that build events off the user's thread register a hook that hands them over first."""
+    if hook not in _before_flush:
+        _before_flush.append(hook)
+
+
 def flush(timeout: float = 30.0) -> int:
     """Block until every event logged so far is durable or delivered. Returns how many are still pending."""
-    return emitter().flush(timeout) if _emitter is not None else 0
+    deadline = time.monotonic() + timeout
+    for hook in list(_before_flush):
+        hook(max(0.0, deadline - time.monotonic()))
+    return emitter().flush(max(0.0, deadline - time.monotonic())) if _emitter is not None else 0
 
 
 def active_run() -> "Run | None":

@@ -30,6 +30,7 @@ import math
 import threading
 import weakref
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -312,6 +313,14 @@ def _key_hashes(keys: np.ndarray) -> np.ndarray:
     import pandas as pd
 
     return pd.util.hash_array(np.asarray(keys, dtype=object))
+
+
+@lru_cache(maxsize=16)
+def positional_sample(n: int) -> np.ndarray:
+    """``sample_positions(arange(n))``, cached: most data is keyed by position."""
+    positions = sample_positions(np.arange(n))
+    positions.flags.writeable = False
+    return positions
 
 
 def sample_positions(keys: np.ndarray, k: int = SAMPLE_KEYS) -> np.ndarray:

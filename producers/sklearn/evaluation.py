@@ -90,26 +90,35 @@ def on_metric(tracker: Any, fn: Callable, signature: inspect.Signature, args: tu
 
 
 def log_predictions(tracker: Any, run: Any, prediction: Any, y_true: Any) -> None:
+    """Copy the first rows now (cheap, and safe if the user changes the arrays); build the events off-thread."""
     if prediction.data is None or kind_of(y_true) is None:
         return
     n = n_rows_of(prediction.values)
     if n_rows_of(y_true) != n:
         return
     limit = min(n, tracker.options.max_prediction_rows)
-    keys = [str(k) for k in _plain(prediction.data.key_array()[:limit])]
-    predicted = np.asarray(prediction.values)[:limit]
-    labels = np.asarray(y_true)[:limit]
+    keys = np.array(prediction.data.key_array()[:limit])
+    predicted = np.array(np.asarray(prediction.values)[:limit])
+    labels = np.array(np.asarray(y_true)[:limit])
+    slices = {name: np.array(values[:limit]) for name, values in prediction.slices.items()}
+    model_id, dataframe_id = prediction.model_id, prediction.data.dataframe_id
+    tracker.deferred.submit(lambda: _emit_rows(run, model_id, dataframe_id, keys, predicted, labels, slices))
+
+
+def _emit_rows(run: Any, model_id: str, dataframe_id: str, keys: np.ndarray, predicted: np.ndarray,
+               labels: np.ndarray, slices: dict[str, np.ndarray]) -> None:
+    key_text = [str(k) for k in _plain(keys)]
     pred_text, pred_num = _texts(predicted), _numbers(predicted)
     label_text, label_num = _texts(labels), _numbers(labels)
-    slices = {name: [str(v) for v in _plain(values[:limit])] for name, values in prediction.slices.items()}
+    slice_text = {name: [str(v) for v in _plain(values)] for name, values in slices.items()}
+    limit = len(key_text)
     for start in range(0, limit, ROWS_PER_EVENT):
         rows = []
         for i in range(start, min(limit, start + ROWS_PER_EVENT)):
-            rows.append({"key": keys[i], "prediction": pred_text[i], "prediction_num": pred_num[i],
+            rows.append({"key": key_text[i], "prediction": pred_text[i], "prediction_num": pred_num[i],
                          "label": label_text[i], "label_num": label_num[i],
-                         "slice_values": {name: values[i] for name, values in slices.items()}})
-        run.emit_action("PredictionsLogged", {"model_id": prediction.model_id,
-                                              "dataframe_id": prediction.data.dataframe_id, "rows": rows})
+                         "slice_values": {name: values[i] for name, values in slice_text.items()}})
+        run.emit_action("PredictionsLogged", {"model_id": model_id, "dataframe_id": dataframe_id, "rows": rows})
 
 
 def _plain(values: Any) -> list[Any]:

@@ -38,8 +38,7 @@ class Observer:
         if keys is None and frame.index is not None and not _is_default_range(frame.index):
             keys = frame.index
         info = D.DataInfo(uuid7(), run.run_id, fingerprint, frame.n_rows, list(frame.names), keys, provenance)
-        key_array = info.key_array()
-        positions = D.sample_positions(key_array)
+        positions = D.positional_sample(frame.n_rows) if keys is None else D.sample_positions(info.key_array())
         sample = frame.rows(positions)
         columns = []
         for i, name in enumerate(frame.names[:D.MAX_COLUMNS]):
@@ -50,7 +49,7 @@ class Observer:
         run.emit_action("DataFrameObserved", {
             "dataframe_id": info.dataframe_id, "fingerprint": fingerprint, "fingerprint_method": method,
             "source": source, "n_rows": frame.n_rows, "n_columns": len(frame.names), "columns": columns,
-            "sample_keys": [str(k) for k in _plain_keys(key_array[positions])],
+            "sample_keys": [str(k) for k in _plain_keys(positions if keys is None else np.asarray(keys)[positions])],
             "sample_rows_json": [json.dumps(r, default=str, allow_nan=False) for r in sample],
         })
         self.registry.put(obj, info)

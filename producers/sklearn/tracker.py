@@ -29,6 +29,7 @@ from modeldb.producers import tracking
 from modeldb.producers.artifacts import ArtifactStore
 from modeldb.producers.sklearn import lineage, params
 from modeldb.producers.sklearn.data import DataInfo, Registry, kind_of, n_rows_of
+from modeldb.producers.sklearn.deferred import Deferred
 from modeldb.producers.sklearn.observe import Observer
 
 log = logging.getLogger("modeldb.sklearn")
@@ -101,6 +102,7 @@ class Tracker:
         self._run_lock = threading.Lock()
         self._warned: set[str] = set()
         self._store: ArtifactStore | None = None
+        self.deferred = Deferred()
 
     # -- state -----------------------------------------------------------------
     def stack(self) -> list[Call]:
@@ -142,6 +144,7 @@ class Tracker:
             return self._auto_run
 
     def end_auto_run(self, status: str = "FINISHED") -> None:
+        self.deferred.drain()
         run, self._auto_run = self._auto_run, None
         if run is not None and run.status == "RUNNING":
             failed = getattr(sys, "last_type", None) is not None and status == "FINISHED"
@@ -318,3 +321,12 @@ def current() -> Tracker | None:
 def set_current(tracker: Tracker | None) -> None:
     global _current
     _current = tracker
+
+
+def _drain_current(timeout: float) -> None:
+    tracker = _current
+    if tracker is not None:
+        tracker.deferred.drain(timeout)
+
+
+tracking.before_flush(_drain_current)

@@ -1,0 +1,52 @@
+"""Work the tracker does off the user's thread: building large events (prediction rows).
+
+The user's thread takes cheap copies of what it needs and submits a function;
+one daemon thread runs them in order. ``drain`` waits for the queue to empty:
+``modeldb.flush()``, ``disable()`` and the automatic run's end call it, so no
+submitted work is lost at exit. A forked child starts its own thread.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from typing import Callable
+
+log = logging.getLogger("modeldb.sklearn")
+
+
+class Deferred:
+    def __init__(self) -> None:
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._cond = threading.Condition()
+        self._pending = 0
+        self._pid = -1
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._cond:
+            if self._pid != os.getpid():  # first use, or a forked child: the thread is not there
+                self._pid, self._pending = os.getpid(), len(self._jobs)
+                threading.Thread(target=self._run, name="modeldb-sklearn-deferred", daemon=True).start()
+            self._jobs.append(job)
+            self._pending += 1
+            self._cond.notify_all()
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every submitted job has run; False if time ran out."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._jobs))
+                job = self._jobs.popleft()
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - a tracker bug must not stop later jobs
+                log.warning("modeldb: a deferred tracking job failed", exc_info=True)
+            finally:
+                with self._cond:
+                    self._pending -= 1
+                    self._cond.notify_all()
