@@ -92,7 +92,8 @@ def train(extra_logreg: int, status: Callable[[str], None]) -> list[str]:
         evaluate(search, X_test)
     with run("boosting", "trees"):
         model = Pipeline([("prep", _prep(columns, dense=True)),
-                          ("clf", HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0))])
+                          ("clf", HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, early_stopping=True,
+                                                                random_state=0))])
         model.fit(X_train, y_train)
         evaluate(model, X_test)
     kept = [c for c in columns if c != BAD_COLUMN]

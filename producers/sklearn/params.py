@@ -108,7 +108,7 @@ def training_curves(estimator: Any) -> list[tuple[str, list[float]]]:
     """Training-time metrics with steps that scikit-learn exposes (MLP loss, boosting train score)."""
     curves = []
     for attr, metric in (("loss_curve_", "loss"), ("validation_scores_", "validation_score"),
-                         ("train_score_", "train_score")):
+                         ("train_score_", "train_score"), ("validation_score_", "validation_score")):
         values = getattr(estimator, attr, None)
         if values is not None:
             try:
