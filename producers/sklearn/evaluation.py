@@ -5,8 +5,8 @@ A ``predict`` output is remembered (by identity, while it is alive). When a
 against that model and evaluation dataframe, and the first such call also
 logs the prediction rows: key, prediction, true label and the values of the
 slice columns (``slice_columns``, or by default the evaluation data's
-categorical columns with at most 50 values), up to ``max_prediction_rows``
-rows per predict, in events of ``ROWS_PER_EVENT`` rows.
+categorical columns with at most 50 values; at most 20), up to
+``max_prediction_rows`` rows per predict, in events of about 256 KiB.
 """
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import numpy as np
 
 from modeldb.producers.sklearn.data import DataInfo, kind_of, n_rows_of
 
-ROWS_PER_EVENT = 2000
+EVENT_BYTES = 256 * 1024  # aim for prediction events well under Kafka's default 1 MB message limit
+MAX_SLICE_COLUMNS = 20
 LABEL_PARAMS = ("y_true", "labels_true")
 PREDICTION_PARAMS = ("y_pred", "y_score", "y_proba", "y_prob", "probas_pred", "labels_pred", "labels", "pred_decision")
 
@@ -37,6 +38,7 @@ def _slice_columns(tracker: Any, x: Any, x_info: DataInfo | None) -> dict[str, A
         return {}
     wanted = tracker.options.slice_columns
     names = [c for c in (wanted if wanted is not None else (x_info.categorical if x_info else [])) if c in x.columns]
+    names = names[:MAX_SLICE_COLUMNS]
     limit = tracker.options.max_prediction_rows
     return {str(c): x[c].to_numpy()[:limit] for c in names}
 
@@ -112,9 +114,10 @@ def _emit_rows(run: Any, model_id: str, dataframe_id: str, keys: np.ndarray, pre
     label_text, label_num = _texts(labels), _numbers(labels)
     slice_text = {name: [str(v) for v in _plain(values)] for name, values in slices.items()}
     limit = len(key_text)
-    for start in range(0, limit, ROWS_PER_EVENT):
+    per_event = max(50, EVENT_BYTES // (64 + 32 * len(slice_text)))  # rough bytes per encoded row
+    for start in range(0, limit, per_event):
         rows = []
-        for i in range(start, min(limit, start + ROWS_PER_EVENT)):
+        for i in range(start, min(limit, start + per_event)):
             rows.append({"key": key_text[i], "prediction": pred_text[i], "prediction_num": pred_num[i],
                          "label": label_text[i], "label_num": label_num[i],
                          "slice_values": {name: values[i] for name, values in slice_text.items()}})

@@ -21,6 +21,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import modeldb
 import modeldb.sklearn
+from modeldb.exceptions import WarehouseError
 from modeldb.warehouse import queries
 from tests.integration.conftest import unique
 
@@ -112,6 +113,15 @@ def test_column_transformer_pipeline_on_mixed_pandas_data(sk):
     us_rows = X_test.country.eq("US").to_numpy()
     assert us.model_id.tolist() == [pipe_id] and us.rows[0] == us_rows.sum()
     assert us.accuracy[0] == pytest.approx((predictions[us_rows] == y_test.to_numpy()[us_rows]).mean())
+
+    with pytest.raises(WarehouseError, match="slice columns of project .*: country, plan"):
+        queries.best_on_slice(sk.warehouse, sk.project, "region = 'EU'")
+
+    source = sql(sk, """SELECT fingerprint FROM {db}.dataframes WHERE project = %(p)s AND n_rows = 800
+                        AND length(column_names) = 4""")[0][0]
+    trained = queries.models_on_dataset(sk.warehouse, sk.project, source[:10])
+    assert trained.set_index("model_id").loc[pipe_id, "hops"] == 1  # the data, split, then fitted on
+    assert "LogisticRegression" in set(trained.operator_class)  # through the ColumnTransformer's output
 
     loaded = modeldb.load_model(pipe_id)
     np.testing.assert_array_equal(loaded.predict(X_test), predictions)

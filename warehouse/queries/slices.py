@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modeldb.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse, bind, quote
 from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, render
 
@@ -72,4 +73,11 @@ def best_on_slice(warehouse: Warehouse, project: str, predicate: str = "1", metr
         ANY LEFT JOIN {MODEL_ATTRIBUTES} USING model_id
         ORDER BY {metric} {'ASC' if lower_is_better else 'DESC'}, model_id
         LIMIT %(limit)s""", warehouse), {"project": project, "min_rows": int(min_rows), "limit": int(limit)})
-    return warehouse.query(sql.replace("__PREDICATE__", f"({predicate})")).to_pandas()
+    try:
+        return warehouse.query(sql.replace("__PREDICATE__", f"({predicate})")).to_pandas()
+    except WarehouseError as exc:
+        if exc.code != 47:  # UNKNOWN_IDENTIFIER: a column the predictions do not carry
+            raise
+        known = ", ".join(columns) or "none yet (no labelled predictions in this project)"
+        raise WarehouseError(f"the slice predicate {predicate!r} names a column the stored predictions do not have; "
+                             f"slice columns of project {project!r}: {known}", exc.code) from None
