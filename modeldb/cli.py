@@ -85,7 +85,8 @@ def _cell(value: Any) -> str:
 @app.command()
 def sql(
     query: str = typer.Argument(..., help="The SQL to run, or @path/to/file.sql"),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (required for parquet)."),
     write: bool = typer.Option(False, "--write", help="Allow statements that change data (off by default)."),
     param: list[str] = typer.Option([], "--param", "-p", help="A query parameter name=value for %(name)s"),
     no_catch_up: bool = typer.Option(False, "--no-catch-up", help="Embedded mode: skip materializing new events first."),
@@ -93,8 +94,10 @@ def sql(
     """Run ClickHouse SQL against the warehouse. Read-only unless --write."""
     from modeldb.warehouse.factory import connect
 
-    if fmt not in ("table", "csv", "json"):
-        raise ModelDBError(f"--format must be table, csv or json, not {fmt!r}")
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise ModelDBError(f"--format must be table, csv, json or parquet, not {fmt!r}")
+    if fmt == "parquet" and output is None:
+        raise ModelDBError("--format parquet writes a file: give it with --output results.parquet")
     if query.startswith("@"):
         path = Path(query[1:])
         if not path.exists():
@@ -111,9 +114,47 @@ def sql(
     if _embedded(settings) and not no_catch_up:
         catch_up(settings, warehouse)
     result = warehouse.query(query, params, readonly=not write)
+    if fmt == "parquet":
+        result.to_pandas().to_parquet(output, index=False)
+        err.print(f"wrote {len(result.rows):,} row(s) to {output}")
+        return
     text = render(result, fmt)
-    if text is not None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if text is None:
+        return
+    text = text if text.endswith("\n") else text + "\n"
+    if output is not None:
+        output.write_text(text)
+        err.print(f"wrote {len(result.rows):,} row(s) to {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def schema(
+    table: Optional[str] = typer.Argument(None, help="One table (default: all)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json"),
+) -> None:
+    """Every warehouse table and column with its meaning, generated from the DDL."""
+    from modeldb.warehouse.ddl import tables
+
+    found = tables()
+    if table is not None and table not in found:
+        raise ModelDBError(f"no table {table!r}; tables: {', '.join(sorted(found))}")
+    chosen = {table: found[table]} if table else found
+    if fmt == "json":
+        sys.stdout.write(json.dumps({name: {"meaning": t["doc"], "columns": [
+            {"name": c, "type": typ, "meaning": m} for c, typ, m in t["columns"]]} for name, t in chosen.items()},
+            indent=1) + "\n")
+        return
+    if fmt != "table":
+        raise ModelDBError(f"--format must be table or json, not {fmt!r}")
+    for name, t in chosen.items():
+        grid = Table(title=f"[bold]{name}[/bold]: {t['doc']}", title_justify="left", header_style="bold")
+        for column in ("column", "type", "meaning"):
+            grid.add_column(column)
+        for row in t["columns"]:
+            grid.add_row(*row)
+        out.print(grid)
 
 
 @app.command()

@@ -3,7 +3,9 @@
 Nothing here does I/O against a warehouse; ``warehouse.migrate`` runs the steps
 on any backend. Files are ``ddl/NNNN_name.sql``; statements end with ``;`` on
 a line end; ``{db}`` is replaced by the database name. A ``-- @table name:
-meaning`` comment documents the next table (``modeldb schema`` prints it).
+meaning`` comment documents the next table, and ``-- @column table.name:
+meaning`` (or ``-- @column name: meaning`` for a name shared by many tables)
+documents a column; ``modeldb schema`` prints them.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from importlib import resources
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _TABLE_DOC = re.compile(r"^-- @table (\w+): (.+)$", re.M)
+_COLUMN_DOC = re.compile(r"^-- @column ([\w.]+): (.+)$", re.M)
 _CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS \{db\}\.(\w+) \((.*?)\) ENGINE", re.S)
 
 
@@ -48,12 +51,12 @@ def migrations() -> tuple[Migration, ...]:
 
 @lru_cache(maxsize=1)
 def tables() -> dict[str, dict]:
-    """Every table with its meaning and columns ``[(name, type)]``, parsed from the DDL."""
+    """Every table with its meaning and columns ``[(name, type, meaning)]``, parsed from the DDL."""
+    texts = [entry.read_text() for entry in sorted(resources.files("modeldb.warehouse").joinpath("ddl").iterdir(),
+                                                    key=lambda e: e.name) if _FILE.match(entry.name)]
+    column_docs = dict(doc for text in texts for doc in _COLUMN_DOC.findall(text))
     out: dict[str, dict] = {}
-    for entry in resources.files("modeldb.warehouse").joinpath("ddl").iterdir():
-        if not _FILE.match(entry.name):
-            continue
-        text = entry.read_text()
+    for text in texts:
         docs = dict(_TABLE_DOC.findall(text))
         for name, body in _CREATE.findall(text):
             cols = []
@@ -61,6 +64,7 @@ def tables() -> dict[str, dict]:
                 line = line.strip().rstrip(",")
                 if line and not line.startswith("--"):
                     col, _, typ = line.partition(" ")
-                    cols.append((col, typ.strip()))
+                    meaning = column_docs.get(f"{name}.{col}") or column_docs.get(col, "")
+                    cols.append((col, typ.strip(), meaning))
             out[name] = {"doc": docs.get(name, ""), "columns": cols}
     return out

@@ -107,3 +107,24 @@ def test_services_up_status_down(tmp_path):
         down = run_cli("services", "down", **env)
     assert "stopped kafka, clickhouse" in down.stderr
     assert "down" in run_cli("services", "status", **env).stdout or "no services" in run_cli("services", "status", **env).stdout
+
+
+def test_sql_writes_parquet_and_schema_explains_every_table(clickhouse, tmp_path):
+    import pandas as pd
+
+    db = unique("cli")
+    env = dict(MODELDB_HOME=str(tmp_path), MODELDB_WAREHOUSE=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{db}")
+    target = tmp_path / "out.parquet"
+    result = run_cli("sql", "SELECT number AS n, toString(number) AS s FROM system.numbers LIMIT 5",
+                     "--format", "parquet", "--output", str(target), **env)
+    assert result.returncode == 0, result.stderr
+    assert pd.read_parquet(target).n.tolist() == [0, 1, 2, 3, 4]
+    missing = run_cli("sql", "SELECT 1", "--format", "parquet", **env)
+    assert missing.returncode == 2 and "--output" in missing.stderr
+    no_traceback(missing)
+
+    described = json.loads(run_cli("schema", "--format", "json", **env).stdout)
+    assert described["lineage"]["meaning"].startswith("column lineage")
+    assert all(c["meaning"] for t in described.values() for c in t["columns"])
+    unknown = run_cli("schema", "nope", **env)
+    assert unknown.returncode == 2 and "tables: _consumer_offsets, actions" in unknown.stderr

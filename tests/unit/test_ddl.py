@@ -29,4 +29,6 @@ def test_every_table_is_idempotent_and_documented():
         assert "ReplacingMergeTree(ver)" in statement, statement[:60]
     for name, table in tables().items():
         assert table["doc"], f"table {name} needs a -- @table comment"
-        assert ("ver", "UInt64") in table["columns"]
+        assert ("ver", "UInt64") in [(c, t) for c, t, _ in table["columns"]]
+        undocumented = [c for c, _, meaning in table["columns"] if not meaning]
+        assert not undocumented, f"table {name}: add `-- @column {name}.<name>: meaning` for {undocumented}"
