@@ -113,8 +113,15 @@ def sql(
     warehouse = connect(settings)
     if _embedded(settings) and not no_catch_up:
         catch_up(settings, warehouse)
-    result = warehouse.query(query, params, readonly=not write)
+    _emit(warehouse.query(query, params, readonly=not write), fmt, output)
+
+
+def _emit(result: Any, fmt: str, output: Optional[Path]) -> None:
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise ModelDBError(f"--format must be table, csv, json or parquet, not {fmt!r}")
     if fmt == "parquet":
+        if output is None:
+            raise ModelDBError("--format parquet writes a file: give it with --output results.parquet")
         result.to_pandas().to_parquet(output, index=False)
         err.print(f"wrote {len(result.rows):,} row(s) to {output}")
         return
@@ -127,6 +134,69 @@ def sql(
         err.print(f"wrote {len(result.rows):,} row(s) to {output}")
     else:
         sys.stdout.write(text)
+
+
+@app.command("query")
+def query_command(
+    name: Optional[str] = typer.Argument(None, help="The query (leave out to list them all)."),
+    args: list[str] = typer.Argument(None, help="Arguments as key=value, e.g. metric=f1_score limit=5"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (required for parquet)."),
+) -> None:
+    """Run a named query: `modeldb query best_models metric=f1_score`, `modeldb query runs where="params.C > 1"`."""
+    import inspect
+
+    from modeldb import query as named
+
+    if name is None:
+        for key, fn in named.NAMES.items():
+            params = " ".join(f"{p}=" for p in inspect.signature(fn).parameters)
+            out.print(f"[bold]{key}[/bold] {params}\n    {(fn.__doc__ or '').splitlines()[0]}", soft_wrap=True)
+        return
+    if name not in named.NAMES:
+        raise ModelDBError(f"no query {name!r}; queries: {', '.join(named.NAMES)}")
+    fn = named.NAMES[name]
+    accepted = inspect.signature(fn).parameters
+    kwargs: dict[str, Any] = {}
+    for item in args or []:
+        key, sep, value = item.partition("=")
+        if not sep or key not in accepted:
+            raise ModelDBError(f"{name} takes {', '.join(f'{p}=…' for p in accepted)}; got {item!r}")
+        default = accepted[key].default
+        kwargs[key] = _argument(key, value, default)
+    missing = [p for p, spec in accepted.items() if spec.default is inspect.Parameter.empty and p not in kwargs]
+    if missing:
+        raise ModelDBError(f"{name} needs {', '.join(f'{p}=…' for p in missing)}")
+    try:
+        answer = fn(**kwargs)
+    except ValueError as exc:  # a bad filter, metric or id: the message names it
+        raise ModelDBError(str(exc)) from None
+    frames = answer if isinstance(answer, dict) else {"": answer}
+    for title, frame in frames.items():
+        if title:
+            out.print(f"[bold]{title}[/bold]")
+        _emit(_as_result(frame), fmt, output if not title else None)
+
+
+def _argument(key: str, value: str, default: Any) -> Any:
+    if isinstance(default, bool) or value in ("true", "false"):
+        return value == "true"
+    if isinstance(default, int) and not isinstance(default, bool):
+        try:
+            return int(value)
+        except ValueError:
+            raise ModelDBError(f"{key} must be an integer, got {value!r}") from None
+    if key == "columns":
+        return [c.strip() for c in value.split(",") if c.strip()]
+    return value
+
+
+def _as_result(frame: Any) -> Any:
+    from modeldb.warehouse.base import Result
+
+    rows = [tuple(None if isinstance(v, float) and v != v else v for v in row)
+            for row in frame.itertuples(index=False, name=None)]
+    return Result([str(c) for c in frame.columns], [str(t) for t in frame.dtypes], rows)
 
 
 @app.command()
@@ -281,7 +351,7 @@ def migrate() -> None:
 
 @app.command()
 def demo(
-    runs: int = typer.Option(6, help="How many runs to track (4 to 9)."),
+    runs: int = typer.Option(7, help="How many runs to track (5 to 10)."),
 ) -> None:
     """Log a small realistic project, materialize it, and answer questions about it in SQL."""
     from modeldb.demo import run_demo

@@ -31,7 +31,7 @@ def run_demo(settings: Settings, runs: int, console: Console) -> None:
     console.print(f"transport  {settings.transport_uri.redacted}\nwarehouse  {settings.warehouse_uri.redacted}\n"
                   f"artifacts  {settings.artifacts}\n")
     with console.status("training…") as status:
-        names = demo_project.train(max(0, runs - 4), lambda text: status.update(f"training and tracking: {text}"))
+        names = demo_project.train(max(0, runs - 5), lambda text: status.update(f"training and tracking: {text}"))
     console.print(f"tracked {len(names)} runs in {time.perf_counter() - started:.1f}s")
     if settings.transport_uri.scheme != "file":
         console.print("events are on Kafka: run `modeldb process` to materialize them, then query with `modeldb sql`.")

@@ -58,9 +58,6 @@ def train(extra_logreg: int, status: Callable[[str], None]) -> list[str]:
     import modeldb.sklearn
 
     modeldb.sklearn.autolog()  # the one line: everything below is tracked
-    X, y = customers()
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=7, stratify=y)
-    columns = list(X.columns)
     names: list[str] = []
 
     def evaluate(model: Any, X_eval: Any) -> None:
@@ -74,6 +71,10 @@ def train(extra_logreg: int, status: Callable[[str], None]) -> list[str]:
         status(f"run {len(names)}: {name}")
         return modeldb.start_run(name=name, experiment=experiment, **kwargs)
 
+    with run("data-split", "data"):
+        X, y = customers()
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=7, stratify=y)
+        columns = list(X.columns)
     with run("logreg-baseline", "linear") as baseline:
         model = Pipeline([("prep", _prep(columns)), ("clf", LogisticRegression(max_iter=1000))])
         cross_validate(model, X_train, y_train, cv=5, scoring=["accuracy", "f1"])

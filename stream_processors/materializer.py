@@ -54,9 +54,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                           "best_model_id", "ts", "ver"),
     "artifacts": ("project", "run_id", "artifact_id", "name", "uri", "format", "size_bytes", "checksum", "event_id",
                   "ts", "ver"),
+    "model_summary": ("project", "experiment", "run_id", "model_id", "kind", "key", "value_str", "value_num", "step",
+                      "ts", "ver"),
 }
 
 NAN = float("nan")
+FIT_ACTIONS = ("fit", "fit_transform", "fit_predict")
 
 
 def decode_and_validate(data: bytes) -> dict[str, Any]:
@@ -152,6 +155,13 @@ def _metric_logged(rows: Rows, e: dict, p: dict, summary: list) -> None:
                             p["dataframe_id"] or "", p["slice"], e["event_id"], e["ts"], e["ts"]))
     if not p["slice"]:
         summary.append(_s(e, "metric", p["name"], "", p["value"], p["step"]))
+        if p["model_id"]:
+            rows["model_summary"].append(_m(e, p["model_id"], "metric", p["name"], "", p["value"], p["step"]))
+
+
+def _m(e: dict, model_id: str, kind: str, key: str, value_str: str, value_num: float, step: int = 0) -> tuple:
+    return (e["project"], e["experiment"], e["run_id"], model_id, kind, key, value_str, value_num, step,
+            e["ts"], e["ts"])
 
 
 def _tag_set(rows: Rows, e: dict, p: dict, summary: list) -> None:
@@ -189,6 +199,9 @@ def _operator_applied(rows: Rows, e: dict, p: dict, summary: list) -> None:
         output_columns=p["output_columns"], params=p["params"], duration_ms=p["duration_ms"]))
     rows["lineage"].extend((e["project"], e["run_id"], "action", edge["src"], edge["dst"], edge.get("path", ""),
                             p["action_id"], p["model_id"] or "", ts, ts) for edge in p["column_edges"])
+    if p["model_id"] and p["action"] in FIT_ACTIONS:
+        rows["model_summary"].extend(_m(e, p["model_id"], "param", q["key"], q["value"], _num(q["num"]))
+                                     for q in p["params"])
 
 
 def _dataframe_observed(rows: Rows, e: dict, p: dict, summary: list) -> None:
@@ -251,6 +264,14 @@ def _model_stored(rows: Rows, e: dict, p: dict, summary: list) -> None:
                                     i["values"], 1 if i["truncated"] else 0, ts, ts) for i in p["internals"])
     rows["lineage"].extend((e["project"], e["run_id"], "model", edge["src"], edge["dst"], edge.get("path", ""),
                             p.get("action_id") or "", model_id, ts, ts) for edge in p.get("column_lineage", ()))
+    rows["model_summary"].extend([
+        _m(e, model_id, "model", "operator_class", p["operator_class"], NAN),
+        _m(e, model_id, "model", "parent_model_id", p.get("parent_model_id") or "", NAN),
+        _m(e, model_id, "model", "train_dataframe_id", p["train_dataframe_id"] or "", NAN),
+        _m(e, model_id, "model", "size_bytes", "", float(p["size_bytes"])),
+        _m(e, model_id, "model", "features", "", float(len(p["feature_names"]))),
+        _m(e, model_id, "model", "created_ts", "", float(ts)),
+    ])
 
 
 def _predictions_logged(rows: Rows, e: dict, p: dict, summary: list) -> None:

@@ -2,8 +2,10 @@
 
 Each ``NamedQuery`` has ``.run(warehouse, **params)`` (a ``Result``) and
 ``.frame(...)`` (a pandas DataFrame). Questions that need more than one
-statement are plain functions returning DataFrames: ``best_on_slice``,
-``models_on_dataset`` and ``compare_models``.
+statement are plain functions returning DataFrames: ``search_runs`` and
+``search_models`` (filters with AND/OR, chosen columns, sorting, pagination),
+``version_tree``, ``best_on_slice``, ``models_on_dataset`` and ``compare_models``.
+``modeldb.query`` wraps them all for the configured warehouse.
 
 Every query reads with GROUP BY and argMax over ``ver`` (the event time), so a
 redelivered event, still present as a second row before ClickHouse merges it
@@ -19,10 +21,12 @@ from modeldb.warehouse.queries.models import (BEST_MODELS, MODELS, MODELS_USING_
 from modeldb.warehouse.queries.runs import (BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC, PROJECTS, RUN_PARAMS,
                                             RUNS)
 from modeldb.warehouse.queries.runs import QUERIES as _RUN_QUERIES
+from modeldb.warehouse.queries.filters import FilterError
+from modeldb.warehouse.queries.search import search_models, search_runs, version_tree
 from modeldb.warehouse.queries.slices import best_on_slice, slice_columns
 
 ALL: dict[str, NamedQuery] = {q.name: q for q in (*_RUN_QUERIES, MODELS, BEST_MODELS, MODELS_USING_COLUMN)}
 
 __all__ = ["ALL", "NamedQuery", "PROJECTS", "RUNS", "RUN_PARAMS", "BEST_RUNS", "METRIC_HISTORY", "PARAM_VS_METRIC",
            "MODELS", "BEST_MODELS", "MODELS_USING_COLUMN", "best_models", "best_on_slice", "slice_columns",
-           "models_on_dataset", "compare_models"]
+           "models_on_dataset", "compare_models", "search_runs", "search_models", "version_tree", "FilterError"]

@@ -1,0 +1,36 @@
+"""The filter language compiles to aggregates over the summaries, and refuses what it cannot compile."""
+import pytest
+
+from modeldb.warehouse.queries.filters import FilterError, compile_expression, compile_order
+
+
+def test_references_become_aggregates_typed_by_what_they_are_compared_with():
+    got = compile_expression("params.C > 0.1 AND (metrics.f1 >= 0.9 OR tags.team = 'risk')", "run")
+    assert "argMaxIf(value_num, ver, kind = 'param' AND key = 'C')" in got.sql
+    assert "argMaxIf(value_num, ver, kind = 'metric' AND key = 'f1')" in got.sql
+    assert "argMaxIf(value_str, ver, kind = 'tag' AND key = 'team')" in got.sql
+    assert got.keys == {("param", "C"), ("metric", "f1"), ("tag", "team")}
+    text = compile_expression("params.penalty IN ('l1', 'l2') AND run.name LIKE 'lr%'", "run")
+    assert "argMaxIf(value_str, ver, kind = 'param' AND key = 'penalty')" in text.sql
+    assert "argMaxIf(value_str, ver, kind = 'run' AND key = 'name')" in text.sql
+
+
+def test_strings_are_left_alone_and_backquoted_names_work():
+    got = compile_expression("tags.note = 'params.C > 1' AND params.`max-depth` = 3", "run")
+    assert "'params.C > 1'" in got.sql and ("param", "max-depth") in got.keys
+
+
+def test_sorting_uses_number_then_text_and_keeps_direction():
+    order = compile_order("metrics.acc DESC, params.C", "model")
+    assert order.sql.count("DESC") == 1 and order.sql.count("ASC") == 2  # params sort by number, then text
+
+
+@pytest.mark.parametrize("expression, entity, message", [
+    ("params.C > 1; DROP TABLE x", "run", "';' is not allowed"),
+    ("tags.team = 'risk", "run", "unterminated string"),
+    ("tags.team = 'a'", "model", "models have no tags"),
+    ("run.name = 'a'", "model", "filter models with model."),
+])
+def test_bad_filters_are_refused_with_the_reason(expression, entity, message):
+    with pytest.raises(FilterError, match=message):
+        compile_expression(expression, entity)

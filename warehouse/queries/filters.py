@@ -1,0 +1,113 @@
+"""A small filter language over the summaries (``run_summary``, ``model_summary``), compiled to SQL.
+
+    params.C > 0.1 AND (metrics.accuracy_score >= 0.9 OR tags.team = 'risk') AND run.name LIKE 'logreg%'
+
+* References: ``params.<name>``, ``metrics.<name>``, ``tags.<name>`` (runs), and the entity's own
+  attributes as ``run.<name>`` (name, status, experiment, user, parent_run_id, started_ts,
+  duration_ms) or ``model.<name>`` (operator_class, parent_model_id, train_dataframe_id,
+  size_bytes, features, created_ts). Backquote names with other characters: ``params.`max-depth```.
+* A reference compared with a quoted string (``=``, ``!=``, ``LIKE``, ``IN ('a', 'b')``) compares
+  text; otherwise it is a number. Metrics are always numbers, tags always text.
+* Everything else is ClickHouse SQL: ``AND``, ``OR``, ``NOT``, parentheses, comparisons,
+  ``IN``, ``LIKE``, ``BETWEEN``. An entity without the referenced key never matches.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from modeldb.warehouse.base import quote
+
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
+_REF = re.compile(r"\b(params|metrics|tags|run|model)\.(`(?:[^`\\]|\\.)+`|[A-Za-z_][A-Za-z0-9_]*)")
+_TEXT_NEXT = re.compile(r"\s*(?:=|!=|<>|NOT\s+LIKE|LIKE|NOT\s+IN|IN)\s*\(?\s*__S\d+__", re.I)
+_KIND = {"params": "param", "metrics": "metric", "tags": "tag"}
+
+
+class FilterError(ValueError):
+    """A filter or sort expression that cannot be compiled; the message says why."""
+
+
+@dataclass
+class Compiled:
+    sql: str
+    keys: set[tuple[str, str]] = field(default_factory=set)  # (kind, key) pairs referenced
+
+
+def _name(raw: str) -> str:
+    return raw[1:-1].replace("\\`", "`") if raw.startswith("`") else raw
+
+
+def _reference(namespace: str, name: str, text: bool, entity: str, keys: set[tuple[str, str]]) -> str:
+    if namespace in ("run", "model"):
+        if namespace != entity:
+            raise FilterError(f"{namespace}.{name}: filter {entity}s with {entity}.<attribute>")
+        if name == "experiment" or (entity == "model" and name == "run_id"):
+            return f"any({name})"
+        kind = entity
+    else:
+        if namespace == "tags" and entity == "model":
+            raise FilterError("models have no tags; filter on params., metrics. or model.")
+        kind = _KIND[namespace]
+        text = namespace == "tags" or (text and namespace == "params")
+    keys.add((kind, name))
+    condition = f"kind = {quote(kind)} AND key = {quote(name)}"
+    value = f"argMaxIf(value_str, ver, {condition})" if text else f"argMaxIf(value_num, ver, {condition})"
+    return f"if(countIf({condition}) > 0, {value}, NULL)"
+
+
+def compile_expression(expression: str, entity: str, *, sort: bool = False, display: bool = False) -> Compiled:
+    """Rewrite references into aggregates over the summary; ``entity`` is 'run' or 'model'.
+
+    ``display``: a column to show, where params read as their canonical text (``1.0``, ``l2``).
+    """
+    if not isinstance(expression, str):
+        raise FilterError(f"a filter is a string, got {type(expression).__name__}")
+    strings: list[str] = []
+
+    def hide(match: re.Match) -> str:
+        strings.append(match[0])
+        return f"__S{len(strings) - 1}__"
+
+    masked = _STRING.sub(hide, expression)
+    if "'" in masked:
+        raise FilterError(f"unterminated string in {expression!r}")
+    if ";" in masked:
+        raise FilterError("a filter is one expression; ';' is not allowed")
+    keys: set[tuple[str, str]] = set()
+
+    def rewrite(match: re.Match) -> str:
+        namespace, name = match[1], _name(match[2])
+        text = bool(_TEXT_NEXT.match(masked, match.end())) or (display and namespace == "params")
+        if sort and namespace in ("params", "run", "model"):
+            return (f"{_reference(namespace, name, False, entity, keys)}, "
+                    f"{_reference(namespace, name, True, entity, keys)}")
+        return _reference(namespace, name, text, entity, keys)
+
+    rewritten = _REF.sub(rewrite, masked)
+    return Compiled(re.sub(r"__S(\d+)__", lambda m: strings[int(m[1])], rewritten), keys)
+
+
+def compile_order(order_by: str, entity: str) -> Compiled:
+    """``metrics.accuracy DESC, params.C`` -> ORDER BY terms (text attributes sort as text)."""
+    terms, keys = [], set()
+    for part in (p.strip() for p in order_by.split(",") if p.strip()):
+        match = re.fullmatch(r"(.+?)(?:\s+(ASC|DESC))?", part, re.I | re.S)
+        assert match is not None
+        direction = (match[2] or "ASC").upper()
+        compiled = compile_expression(match[1], entity, sort=True)
+        keys |= compiled.keys
+        terms.extend(f"{t.strip()} {direction}" for t in _split_top_level(compiled.sql))
+    return Compiled(", ".join(terms), keys)
+
+
+def _split_top_level(sql: str) -> list[str]:
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(sql):
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            out.append(sql[start:i])
+            start = i + 1
+    out.append(sql[start:])
+    return out

@@ -1,0 +1,109 @@
+"""Runs and models of a project with any filter, chosen columns, sorting and pagination; the version tree.
+
+Filters and sort keys use the language of ``filters`` (``params.C > 0.1 OR tags.team = 'risk'``).
+Both searches read one summary table grouped by entity, touching only the keys they need, so
+they never join params × tags × metrics.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from modeldb.exceptions import WarehouseError
+from modeldb.warehouse.base import Warehouse, quote
+from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.filters import Compiled, FilterError, compile_expression, compile_order
+
+MAX_LIMIT = 10_000
+ENTITIES = {
+    "run": ("run_summary", "run_id", ("name", "status", "parent_run_id", "started_ts", "duration_ms")),
+    "model": ("model_summary", "model_id", ("operator_class", "parent_model_id", "train_dataframe_id", "size_bytes",
+                                            "created_ts")),
+}
+NUMERIC_ATTRIBUTES = {"started_ts", "duration_ms", "size_bytes", "created_ts", "features"}
+
+
+def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_by: str, columns: Iterable[str],
+            limit: int, offset: int) -> Any:
+    table, id_column, attributes = ENTITIES[entity]
+    if not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
+        raise FilterError(f"limit must be 1..{MAX_LIMIT}, got {limit!r}")
+    if not isinstance(offset, int) or offset < 0:
+        raise FilterError(f"offset must be a non-negative integer, got {offset!r}")
+    columns = list(columns)
+    selected: list[tuple[str, Compiled]] = [(c, compile_expression(c, entity, display=True)) for c in columns]
+    condition = compile_expression(where, entity) if where and where.strip() else Compiled("1")
+    order = compile_order(order_by, entity) if order_by and order_by.strip() else Compiled("")
+    keys = {k for c in (condition, order, *(s for _, s in selected)) for k in c.keys}
+    wanted = [f"kind = {quote(entity)}"]
+    by_kind: dict[str, list[str]] = {}
+    for kind, key in keys:
+        if kind != entity:
+            by_kind.setdefault(kind, []).append(key)
+    wanted += [f"(kind = {quote(kind)} AND key IN ({', '.join(quote(k) for k in sorted(names))}))"
+               for kind, names in sorted(by_kind.items())]
+    fields = ["any(run_id) AS run_id"] if entity == "model" else []
+    fields.append("any(experiment) AS experiment")
+    for attribute in attributes:
+        value = "value_num" if attribute in NUMERIC_ATTRIBUTES else "value_str"
+        fields.append(f"argMaxIf({value}, ver, kind = {quote(entity)} AND key = {quote(attribute)}) AS {attribute}")
+    fields += [f"{compiled.sql} AS `{name.replace('`', '')}`" for name, compiled in selected]
+    sql = f"""
+        SELECT {id_column}, {', '.join(fields)}
+        FROM {{db}}.{table}
+        WHERE project = %(project)s AND ({' OR '.join(wanted)})
+        GROUP BY {id_column}
+        HAVING countIf(kind = {quote(entity)}) > 0 AND ({condition.sql})
+        ORDER BY {order.sql + ', ' if order.sql else ''}min(ts), {id_column}
+        LIMIT {int(offset)}, {int(limit)}"""
+    try:
+        return warehouse.query(render(sql, warehouse), {"project": project}).to_pandas()
+    except WarehouseError as exc:
+        if exc.code not in (36, 43, 46, 47, 62, 386):  # syntax, types, unknown names: the user's expression
+            raise
+        reason = str(exc).split(" In scope", 1)[0].split("DB::Exception: ", 1)[-1][:200]
+        raise FilterError(f"cannot use where={where!r} order_by={order_by!r} columns={columns!r}: {reason}") from None
+
+
+def search_runs(warehouse: Warehouse, project: str, where: str = "", order_by: str = "",
+                columns: Iterable[str] = (), limit: int = 100, offset: int = 0) -> Any:
+    """Runs matching ``where``, with extra ``columns`` (``params.C``, ``metrics.f1``, ``tags.team``)."""
+    return _search(warehouse, "run", project, where, order_by, columns, limit, offset)
+
+
+def search_models(warehouse: Warehouse, project: str, where: str = "", order_by: str = "",
+                  columns: Iterable[str] = (), limit: int = 100, offset: int = 0) -> Any:
+    """Models matching ``where``, with extra ``columns`` (``params.clf__C``, ``metrics.accuracy_score``)."""
+    return _search(warehouse, "model", project, where, order_by, columns, limit, offset)
+
+
+def version_tree(warehouse: Warehouse, project: str, run_id: str) -> Any:
+    """The run's whole tree: its root ancestor and every branch below it, with depth, in tree order."""
+    rows = warehouse.query(render("""
+        SELECT run_id, argMaxIf(name, ver, event_type = 'RunStarted') AS name,
+               argMaxIf(parent_run_id, ver, event_type = 'RunStarted') AS parent_run_id,
+               argMaxIf(branch_seq, ver, event_type = 'RunStarted') AS branch_seq,
+               argMax(status, ver) AS status, min(ts) AS started_ts
+        FROM {db}.runs WHERE project = %(project)s GROUP BY run_id""", warehouse), {"project": project}).rows
+    runs = {r[0]: r for r in rows}
+    if run_id not in runs:
+        raise FilterError(f"no run {run_id!r} in project {project!r}")
+    root, seen = run_id, {run_id}
+    while runs[root][2] in runs and runs[root][2] not in seen:  # climb to the root (guarding against cycles)
+        root = runs[root][2]
+        seen.add(root)
+    children: dict[str, list[str]] = {}
+    for rid, row in sorted(runs.items(), key=lambda item: item[1][5]):
+        children.setdefault(row[2], []).append(rid)
+    out, stack, visited = [], [(root, 0)], set()
+    while stack:
+        rid, depth = stack.pop()
+        if rid in visited:
+            continue
+        visited.add(rid)
+        _, name, parent, branch_seq, status, started = runs[rid]
+        out.append({"run_id": rid, "name": name, "parent_run_id": parent, "branch_seq": branch_seq,
+                    "status": status, "depth": depth, "selected": rid == run_id})
+        stack.extend((child, depth + 1) for child in reversed(children.get(rid, [])))
+    import pandas as pd
+
+    return pd.DataFrame(out)
