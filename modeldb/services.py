@@ -145,7 +145,25 @@ class Service:
             pass
 
 
-def _clickhouse_config(workdir: Path, tcp: int, http: int, interserver: int) -> Path:
+@dataclass(frozen=True)
+class ClusterSpec:
+    """One server's place in a local ClickHouse cluster: one replica per shard, ZooKeeper for DDL and replication."""
+    name: str
+    shard_ports: tuple[int, ...]  # the tcp port of each shard's server, in shard order
+    shard: int  # this server's shard, 1-based
+    zookeeper_port: int
+
+    def xml(self) -> str:
+        shards = "".join(f"<shard><internal_replication>true</internal_replication><replica><host>127.0.0.1</host>"
+                         f"<port>{port}</port></replica></shard>" for port in self.shard_ports)
+        return f"""
+  <remote_servers><{self.name}>{shards}</{self.name}></remote_servers>
+  <zookeeper><node><host>127.0.0.1</host><port>{self.zookeeper_port}</port></node></zookeeper>
+  <macros><shard>{self.shard:02d}</shard><replica>replica-{self.shard:02d}</replica></macros>
+  <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>"""
+
+
+def _clickhouse_config(workdir: Path, tcp: int, http: int, interserver: int, cluster: ClusterSpec | None = None) -> Path:
     data = workdir / "data"
     for sub in ("tmp", "user_files", "format_schemas"):
         (data / sub).mkdir(parents=True, exist_ok=True)
@@ -182,19 +200,20 @@ def _clickhouse_config(workdir: Path, tcp: int, http: int, interserver: int) -> 
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <mlock_executable>false</mlock_executable>
-  <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
+  <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>{cluster.xml() if cluster else ""}
 </yandex>
 """)
     return config
 
 
-def start_clickhouse(workdir: Path, port: int | None = None, timeout: float = 60.0) -> Service:
+def start_clickhouse(workdir: Path, port: int | None = None, timeout: float = 60.0,
+                     cluster: ClusterSpec | None = None) -> Service:
     if not Path(CLICKHOUSE_BIN).exists():
         raise ServiceError(f"{CLICKHOUSE_BIN} not found: apt-get install clickhouse-server")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     tcp = port or free_port()
-    config = _clickhouse_config(workdir, tcp, free_port(), free_port())
+    config = _clickhouse_config(workdir, tcp, free_port(), free_port(), cluster)
     log = workdir / "stdout.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen([CLICKHOUSE_BIN, f"--config-file={config}"], stdout=out, stderr=subprocess.STDOUT,
@@ -211,6 +230,55 @@ def start_clickhouse(workdir: Path, port: int | None = None, timeout: float = 60
 
     _wait(ready, timeout, "clickhouse-server", proc, workdir / "server.err.log")
     return Service("clickhouse", proc.pid, tcp, str(workdir), f"clickhouse://default@127.0.0.1:{tcp}/modeldb")
+
+
+def start_zookeeper(workdir: Path, port: int | None = None, timeout: float = 60.0) -> Service:
+    """Apache ZooKeeper from the Kafka distribution's jars: what ClickHouse needs for ON CLUSTER DDL and replication."""
+    java = shutil.which("java")
+    if java is None:
+        raise ServiceError("java not found: ZooKeeper needs Java 17 (apt-get install openjdk-17-jre-headless)")
+    libs = kafka_libs()
+    workdir = Path(workdir)
+    (workdir / "data").mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    (workdir / "log4j.properties").write_text(f"""log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File={workdir}/zookeeper.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+""")
+    log = workdir / "stdout.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [java, "-Xmx256m", "-Dzookeeper.admin.enableServer=false", "-Dzookeeper.4lw.commands.whitelist=srvr",
+             f"-Dlog4j.configuration=file:{workdir}/log4j.properties", "-cp", f"{libs}/*",
+             "org.apache.zookeeper.server.ZooKeeperServerMain", str(port), str(workdir / "data")],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir, start_new_session=True)
+
+    def ready() -> bool:  # serving requests, not just listening (ClickHouse 18.16 crashes on a half-up ZooKeeper)
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"srvr")
+            return b"Mode: standalone" in conn.recv(4096)
+
+    _wait(ready, timeout, "zookeeper", proc, workdir / "zookeeper.log")
+    return Service("zookeeper", proc.pid, port, str(workdir), f"zookeeper://127.0.0.1:{port}")
+
+
+def start_clickhouse_cluster(workdir: Path, name: str = "modeldb", shards: int = 2) -> list[Service]:
+    """ZooKeeper plus one ClickHouse server per shard, all on loopback; the first server is the entry point."""
+    workdir = Path(workdir)
+    zookeeper = start_zookeeper(workdir / "zookeeper")
+    ports = tuple(free_port() for _ in range(shards))
+    started = [zookeeper]
+    try:
+        for shard, port in enumerate(ports, 1):
+            spec = ClusterSpec(name, ports, shard, zookeeper.port)
+            started.append(start_clickhouse(workdir / f"clickhouse-{shard}", port=port, cluster=spec))
+    except Exception:
+        for service in reversed(started):
+            service.stop()
+        raise
+    return started
 
 
 def start_kafka(workdir: Path, port: int | None = None, timeout: float = 90.0, partitions: int = 4) -> Service:

@@ -18,14 +18,20 @@ READONLY_CODE = 164
 
 
 class ClickHouseWarehouse:
-    def __init__(self, client: Any, database: str, description: str, version: str):
+    def __init__(self, client: Any, database: str, description: str, version: str, cluster: str | None = None):
         self._client = client
         self.database = database
+        self.cluster = cluster
+        # Cluster mode: subqueries over Distributed tables run as GLOBAL IN/JOIN; inserts reach every
+        # shard before they return, so offsets are committed only for rows that are really stored.
+        self._read_settings = {"distributed_product_mode": "global"} if cluster else {}
+        self._insert_settings = {"insert_distributed_sync": 1} if cluster else {}
         self.description = description
         self.capabilities = Capabilities("clickhouse", version, embedded=False, server_readonly=True)
 
     @classmethod
-    def connect(cls, uri: Uri, password: Secret, database: str | None = None) -> "ClickHouseWarehouse":
+    def connect(cls, uri: Uri, password: Secret, database: str | None = None,
+                cluster: str | None = None) -> "ClickHouseWarehouse":
         from clickhouse_driver import Client
 
         if not uri.hosts:
@@ -43,11 +49,13 @@ class ClickHouseWarehouse:
         description = f"{uri.redacted.split('?')[0].rsplit('/', 1)[0]}/{database}"
         try:
             version = client.execute("SELECT version()")[0][0]
-            client.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            client.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`" + (f" ON CLUSTER `{cluster}`" if cluster else ""))
         except Exception as exc:
             client.disconnect()
             raise _translate(exc, description) from None
-        return cls(client, database, description, version)
+        if cluster:
+            description += f" (cluster {cluster})"
+        return cls(client, database, description, version, cluster)
 
     def execute(self, sql: str) -> None:
         try:
@@ -60,13 +68,14 @@ class ClickHouseWarehouse:
             return
         try:
             self._client.execute(
-                f"INSERT INTO `{self.database}`.`{table}` ({', '.join(columns)}) VALUES", list(rows))
+                f"INSERT INTO `{self.database}`.`{table}` ({', '.join(columns)}) VALUES", list(rows),
+                settings=self._insert_settings)
         except Exception as exc:
             raise _translate(exc, self.description) from None
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
         sql = bind(sql, params).strip().rstrip(";")
-        settings = {"readonly": 1} if readonly else {}
+        settings = dict(self._read_settings, readonly=1) if readonly else dict(self._read_settings)
         try:
             rows, meta = self._client.execute(sql, with_column_types=True, settings=settings)
         except Exception as exc:

@@ -10,6 +10,9 @@ def connect(settings: Settings, *, database: str | None = None, migrate: bool = 
     """Open the configured warehouse and (by default) apply pending migrations."""
     uri = settings.warehouse_uri
     if uri.scheme == "chdb":
+        if settings.clickhouse_cluster:
+            raise ConfigError("MODELDB_CLICKHOUSE_CLUSTER is for a ClickHouse server cluster; chdb:// is one "
+                              "embedded node (unset it, or point MODELDB_WAREHOUSE at clickhouse://)")
         try:
             import chdb  # noqa: F401
         except ImportError:  # pragma: no cover - pinned dependency
@@ -22,7 +25,8 @@ def connect(settings: Settings, *, database: str | None = None, migrate: bool = 
     else:
         from modeldb.warehouse.clickhouse_backend import ClickHouseWarehouse
 
-        warehouse = ClickHouseWarehouse.connect(uri, settings.clickhouse_password, database)
+        warehouse = ClickHouseWarehouse.connect(uri, settings.clickhouse_password, database,
+                                                cluster=settings.clickhouse_cluster or None)
     if migrate:
         from modeldb.warehouse.migrate import apply
 

@@ -5,6 +5,7 @@ import time
 
 from modeldb.exceptions import MigrationError
 from modeldb.warehouse.base import Warehouse
+from modeldb.warehouse.cluster import distribute
 from modeldb.warehouse.ddl import migrations
 
 _TABLE = (
@@ -13,8 +14,14 @@ _TABLE = (
 )
 
 
+def _statements(warehouse: Warehouse, statement: str) -> list[str]:
+    cluster = getattr(warehouse, "cluster", None)
+    return distribute(statement, cluster) if cluster else [statement]
+
+
 def applied(warehouse: Warehouse) -> set[int]:
-    warehouse.execute(_TABLE.format(db=warehouse.database))
+    for statement in _statements(warehouse, _TABLE.format(db=warehouse.database)):
+        warehouse.execute(statement)
     result = warehouse.query(f"SELECT DISTINCT version FROM `{warehouse.database}`._migrations", readonly=False)
     return {int(r[0]) for r in result.rows}
 
@@ -33,8 +40,9 @@ def apply(warehouse: Warehouse) -> list[int]:
     for migration in known:
         if migration.version in done:
             continue
-        for statement in migration.render(warehouse.database):
-            warehouse.execute(statement)
+        for rendered in migration.render(warehouse.database):
+            for statement in _statements(warehouse, rendered):
+                warehouse.execute(statement)
         warehouse.insert("_migrations", ["version", "name", "applied_ts"],
                          [(migration.version, migration.name, time.time_ns() // 1000)])
         ran.append(migration.version)

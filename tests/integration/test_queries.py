@@ -25,12 +25,8 @@ from tests.integration.conftest import unique
 PATHS = {"file+chdb": "embedded_pipeline", "kafka+clickhouse": "kafka_pipeline"}
 
 
-@pytest.fixture(scope="module", params=list(PATHS))
-def loaded(request):
-    """One project per path, logged once; the tests only read it."""
-    pipeline = request.getfixturevalue(PATHS[request.param])
-    project = unique("q")
-    pipeline.init(project)
+def log_project() -> dict:
+    """Runs by hand (params, metric steps, tags, a branch) and autologged models, in the configured project."""
     runs = {}
     for i, (C, penalty, team) in enumerate([(0.01, "l2", "risk"), (0.1, "l2", "risk"), (1.0, "l1", "growth"),
                                             (10.0, "l1", "growth")]):
@@ -57,6 +53,17 @@ def loaded(request):
             predicted = model.predict(X_test)
             accuracy_score(y_test, predicted)
             f1_score(y_test, predicted)
+    modeldb.flush()
+    return runs
+
+
+@pytest.fixture(scope="module", params=list(PATHS))
+def loaded(request):
+    """One project per path, logged once; the tests only read it."""
+    pipeline = request.getfixturevalue(PATHS[request.param])
+    project = unique("q")
+    pipeline.init(project)
+    runs = log_project()
     pipeline.settle()
     first = answers(pipeline.warehouse, project, runs)
 

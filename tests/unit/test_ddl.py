@@ -32,3 +32,21 @@ def test_every_table_is_idempotent_and_documented():
         assert ("ver", "UInt64") in [(c, t) for c, t, _ in table["columns"]]
         undocumented = [c for c, _, meaning in table["columns"] if not meaning]
         assert not undocumented, f"table {name}: add `-- @column {name}.<name>: meaning` for {undocumented}"
+
+
+def test_cluster_mode_turns_each_table_into_replicated_local_plus_distributed():
+    from modeldb.warehouse.cluster import distribute
+
+    statements = [s for m in migrations() for s in m.render("db")]
+    for statement in statements:
+        local, dist = distribute(statement, "c1")
+        assert " ON CLUSTER `c1` " in local and "ENGINE = Replicated" in local
+        assert "'/clickhouse/tables/{shard}/db/" in local and "'{replica}'" in local
+        assert dist.split(" ON CLUSTER")[0].replace("_local", "") == local.split(" ON CLUSTER")[0].replace("_local", "")
+        assert "ENGINE = Distributed('c1', 'db'," in dist
+    metrics = next(s for s in statements if "`db`.metrics " in s)
+    local, dist = distribute(metrics, "c1")
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/metrics_local', '{replica}', ver)" in local
+    assert dist.endswith("cityHash64(run_id))")
+    projects = distribute(next(s for s in statements if "`db`.projects " in s), "c1")[1]
+    assert projects.endswith("cityHash64(project))")

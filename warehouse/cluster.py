@@ -1,0 +1,46 @@
+"""Cluster mode: the same DDL, as replicated local tables behind Distributed tables, ``ON CLUSTER``.
+
+With ``MODELDB_CLICKHOUSE_CLUSTER=name`` each ``CREATE TABLE db.t (…) ENGINE = X(args) …``
+of the DDL source becomes
+
+* ``db.t_local ON CLUSTER name`` with ``ReplicatedX('/clickhouse/tables/{shard}/db/t_local',
+  '{replica}', args)``: one copy per replica, kept in step through ZooKeeper;
+* ``db.t ON CLUSTER name AS db.t_local ENGINE = Distributed(name, db, t_local, key)``: what
+  every query and insert uses. The sharding key is the run id where the table has one (a run's
+  rows, and a redelivered event with its first copy, land on one shard, so ReplacingMergeTree
+  still collapses duplicates), else the project.
+
+``ON CLUSTER`` DDL and Replicated engines need ZooKeeper (or ClickHouse Keeper) configured on
+every server, and the ``{shard}``/``{replica}`` macros.
+"""
+from __future__ import annotations
+
+import re
+
+from modeldb.exceptions import MigrationError
+
+_CREATE = re.compile(
+    r"^CREATE TABLE IF NOT EXISTS (`[^`]+`)\.`?(\w+)`? \((.*)\) ENGINE = (\w+)(?:\(([^)]*)\))?(.*)$", re.S)
+
+
+def distribute(statement: str, cluster: str) -> list[str]:
+    """One rendered ``CREATE TABLE`` statement as its local and Distributed cluster statements."""
+    match = _CREATE.match(statement.strip())
+    if match is None:
+        raise MigrationError(f"cluster mode handles CREATE TABLE IF NOT EXISTS … ENGINE = …; got {statement[:80]!r}")
+    db, table, columns, engine, args, rest = match.groups()
+    local = f"{table}_local"
+    on = f"ON CLUSTER `{cluster}`"
+    path = f"'/clickhouse/tables/{{shard}}/{db.strip('`')}/{local}'"
+    engine_args = ", ".join([path, "'{replica}'"] + ([args.strip()] if args and args.strip() else []))
+    if re.search(r"^\s*run_id String", columns, re.M):
+        key = "cityHash64(run_id)"
+    elif re.search(r"^\s*project String", columns, re.M):
+        key = "cityHash64(project)"
+    else:
+        key = "rand()"
+    return [
+        f"CREATE TABLE IF NOT EXISTS {db}.`{local}` {on} ({columns}) ENGINE = Replicated{engine}({engine_args}){rest}",
+        f"CREATE TABLE IF NOT EXISTS {db}.`{table}` {on} AS {db}.`{local}` "
+        f"ENGINE = Distributed('{cluster}', '{db.strip('`')}', '{local}', {key})",
+    ]
