@@ -4,7 +4,11 @@ Layout under the store's root (``MODELDB_ARTIFACTS``, by default
 ``file://$MODELDB_HOME/artifacts``)::
 
     models/<model_id>/model.pkl     the pickled estimator
-    models/<model_id>/meta.json     class, module, format, size, library versions
+    models/<model_id>/meta.json     class, module, format, size
+    models/<part_id>/meta.json      for a part of a stored model (a pipeline stage, a search's
+                                    winner): which model holds it, and where inside it
+
+A part is not pickled again: ``load_model`` loads its whole and returns the part.
 
 The path depends only on the model id, so ``load_model(model_id)`` needs no
 warehouse lookup. Files are written to a temporary name and renamed, so a
@@ -24,6 +28,8 @@ from modeldb.config import Settings
 from modeldb.exceptions import ConfigError, TrackingError
 
 PICKLE = "pickle"
+PART_FORMAT = "part"
+MAX_PART_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -61,13 +67,33 @@ class ArtifactStore:
             dict(meta, model_id=model_id, format=PICKLE, size_bytes=len(data)), sort_keys=True).encode())
         return StoredModel((folder / "model.pkl").as_uri(), PICKLE, len(data))
 
-    def load_model(self, model_id: str) -> Any:
-        path = self.model_dir(model_id) / "model.pkl"
+    def part_uri(self, whole_id: str, part_id: str) -> str:
+        return f"{(self.model_dir(whole_id) / 'model.pkl').as_uri()}#part={part_id}"
+
+    def put_part(self, part_id: str, whole_id: str, locator: list[list[Any]]) -> None:
+        folder = self.model_dir(part_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomic(folder / "meta.json", json.dumps(
+            {"model_id": part_id, "format": PART_FORMAT, "stored_in": whole_id, "locator": locator}).encode())
+
+    def load_model(self, model_id: str, _depth: int = 0) -> Any:
+        folder = self.model_dir(model_id)
         try:
-            data = path.read_bytes()
+            return pickle.loads((folder / "model.pkl").read_bytes())
         except FileNotFoundError:
+            pass
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (FileNotFoundError, ValueError):
             raise TrackingError(f"no stored model {model_id!r} under {self.root} (MODELDB_ARTIFACTS)") from None
-        return pickle.loads(data)
+        if meta.get("format") != PART_FORMAT or _depth >= MAX_PART_DEPTH:
+            raise TrackingError(f"model {model_id!r} under {self.root} has no model.pkl")
+        obj = self.load_model(meta["stored_in"], _depth + 1)
+        for attribute, index in meta["locator"]:
+            obj = getattr(obj, attribute)
+            if index is not None:
+                obj = obj[index][1]
+        return obj
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -107,6 +107,18 @@ def active_run() -> "Run | None":
     return _active.get()
 
 
+_running: list["Run"] = []  # every run started and not yet ended in this process, oldest first
+
+
+def latest_run() -> "Run | None":
+    """The most recently started run that is still running, whichever thread started it.
+
+    Trackers use it in threads that do not see the starting thread's active run (a pool worker).
+    """
+    running = _running
+    return running[-1] if running else None
+
+
 def start_run(name: str | None = None, *, parent: "Run | str | None" = None, branch_seq: int | None = None,
               tags: Mapping[str, str] | None = None, project: str | None = None,
               experiment: str | None = None) -> "Run":
@@ -157,6 +169,7 @@ class Run:
         })
         self.status = "RUNNING"
         self._token = _active.set(self)
+        _running.append(self)
 
     def end(self, status: str = "FINISHED", error: str | None = None) -> None:
         if self.status != "RUNNING":
@@ -164,11 +177,17 @@ class Run:
         if status not in ("FINISHED", "FAILED", "KILLED"):
             raise TrackingError(f"run status must be FINISHED, FAILED or KILLED, got {status!r}")
         self.status = status
+        for hook in list(_before_flush):  # events a tracker builds off-thread belong before the run's end
+            hook(settings().exit_flush_timeout_s)
         self._emit("RunEnded", {"status": status, "error": error,
                                 "duration_ms": (time.perf_counter() - self._started) * 1000})
         # Hand the run's events to the transport now (bounded, no delivery wait): a worker
         # process that is terminated right after its run must not take them along.
         emitter().drain(1.0)
+        try:
+            _running.remove(self)
+        except ValueError:
+            pass
         if self._token is not None:
             try:
                 _active.reset(self._token)

@@ -28,6 +28,7 @@ import hashlib
 import json
 import math
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -233,9 +234,9 @@ def _sparse_view(m: Any, names: list[str] | None) -> Frame:
 
     def rows(pos: np.ndarray) -> list[dict[str, Any]]:
         out = []
-        for p in pos:
-            row = csr.getrow(int(p))
-            pairs = sorted(zip(row.indices.tolist(), row.data.tolist()))[:MAX_SAMPLE_FIELDS]
+        for p in pos:  # indptr slicing: works for csr_matrix and csr_array alike
+            start, end = csr.indptr[int(p)], csr.indptr[int(p) + 1]
+            pairs = sorted(zip(csr.indices[start:end].tolist(), csr.data[start:end].tolist()))[:MAX_SAMPLE_FIELDS]
             out.append({names[i]: _plain(v) for i, v in pairs})
         return out
 
@@ -266,8 +267,10 @@ def column_stats(frame: Frame, sampled: bool) -> list[dict[str, Any] | None]:
     out: list[dict[str, Any] | None] = []
     columns = frame.columns(pos)
     distinct_columns = columns if distinct_pos is None or pos is not None else frame.columns(distinct_pos)
-    for values, few in zip(columns, distinct_columns):
-        out.append(_stats(values, few))
+    with warnings.catch_warnings():  # pandas/numpy deprecation noise must not reach the user's output
+        warnings.simplefilter("ignore")
+        for values, few in zip(columns, distinct_columns):
+            out.append(_stats(values, few))
     return out
 
 

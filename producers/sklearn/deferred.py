@@ -7,6 +7,7 @@ submitted work is lost at exit. A forked child starts its own thread.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -14,6 +15,7 @@ from collections import deque
 from typing import Callable
 
 log = logging.getLogger("modeldb.sklearn")
+EXIT_TIMEOUT_S = 30.0
 
 
 class Deferred:
@@ -28,6 +30,8 @@ class Deferred:
             if self._pid != os.getpid():  # first use, or a forked child: the thread is not there
                 self._pid, self._pending = os.getpid(), len(self._jobs)
                 threading.Thread(target=self._run, name="modeldb-sklearn-deferred", daemon=True).start()
+                # Registered after the emitter exists (a run emitted already), so it runs before its exit flush.
+                atexit.register(self.drain, EXIT_TIMEOUT_S)
             self._jobs.append(job)
             self._pending += 1
             self._cond.notify_all()

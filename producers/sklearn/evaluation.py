@@ -29,7 +29,10 @@ def remember_prediction(tracker: Any, model_id: str, x_info: DataInfo | None, me
     from modeldb.producers.sklearn.tracker import Prediction
 
     x = args[0] if args else kwargs.get("X")
-    tracker.predictions.put(result, Prediction(model_id, x_info, method, result, _slice_columns(tracker, x, x_info)))
+    limit = tracker.options.max_prediction_rows
+    head = np.array(np.asarray(result)[:limit]) if method in ("predict", "fit_predict") else None
+    slices = _slice_columns(tracker, x, x_info) if head is not None else {}
+    tracker.predictions.put(result, Prediction(model_id, x_info, method, n_rows_of(result), head, slices))
 
 
 def _slice_columns(tracker: Any, x: Any, x_info: DataInfo | None) -> dict[str, Any]:
@@ -37,10 +40,10 @@ def _slice_columns(tracker: Any, x: Any, x_info: DataInfo | None) -> dict[str, A
     if kind_of(x) != "frame":
         return {}
     wanted = tracker.options.slice_columns
-    names = [c for c in (wanted if wanted is not None else (x_info.categorical if x_info else [])) if c in x.columns]
-    names = names[:MAX_SLICE_COLUMNS]
+    by_name = {str(c): c for c in x.columns}
+    names = [n for n in (wanted if wanted is not None else (x_info.categorical if x_info else [])) if n in by_name]
     limit = tracker.options.max_prediction_rows
-    return {str(c): x[c].to_numpy()[:limit] for c in names}
+    return {n: np.array(x[by_name[n]].to_numpy()[:limit]) for n in names[:MAX_SLICE_COLUMNS]}
 
 
 def find_prediction(tracker: Any, value: Any) -> Any:
@@ -92,18 +95,16 @@ def on_metric(tracker: Any, fn: Callable, signature: inspect.Signature, args: tu
 
 
 def log_predictions(tracker: Any, run: Any, prediction: Any, y_true: Any) -> None:
-    """Copy the first rows now (cheap, and safe if the user changes the arrays); build the events off-thread."""
-    if prediction.data is None or kind_of(y_true) is None:
+    """Copy the labels' first rows now (cheap, and safe if the user changes them); build the events off-thread."""
+    if prediction.data is None or prediction.head is None or kind_of(y_true) is None:
         return
-    n = n_rows_of(prediction.values)
-    if n_rows_of(y_true) != n:
+    if n_rows_of(y_true) != prediction.n_rows:
         return
-    limit = min(n, tracker.options.max_prediction_rows)
+    limit = len(prediction.head)
     keys = np.array(prediction.data.key_array()[:limit])
-    predicted = np.array(np.asarray(prediction.values)[:limit])
     labels = np.array(np.asarray(y_true)[:limit])
-    slices = {name: np.array(values[:limit]) for name, values in prediction.slices.items()}
     model_id, dataframe_id = prediction.model_id, prediction.data.dataframe_id
+    predicted, slices = prediction.head, prediction.slices
     tracker.deferred.submit(lambda: _emit_rows(run, model_id, dataframe_id, keys, predicted, labels, slices))
 
 

@@ -77,18 +77,28 @@ def edges(derivation: dict[str, list[str]]) -> list[dict[str, str]]:
 
 
 def provenance(source: DataInfo | None, derivation: dict[str, list[str]]) -> Provenance:
-    """Compose: each output column's original sources, with the path through ``source``'s columns."""
+    """Compose: each output column's original sources, with the path through ``source``'s columns.
+
+    Outputs derived from every input (``pca0``…) share one list; its sources are gathered once.
+    """
     out: Provenance = {}
+    shared: dict[int, tuple[tuple[str, str], ...]] = {}
     for dst, direct in derivation.items():
-        found: dict[str, str] = {}
-        for src in direct:
-            upstream = source.sources(src) if source is not None else ((src, src),)
-            for origin, path in upstream:
-                if origin not in found:
-                    found[origin] = path if path.endswith(f" > {dst}") or path == dst else f"{path} > {dst}"
+        gathered = shared.get(id(direct))
+        if gathered is None:
+            found: dict[str, str] = {}
+            for src in direct:
+                for origin, path in (source.sources(src) if source is not None else ((src, src),)):
+                    found.setdefault(origin, path)
+                    if len(found) >= MAX_SOURCES_PER_COLUMN:
+                        break
                 if len(found) >= MAX_SOURCES_PER_COLUMN:
                     break
-        out[dst] = tuple(found.items())
+            gathered = tuple(found.items())
+            if len(direct) > 1:
+                shared[id(direct)] = gathered
+        out[dst] = tuple((origin, path if path.endswith(f" > {dst}") or path == dst else f"{path} > {dst}")
+                         for origin, path in gathered)
     return out
 
 

@@ -127,7 +127,8 @@ def after_fit(tracker: Any, run: Any, est: Any, call: Any, x_info: DataInfo | No
             "output_columns": [], "column_edges": [], "parent_action_id": call.action_id, "stage_index": None,
             "duration_ms": float(getattr(est, "refit_time_", 0.0) or 0.0) * 1000,
         })
-        tracker.store_model(run, best, best_model_id, refit_action, x_info, call.model_id)
+        tracker.store_model(run, best, best_model_id, refit_action, x_info, call.model_id, part_of=call.model_id)
+        call.parts.append((best, best_model_id))
     scoring = getattr(est, "scoring", None)
     run.emit_action("SearchCompleted", {
         "operator_class": type(est).__name__, "scoring": scoring if isinstance(scoring, str) else metric,

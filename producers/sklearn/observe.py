@@ -8,6 +8,7 @@ import numpy as np
 
 from modeldb.events import uuid7
 from modeldb.producers.sklearn import data as D
+from modeldb.producers.sklearn.bounds import bounded
 
 CATEGORICAL_MAX_DISTINCT = 50
 
@@ -35,7 +36,8 @@ class Observer:
         frame = D.view(obj, kind, names)
         fingerprint, method = D.fingerprint(frame)
         stats = D.column_stats(frame, sampled=method != "full")
-        if keys is None and frame.index is not None and not _is_default_range(frame.index):
+        if keys is None and frame.index is not None and not _is_default_range(frame.index) \
+                and frame.index.is_unique:  # repeated labels cannot tell rows apart: positions can
             keys = frame.index
         info = D.DataInfo(uuid7(), run.run_id, fingerprint, frame.n_rows, list(frame.names), keys, provenance)
         positions = D.positional_sample(frame.n_rows) if keys is None else D.sample_positions(info.key_array())
@@ -46,12 +48,12 @@ class Observer:
             columns.append({"name": name, "type": frame.dtypes[i], "stats": st})
             if st and st["top_values"] and (st["distinct_approx"] or 0) <= CATEGORICAL_MAX_DISTINCT:
                 info.categorical.append(name)
-        run.emit_action("DataFrameObserved", {
+        run.emit_action("DataFrameObserved", bounded("DataFrameObserved", {
             "dataframe_id": info.dataframe_id, "fingerprint": fingerprint, "fingerprint_method": method,
             "source": source, "n_rows": frame.n_rows, "n_columns": len(frame.names), "columns": columns,
             "sample_keys": [str(k) for k in _plain_keys(positions if keys is None else np.asarray(keys)[positions])],
             "sample_rows_json": [json.dumps(r, default=str, allow_nan=False) for r in sample],
-        })
+        }))
         self.registry.put(obj, info)
         return info
 

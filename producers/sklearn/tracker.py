@@ -26,8 +26,9 @@ from typing import Any, Callable
 
 from modeldb.events import uuid7
 from modeldb.producers import tracking
-from modeldb.producers.artifacts import ArtifactStore
+from modeldb.producers.artifacts import PART_FORMAT, ArtifactStore
 from modeldb.producers.sklearn import lineage, params
+from modeldb.producers.sklearn.bounds import bounded
 from modeldb.producers.sklearn.data import DataInfo, Registry, kind_of, n_rows_of
 from modeldb.producers.sklearn.deferred import Deferred
 from modeldb.producers.sklearn.observe import Observer
@@ -50,6 +51,7 @@ class Call:
     model_id: str | None = None
     stages: int = 0
     tracked: bool = True
+    parts: list = field(default_factory=list)  # (fitted stage, model id) of a composite's stages
 
     def allows(self, obj: Any) -> bool:
         return self.composite and obj is not self.obj
@@ -63,11 +65,14 @@ class ModelInfo:
 
 @dataclass
 class Prediction:
+    """What a metric call needs of a predict output: copies of its first rows, never the output itself
+    (the registry entry must die with the output)."""
     model_id: str
     data: DataInfo | None
     method: str
-    values: Any
-    slices: dict[str, Any]
+    n_rows: int
+    head: Any  # the first max_prediction_rows predictions (a copy)
+    slices: dict[str, Any]  # slice column -> the same rows' values (copies)
     linked: bool = False
 
 
@@ -128,9 +133,10 @@ class Tracker:
 
     # -- runs ------------------------------------------------------------------
     def run(self, first_operator: str = "") -> Any:
-        run = tracking.active_run()
-        if run is not None and run.status == "RUNNING":
-            return run
+        """The active run; in a thread that does not see it (a pool worker), the latest running one; else automatic."""
+        for run in (tracking.active_run(), tracking.latest_run()):
+            if run is not None and run.status == "RUNNING":
+                return run
         with self._run_lock:
             if self._auto_run is None or self._auto_run.status != "RUNNING":
                 script = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0] or "notebook"
@@ -140,16 +146,20 @@ class Tracker:
                 run._start()  # active in this context; other threads reach it through the tracker
                 self._auto_run = run
                 # Registered after the run (and so after the emitter): runs before the emitter's exit flush.
-                atexit.register(self.end_auto_run)
+                atexit.register(self._end_at_exit)
             return self._auto_run
 
-    def end_auto_run(self, status: str = "FINISHED") -> None:
+    def _end_at_exit(self) -> None:
+        # An uncaught exception ends a script with sys.last_type set (atexit runs after the traceback).
+        failed = getattr(sys, "last_type", None) is not None
+        self.end_auto_run("FAILED" if failed else "FINISHED", "uncaught exception" if failed else None)
+
+    def end_auto_run(self, status: str = "FINISHED", error: str | None = None) -> None:
         self.deferred.drain()
         run, self._auto_run = self._auto_run, None
         if run is not None and run.status == "RUNNING":
-            failed = getattr(sys, "last_type", None) is not None and status == "FINISHED"
-            run.end("FAILED" if failed else status, "uncaught exception" if failed else None)
-        atexit.unregister(self.end_auto_run)
+            run.end(status, error)
+        atexit.unregister(self._end_at_exit)
 
     # -- estimator methods -------------------------------------------------------
     def call(self, est: Any, method: str, original: Callable, args: tuple, kwargs: dict) -> Any:
@@ -212,7 +222,8 @@ class Tracker:
         outputs: list[str] = []
         output_columns: list[str] = []
         column_edges: list[dict[str, str]] = []
-        if method in TRANSFORMS and kind_of(result) is not None:
+        observable = kind_of(result) is not None and not isinstance(result, tuple)  # (mean, std) tuples: not data
+        if method in TRANSFORMS and observable:
             width = _width(result)
             output_columns = lineage.output_names(est, result, input_columns, width)
             derivation = lineage.derive(input_columns, output_columns)
@@ -222,7 +233,7 @@ class Tracker:
                                              provenance=lineage.provenance(x_info, derivation),
                                              source=f"{type(est).__name__}.{method}")
             outputs = [out_info.dataframe_id] if out_info else []
-        elif method in PREDICTS and kind_of(result) is not None:
+        elif method in PREDICTS and observable:
             output_columns = _prediction_names(est, method, result)
             keys = x_info.keys if x_info and x_info.n_rows == n_rows_of(result) else None
             out_info = self.observer.observe(result, run, keys=keys, names=output_columns,
@@ -232,7 +243,7 @@ class Tracker:
                 evaluation.remember_prediction(self, call.model_id, x_info, method, result, args, kwargs)
         inputs = [i.dataframe_id for i in (x_info, p.y_info) if i is not None]
         fitted = method in FITS
-        run.emit_action("OperatorApplied", {
+        run.emit_action("OperatorApplied", bounded("OperatorApplied", {
             "action_id": call.action_id, "action": method, "operator_class": type(est).__name__,
             "operator_module": type(est).__module__, "model_id": call.model_id,
             "params": params.flat_params(est) if fitted else [],
@@ -240,40 +251,82 @@ class Tracker:
             "input_columns": input_columns[:lineage.MAX_EDGES], "output_columns": output_columns[:lineage.MAX_EDGES],
             "column_edges": column_edges, "parent_action_id": p.parent.action_id if p.parent else None,
             "stage_index": p.stage_index, "duration_ms": duration_ms,
-        })
+        }))
         if method == "score" and call.model_id is not None:
             evaluation.log_score(run, call.model_id, x_info, result)
         if fitted:
             self.models.put(est, ModelInfo(call.model_id, x_info))
             parent_model = p.parent.model_id if p.parent is not None else None
-            self.store_model(run, est, call.model_id, call.action_id, x_info, parent_model)
+            self.store_model(run, est, call.model_id, call.action_id, x_info, parent_model, part_of=parent_model)
+            if p.parent is not None:
+                p.parent.parts.append((est, call.model_id))
             model_selection.after_fit(self, run, est, call, x_info)
+            self.link_parts(run, est, call.model_id, call.parts)
 
     def store_model(self, run: Any, est: Any, model_id: str, action_id: str | None, x_info: DataInfo | None,
-                    parent_model_id: str | None) -> None:
+                    parent_model_id: str | None, part_of: str | None = None) -> None:
+        """Index a fitted model; pickle it unless it is a part (a stage, a search's winner) of ``part_of``.
+
+        A part is stored once, inside its whole: ``link_parts`` records where, when the whole is done.
+        """
         features = list(x_info.columns) if x_info else []
         uri, fmt, size = "", "", -1
         if self.options.log_models:
             try:
-                stored = self.store().put_model(model_id, est, {
-                    "operator_class": type(est).__name__, "operator_module": type(est).__module__,
-                    "run_id": run.run_id, "project": run.project})
-                uri, fmt, size = stored.uri, stored.format, stored.size_bytes
+                store = self.store()
+                if part_of is None:
+                    stored = store.put_model(model_id, est, {
+                        "operator_class": type(est).__name__, "operator_module": type(est).__module__,
+                        "run_id": run.run_id, "project": run.project})
+                    uri, fmt, size = stored.uri, stored.format, stored.size_bytes
+                else:
+                    uri, fmt = store.part_uri(part_of, model_id), PART_FORMAT
             except Exception as exc:  # noqa: BLE001 - an unpicklable model is still indexed
                 self.warn(f"storing {type(est).__name__}", exc)
-        run.emit_action("ModelStored", {
+        run.emit_action("ModelStored", bounded("ModelStored", {
             "model_id": model_id, "operator_class": type(est).__name__, "uri": uri, "format": fmt,
             "size_bytes": size, "train_dataframe_id": x_info.dataframe_id if x_info else None,
             "feature_names": features[:lineage.MAX_EDGES], "internals": params.internals(est, features),
             "operator_module": type(est).__module__, "action_id": action_id, "parent_model_id": parent_model_id,
             "column_lineage": lineage.model_lineage(x_info),
-        })
+        }))
         for name, value in params.training_scores(est):
             if name != "best_score":  # searches log it against their best model
                 run.log_metric(name, value, model_id=model_id, dataframe_id=x_info.dataframe_id if x_info else None)
         for name, values in params.training_curves(est):
             for step, value in enumerate(values):
                 run.log_metric(name, value, step, model_id=model_id)
+
+    def link_parts(self, run: Any, whole: Any, whole_id: str, parts: list[tuple[Any, str]]) -> None:
+        """Record where each fitted part sits inside its stored whole; pickle any part not found there."""
+        if not self.options.log_models or not parts:
+            return
+        store = self.store()
+        for part, part_id in parts:
+            try:
+                locator = _locate(whole, part)
+                if locator is not None:
+                    store.put_part(part_id, whole_id, locator)
+                else:  # a composite that cloned its stage: keep the stage loadable on its own
+                    store.put_model(part_id, part, {"operator_class": type(part).__name__,
+                                                    "run_id": run.run_id, "project": run.project})
+            except Exception as exc:  # noqa: BLE001 - never break user code
+                self.warn(f"storing {type(part).__name__}", exc)
+
+
+def _locate(whole: Any, part: Any) -> list[list[Any]] | None:
+    """Where ``part`` is inside ``whole``: [[attribute, index]] (index None for a plain attribute)."""
+    if getattr(whole, "best_estimator_", None) is part:
+        return [["best_estimator_", None]]
+    for attr in ("steps", "transformers_", "transformer_list"):
+        try:
+            entries = getattr(whole, attr, None)
+        except Exception:  # noqa: BLE001 - fitted-attribute properties may raise
+            continue
+        for i, entry in enumerate(entries or ()):
+            if isinstance(entry, (tuple, list)) and len(entry) >= 2 and entry[1] is part:
+                return [[attr, i]]
+    return None
 
 
 def _arg(args: tuple, kwargs: dict, position: int, names: tuple[str, ...]) -> Any:

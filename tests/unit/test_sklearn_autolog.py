@@ -163,3 +163,107 @@ def test_a_stored_model_loads_back(home):
     np.testing.assert_array_equal(loaded.coef_, model.coef_)
     with pytest.raises(TrackingError, match="no stored model"):
         modeldb.load_model("0" * 32)
+
+
+def test_stages_and_search_winners_are_stored_once_inside_their_whole(home):
+    from sklearn.model_selection import GridSearchCV
+
+    modeldb.sklearn.autolog()
+    X, y = frame()
+    pipe = Pipeline([("prep", ColumnTransformer([("num", StandardScaler(), ["age", "income"]),
+                                                 ("cat", OneHotEncoder(), ["country"])])),
+                     ("clf", LogisticRegression())]).fit(X, y)
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2).fit(X[["age"]], y)
+    models = [e["payload"] for e in events(home) if e["event_type"] == "ModelStored"]
+    stored = {m["operator_class"]: m for m in models if m["operator_class"] != "LogisticRegression"}
+    stored["LogisticRegression"] = next(m for m in models if m["parent_model_id"] == stored["Pipeline"]["model_id"]
+                                        and m["operator_class"] == "LogisticRegression")
+    pickles = sorted(p.parent.name for p in (home / "artifacts" / "models").glob("*/model.pkl"))
+    assert pickles == sorted([stored["Pipeline"]["model_id"], stored["GridSearchCV"]["model_id"]])
+    assert stored["StandardScaler"]["format"] == "part" and "#part=" in stored["StandardScaler"]["uri"]
+    scaler = modeldb.load_model(stored["StandardScaler"]["model_id"])  # inside the ColumnTransformer, inside the Pipeline
+    np.testing.assert_array_equal(scaler.mean_, pipe.named_steps["prep"].named_transformers_["num"].mean_)
+    clf = modeldb.load_model(stored["LogisticRegression"]["model_id"])
+    np.testing.assert_array_equal(clf.coef_, pipe.named_steps["clf"].coef_)
+    winner = next(e["payload"] for e in events(home) if e["event_type"] == "SearchCompleted")["best_model_id"]
+    assert modeldb.load_model(winner).C == search.best_estimator_.C
+
+
+def test_predict_outputs_are_not_kept_alive(home):
+    import gc
+    import weakref
+
+    modeldb.sklearn.autolog()
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    output = model.predict(np.arange(100.0).reshape(-1, 1))
+    ref = weakref.ref(output)
+    del output
+    gc.collect()
+    assert ref() is None and not T.current().predictions._items
+
+
+def test_prediction_rows_arrive_before_the_run_ends_without_a_flush(home):
+    modeldb.sklearn.autolog()
+    X, y = frame(n=400)
+    with modeldb.start_run(name="mine"):
+        model = LogisticRegression().fit(X[["age", "income"]], y)
+        accuracy_score(y, model.predict(X[["age", "income"]]))
+    kinds = [e["event_type"] for e in events(home)]
+    assert kinds.index("PredictionsLogged") < kinds.index("RunEnded")
+
+
+def test_an_earlier_error_in_the_session_does_not_fail_a_clean_run(home, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys, "last_type", ValueError, raising=False)  # what a notebook keeps after a failed cell
+    with modeldb.sklearn.autolog():
+        LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    ended = [e["payload"] for e in events(home) if e["event_type"] == "RunEnded"]
+    assert [e["status"] for e in ended] == ["FINISHED"]
+
+
+def test_repeated_index_labels_fall_back_to_positions(home):
+    modeldb.sklearn.autolog()
+    X, y = frame(n=100)
+    doubled, labels = pd.concat([X, X]), pd.concat([y, y])
+    model = LogisticRegression().fit(doubled[["age"]], labels)
+    accuracy_score(labels, model.predict(doubled[["age"]]))
+    modeldb.flush()
+    rows = [r for e in events(home) if e["event_type"] == "PredictionsLogged" for r in e["payload"]["rows"]]
+    assert len({r["key"] for r in rows}) == len(rows) == 200
+
+
+def test_worker_threads_log_into_the_users_run(home):
+    from concurrent.futures import ThreadPoolExecutor
+
+    modeldb.sklearn.autolog()
+    with modeldb.start_run(name="mine") as run:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda C: LogisticRegression(C=C).fit([[0.0], [1.0]], [0, 1]), [0.1, 1.0]))
+    fits = {e["run_id"] for e in events(home) if e["event_type"] == "OperatorApplied"}
+    assert fits == {run.run_id}
+
+
+def test_sparse_arrays_and_tuple_outputs_are_handled_quietly(home, caplog):
+    import scipy.sparse as sp
+    from sklearn.gaussian_process import GaussianProcessRegressor
+
+    modeldb.sklearn.autolog()
+    with caplog.at_level(logging.WARNING, logger="modeldb.sklearn"):
+        X = sp.csr_array(np.eye(6))
+        LogisticRegression().fit(X, [0, 1] * 3)
+        gp = GaussianProcessRegressor().fit(np.arange(6.0).reshape(-1, 1), np.arange(6.0))
+        mean, cov = gp.predict(np.arange(6.0).reshape(-1, 1), return_cov=True)
+    assert cov.shape == (6, 6)
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_very_wide_models_produce_bounded_events(home):
+    from modeldb.producers.sklearn.bounds import MAX_EVENT_BYTES, size
+
+    modeldb.sklearn.autolog()
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(50, 3000)), columns=[f"feature_with_a_long_name_{i:05d}" for i in range(3000)])
+    LogisticRegression(max_iter=20).fit(X, [0, 1] * 25)
+    for e in events(home):
+        assert size(e["payload"]) <= MAX_EVENT_BYTES, e["event_type"]

@@ -78,6 +78,6 @@ def best_on_slice(warehouse: Warehouse, project: str, predicate: str = "1", metr
     except WarehouseError as exc:
         if exc.code != 47:  # UNKNOWN_IDENTIFIER: a column the predictions do not carry
             raise
-        known = ", ".join(columns) or "none yet (no labelled predictions in this project)"
+        known = ", ".join(columns) or "none (no labelled prediction rows with slice columns in this project)"
         raise WarehouseError(f"the slice predicate {predicate!r} names a column the stored predictions do not have; "
                              f"slice columns of project {project!r}: {known}", exc.code) from None
