@@ -15,8 +15,8 @@ from modeldb.warehouse import queries as Q
 _lock = threading.Lock()
 _warehouse: Any = None
 
-__all__ = ["projects", "runs", "models", "run_params", "best_runs", "best_models", "metric_history",
-           "param_vs_metric", "models_using_column", "models_on_dataset", "best_on_slice", "compare_models",
+__all__ = ["projects", "project_metrics", "runs", "models", "run_params", "best_runs", "best_models", "metric_history",
+           "param_vs_metric", "param_vs_metric_agg", "models_using_column", "models_on_dataset", "best_on_slice", "compare_models",
            "version_tree", "NAMES"]
 
 
@@ -51,6 +51,12 @@ def projects() -> Any:
     """Every project with its experiment and run counts and last activity."""
     warehouse, _ = _open()
     return Q.PROJECTS.frame(warehouse)
+
+
+def project_metrics(project: str | None = None) -> Any:
+    """Each metric of a project: how many models have it, the best and worst values and who holds them."""
+    warehouse, project = _project(project)
+    return Q.PROJECT_METRICS.frame(warehouse, project=project)
 
 
 def runs(where: str = "", order_by: str = "", columns: Iterable[str] = (), limit: int = 100, offset: int = 0,
@@ -95,6 +101,13 @@ def param_vs_metric(param: str, metric: str, project: str | None = None) -> Any:
     """A run-level hyperparameter against a metric, one row per run."""
     warehouse, project = _project(project)
     return Q.PARAM_VS_METRIC.frame(warehouse, project=project, param=param, metric=metric)
+
+
+def param_vs_metric_agg(param: str, metric: str, agg: str = "mean", entity: str = "model",
+                        project: str | None = None) -> Any:
+    """A metric aggregated (mean, median, min, max, count, std) per value of a hyperparameter, over models or runs."""
+    warehouse, project = _project(project)
+    return Q.param_vs_metric_agg(warehouse, project, param, metric, agg, entity)
 
 
 def models_using_column(column: str, project: str | None = None) -> Any:

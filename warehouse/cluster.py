@@ -19,12 +19,26 @@ import re
 
 from modeldb.exceptions import MigrationError
 
+_VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (`[^`]+`)\.`?(\w+)`? TO \1\.`?(\w+)`?\s+AS\s+(.*)$", re.S)
 _CREATE = re.compile(
     r"^CREATE TABLE IF NOT EXISTS (`[^`]+`)\.`?(\w+)`? \((.*)\) ENGINE = (\w+)(?:\(([^)]*)\))?(.*)$", re.S)
 
 
 def distribute(statement: str, cluster: str) -> list[str]:
-    """One rendered ``CREATE TABLE`` statement as its local and Distributed cluster statements."""
+    """One rendered DDL statement in cluster mode.
+
+    ``CREATE TABLE``: its local and Distributed tables. ``CREATE MATERIALIZED VIEW … TO``: the view
+    on every shard, from the local source into the local target. ``INSERT … SELECT`` (a backfill):
+    unchanged, reading and writing the Distributed tables.
+    """
+    if statement.lstrip().upper().startswith("INSERT"):
+        return [statement]
+    view = _VIEW.match(statement.strip())
+    if view is not None:
+        db, name, target, select = view.groups()
+        select = re.sub(rf"\bFROM {re.escape(db)}\.`?(\w+)`?", lambda m: f"FROM {db}.`{m[1]}_local`", select)
+        return [f"CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.`{name}` ON CLUSTER `{cluster}` "
+                f"TO {db}.`{target}_local` AS {select}"]
     match = _CREATE.match(statement.strip())
     if match is None:
         raise MigrationError(f"cluster mode handles CREATE TABLE IF NOT EXISTS … ENGINE = …; got {statement[:80]!r}")

@@ -80,6 +80,9 @@ def answers(wh, project, runs):
     a, b = models.model_id.tolist()[:2]
     return {
         "projects": Q.PROJECTS.frame(wh).query("project == @project").to_dict("records"),
+        "project_metrics": Q.PROJECT_METRICS.frame(wh, project=project).to_dict("records"),
+        "tableau": Q.param_vs_metric_agg(wh, project, "C", "f1", "mean", "run").to_dict("records"),
+        "tableau_models": Q.param_vs_metric_agg(wh, project, "clf__C", "accuracy_score", "max").to_dict("records"),
         "runs_or": Q.search_runs(wh, project, where="params.C >= 1 OR tags.team = 'risk'",
                                  order_by="params.C DESC", columns=["params.C", "metrics.accuracy"]).to_dict("records"),
         "runs_page": Q.search_runs(wh, project, order_by="metrics.f1 DESC", limit=2, offset=1).name.tolist(),
@@ -129,7 +132,9 @@ def test_the_version_tree_and_run_level_queries(loaded):
     assert [r["name"] for r in first["best_runs"]] == ["lr-branch", "lr-3", "lr-2"]
     assert [row["step"] for row in first["history"]] == [0, 1, 2, 3]
     assert {r["key"]: r["value"] for r in first["run_params"]} == {"C": "0.01", "penalty": "l2"}
-    assert first["projects"][0]["runs"] == 6
+    assert first["projects"][0]["runs"] == 6 and first["projects"][0]["models"] == 10  # 2 pipelines x 5 fitted parts
+    assert [(r["param_value"], r["mean"]) for r in first["tableau"]] == [
+        ("0.01", 0.9), ("0.1", 0.85), ("0.2", 0.5), ("1.0", 0.8), ("10.0", pytest.approx(0.75))]
 
 
 def test_model_queries(loaded):
@@ -139,6 +144,10 @@ def test_model_queries(loaded):
                                columns=["params.clf__C", "metrics.accuracy_score"])
     assert filtered["params.clf__C"].tolist() == ["1.0"]
     assert len(first["best_models"]) == 2 and first["slice"][0]["rows"] > 0
+    best = {r["metric"]: r for r in first["project_metrics"]}["f1_score"]
+    assert best["models"] == 2 and best["max_value"] == pytest.approx(first["best_models"][0]["value"])
+    assert best["max_model"] in {m["model_id"] for m in first["best_models"]}
+    assert [r["param_value"] for r in first["tableau_models"]] == ["0.01", "1.0"]
     assert {"Pipeline", "OneHotEncoder", "LogisticRegression"} <= {m["operator_class"] for m in first["using"]}
     params = {r["item"]: r for r in first["compare"]["params"]}
     assert params["clf__C"]["differs"] and not params["clf__max_iter"]["differs"]

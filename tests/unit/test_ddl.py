@@ -24,12 +24,25 @@ def test_migrations_are_ordered_and_render_the_database():
     assert all("{db}" not in s and "`db_x`." in s for s in rendered)
 
 
+IDEMPOTENT_STATES = {"uniqExact", "max", "min", "argMax", "argMin"}
+
+
 def test_every_table_is_idempotent_and_documented():
+    """ReplacingMergeTree by version, or aggregate states that a duplicate cannot change."""
     for statement in (s for m in migrations() for s in m.statements):
-        assert "ReplacingMergeTree(ver)" in statement, statement[:60]
+        if statement.startswith("CREATE TABLE"):
+            replacing = "ReplacingMergeTree(ver)" in statement
+            assert replacing or "AggregatingMergeTree()" in statement, statement[:60]
+            if not replacing:
+                assert set(re.findall(r"AggregateFunction\((\w+)", statement)) <= IDEMPOTENT_STATES
+        elif statement.startswith("CREATE MATERIALIZED VIEW"):
+            assert set(re.findall(r"(\w+?)State(?:If)?\(", statement)) <= IDEMPOTENT_STATES, statement[:60]
+        else:
+            assert statement.startswith("INSERT INTO"), statement[:60]  # a backfill
     for name, table in tables().items():
         assert table["doc"], f"table {name} needs a -- @table comment"
-        assert ("ver", "UInt64") in [(c, t) for c, t, _ in table["columns"]]
+        if "AggregateFunction" not in " ".join(t for _, t, _ in table["columns"]):
+            assert ("ver", "UInt64") in [(c, t) for c, t, _ in table["columns"]]
         undocumented = [c for c, _, meaning in table["columns"] if not meaning]
         assert not undocumented, f"table {name}: add `-- @column {name}.<name>: meaning` for {undocumented}"
 
@@ -37,7 +50,7 @@ def test_every_table_is_idempotent_and_documented():
 def test_cluster_mode_turns_each_table_into_replicated_local_plus_distributed():
     from modeldb.warehouse.cluster import distribute
 
-    statements = [s for m in migrations() for s in m.render("db")]
+    statements = [s for m in migrations() for s in m.render("db") if s.startswith("CREATE TABLE")]
     for statement in statements:
         local, dist = distribute(statement, "c1")
         assert " ON CLUSTER `c1` " in local and "ENGINE = Replicated" in local
@@ -50,3 +63,6 @@ def test_cluster_mode_turns_each_table_into_replicated_local_plus_distributed():
     assert dist.endswith("cityHash64(run_id))")
     projects = distribute(next(s for s in statements if "`db`.projects " in s), "c1")[1]
     assert projects.endswith("cityHash64(project))")
+    view = next(s for m in migrations() for s in m.render("db") if "VIEW IF NOT EXISTS `db`.project_metrics_models" in s)
+    (local_view,) = distribute(view, "c1")
+    assert "ON CLUSTER `c1` TO `db`.`project_metrics_local`" in local_view and "FROM `db`.`metrics_local`" in local_view

@@ -3,14 +3,29 @@ from __future__ import annotations
 
 from modeldb.warehouse.queries.base import NamedQuery
 
-PROJECTS = NamedQuery("projects", "Every project with its experiment and run counts and last activity", """
+PROJECTS = NamedQuery("projects", "Every project with its experiment, run and model counts and last activity", """
 SELECT project,
-       uniqExact(experiment) AS experiments,
-       uniqExact(run_id) AS runs,
-       toString(toDateTime(intDiv(max(started_ts), 1000000))) AS last_run_started
-FROM {db}.experiments
+       uniqExactMerge(experiments) AS experiments,
+       uniqExactMerge(runs) AS runs,
+       uniqExactMerge(models) AS models,
+       toString(toDateTime(intDiv(maxMerge(last_ts), 1000000))) AS last_activity
+FROM {db}.project_counts
 GROUP BY project
 ORDER BY project
+""")
+
+PROJECT_METRICS = NamedQuery("project_metrics", "Each metric of a project: models with it, best and worst values and "
+                             "the models that hold them", """
+SELECT name AS metric,
+       uniqExactMerge(models) AS models,
+       maxMerge(max_value) AS max_value,
+       argMaxMerge(max_model) AS max_model,
+       minMerge(min_value) AS min_value,
+       argMinMerge(min_model) AS min_model
+FROM {db}.project_metrics
+WHERE project = %(project)s
+GROUP BY name
+ORDER BY name
 """)
 
 RUNS = NamedQuery("runs", "The runs of a project with name, status, parent and duration", """
@@ -69,4 +84,4 @@ HAVING countIf(kind = 'param') > 0 AND countIf(kind = 'metric') > 0
 ORDER BY metric_value DESC
 """)
 
-QUERIES = (PROJECTS, RUNS, RUN_PARAMS, BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC)
+QUERIES = (PROJECTS, PROJECT_METRICS, RUNS, RUN_PARAMS, BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC)

@@ -107,3 +107,36 @@ def version_tree(warehouse: Warehouse, project: str, run_id: str) -> Any:
     import pandas as pd
 
     return pd.DataFrame(out)
+
+
+AGGREGATES = {"mean": "avg", "median": "median", "min": "min", "max": "max", "count": "count", "std": "stddevPop"}
+
+
+def param_vs_metric_agg(warehouse: Warehouse, project: str, param: str, metric: str, agg: str = "mean",
+                        entity: str = "model") -> Any:
+    """The paper's "Tableau-like" chart: a metric aggregated per value of a hyperparameter.
+
+    One row per distinct param value (numeric values in numeric order) with the aggregate
+    (mean, median, min, max, count, std) of the metric over every model (or run) that has both.
+    """
+    if agg not in AGGREGATES:
+        raise FilterError(f"agg must be one of {', '.join(AGGREGATES)}, got {agg!r}")
+    if entity not in ENTITIES:
+        raise FilterError(f"entity must be model or run, got {entity!r}")
+    table, id_column, _ = ENTITIES[entity]
+    sql = f"""
+        SELECT param_value, {AGGREGATES[agg]}(metric_value) AS {agg}, count() AS {entity}s
+        FROM (
+            SELECT {id_column},
+                   argMaxIf(value_str, ver, kind = 'param' AND key = %(param)s) AS param_value,
+                   argMaxIf(value_num, ver, kind = 'metric' AND key = %(metric)s) AS metric_value
+            FROM {{db}}.{table}
+            WHERE project = %(project)s
+              AND ((kind = 'param' AND key = %(param)s) OR (kind = 'metric' AND key = %(metric)s))
+            GROUP BY {id_column}
+            HAVING countIf(kind = 'param') > 0 AND countIf(kind = 'metric') > 0 AND isFinite(metric_value)
+        )
+        GROUP BY param_value
+        ORDER BY isNull(toFloat64OrNull(param_value)), toFloat64OrNull(param_value), param_value"""
+    return warehouse.query(render(sql, warehouse), {"project": project, "param": param,
+                                                    "metric": metric}).to_pandas()
