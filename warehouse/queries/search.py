@@ -13,7 +13,7 @@ from modeldb.warehouse.base import Warehouse, quote
 from modeldb.warehouse.queries.base import render
 from modeldb.warehouse.queries.filters import Compiled, FilterError, compile_expression, compile_order
 
-MAX_LIMIT = 10_000
+MAX_LIMIT = 1_000_000
 ENTITIES = {
     "run": ("run_summary", "run_id", ("name", "status", "parent_run_id", "started_ts", "duration_ms")),
     "model": ("model_summary", "model_id", ("operator_class", "parent_model_id", "train_dataframe_id", "size_bytes",
@@ -76,36 +76,63 @@ def search_models(warehouse: Warehouse, project: str, where: str = "", order_by:
     return _search(warehouse, "model", project, where, order_by, columns, limit, offset)
 
 
-def version_tree(warehouse: Warehouse, project: str, run_id: str) -> Any:
-    """The run's whole tree: its root ancestor and every branch below it, with depth, in tree order."""
-    rows = warehouse.query(render("""
-        SELECT run_id, argMaxIf(name, ver, event_type = 'RunStarted') AS name,
-               argMaxIf(parent_run_id, ver, event_type = 'RunStarted') AS parent_run_id,
-               argMaxIf(branch_seq, ver, event_type = 'RunStarted') AS branch_seq,
-               argMax(status, ver) AS status, min(ts) AS started_ts
-        FROM {db}.runs WHERE project = %(project)s GROUP BY run_id""", warehouse), {"project": project}).rows
-    runs = {r[0]: r for r in rows}
-    if run_id not in runs:
+def _tree_rows(warehouse: Warehouse, project: str, column: str, ids: list[str]) -> list[tuple]:
+    listed = ", ".join(quote(i) for i in ids)
+    return warehouse.query(render(f"""
+        SELECT run_id, argMaxIf(name, ver, event_type = 'RunStarted') AS run_name,
+               argMaxIf(parent_run_id, ver, event_type = 'RunStarted') AS parent,
+               argMaxIf(branch_seq, ver, event_type = 'RunStarted') AS branch,
+               argMax(status, ver) AS run_status, min(ts) AS started_ts
+        FROM {{db}}.runs
+        WHERE project = %(project)s AND {column} IN ({listed})
+        GROUP BY run_id
+        ORDER BY started_ts, run_id""", warehouse), {"project": project}).rows
+
+
+def version_tree(warehouse: Warehouse, project: str, run_id: str, max_depth: int = 1000) -> Any:
+    """The run's whole tree: its root ancestor and every branch below it, with depth, in tree order.
+
+    Climbs parent by parent, then descends level by level: a few point queries, however many
+    runs the project has.
+    """
+    import pandas as pd
+
+    found = _tree_rows(warehouse, project, "run_id", [run_id])
+    if not found:
         raise FilterError(f"no run {run_id!r} in project {project!r}")
-    root, seen = run_id, {run_id}
-    while runs[root][2] in runs and runs[root][2] not in seen:  # climb to the root (guarding against cycles)
-        root = runs[root][2]
-        seen.add(root)
+    rows = {found[0][0]: found[0]}
+    root = run_id
+    for _ in range(max_depth):
+        parent = rows[root][2]
+        if not parent or parent in rows:
+            break
+        above = _tree_rows(warehouse, project, "run_id", [parent])
+        if not above:
+            break
+        rows[parent] = above[0]
+        root = parent
     children: dict[str, list[str]] = {}
-    for rid, row in sorted(runs.items(), key=lambda item: item[1][5]):
-        children.setdefault(row[2], []).append(rid)
+    frontier = [root]
+    for _ in range(max_depth):
+        below = [r for r in _tree_rows(warehouse, project, "parent_run_id", frontier) if r[0] not in children]
+        if not below:
+            break
+        for row in below:
+            rows[row[0]] = row
+            children.setdefault(row[2], []).append(row[0])
+        frontier = [row[0] for row in below]
+        for run in frontier:
+            children.setdefault(run, [])
     out, stack, visited = [], [(root, 0)], set()
     while stack:
         rid, depth = stack.pop()
         if rid in visited:
             continue
         visited.add(rid)
-        _, name, parent, branch_seq, status, started = runs[rid]
+        _, name, parent, branch_seq, status, _started = rows[rid]
         out.append({"run_id": rid, "name": name, "parent_run_id": parent, "branch_seq": branch_seq,
                     "status": status, "depth": depth, "selected": rid == run_id})
         stack.extend((child, depth + 1) for child in reversed(children.get(rid, [])))
-    import pandas as pd
-
     return pd.DataFrame(out)
 
 

@@ -1,0 +1,240 @@
+"""Warehouse at scale: every named query timed over 100,000 runs, on the ClickHouse server and on chDB.
+
+The project is built through the real pipeline: producer processes log runs with the public API
+(each: 20 params, 10 final metrics, a 100-step loss curve, and one model with its fit action,
+features, lineage and two metrics) to Kafka; `modeldb process --engine confluent` workers
+materialize them into a ClickHouse server. The same tables are then copied into chDB
+(``remote()``), and each named query is timed (median of ``--repeats``) on both. With
+``--mlflow``, ``bench/mlflow_search.py`` times MLflow's ``search_runs`` with a filter and an
+order, and all runs as a DataFrame, on a 10,000-run SQLite store, and the ratios are printed.
+Starts its own Kafka and ClickHouse; prints figures, asserts nothing.
+
+    .venv/bin/python bench/warehouse_scale.py [--runs 100000] [--producers 2] [--workers 2] [--mlflow]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from modeldb import services
+from modeldb.config import Settings
+
+MODELDB = str(Path(sys.executable).with_name("modeldb"))
+HERE = Path(__file__).resolve().parent
+PROJECT = "scale"
+
+
+def produce(transport: str, home: str, first: int, count: int) -> None:
+    """One producer process: ``count`` runs through the public API to Kafka."""
+    import modeldb
+    from modeldb.events import typed_param, uuid7
+
+    modeldb.init(project=PROJECT, experiment="sweep", home=home, transport=transport)
+    features = [f"f{k}" for k in range(10)]
+    for i in range(first, first + count):
+        rng = random.Random(i)
+        with modeldb.start_run(name=f"run-{i:06d}", tags={"team": f"t{i % 5}"}) as run:
+            params = {f"p{k}": (str(i % 10) if k == 0 else i % 7 if k == 1 else (i * k) % 100) for k in range(20)}
+            run.log_params(params)
+            for step in range(100):
+                run.log_metric("loss", 1.0 / (step + 1) + rng.random() * 0.01, step=step)
+            run.log_metrics({f"m{k}": rng.random() for k in range(10)})
+            model_id, action_id = uuid7(), uuid7()
+            run.emit_action("OperatorApplied", {
+                "action_id": action_id, "action": "fit", "operator_class": "LogisticRegression",
+                "operator_module": "sklearn.linear_model", "model_id": model_id,
+                "params": [typed_param("C", 10 ** rng.uniform(-3, 2)), typed_param("max_iter", 100)],
+                "input_dataframe_ids": [], "output_dataframe_ids": [], "input_columns": features,
+                "output_columns": [], "column_edges": [], "parent_action_id": None, "stage_index": None,
+                "duration_ms": 1.0})
+            run.emit_action("ModelStored", {
+                "model_id": model_id, "operator_class": "LogisticRegression", "uri": "", "format": "",
+                "size_bytes": -1, "train_dataframe_id": None, "feature_names": features, "internals": [],
+                "operator_module": "sklearn.linear_model", "action_id": action_id, "parent_model_id": None,
+                "column_lineage": [{"src": f"raw_{k}", "dst": f, "path": f"raw_{k} > {f}"}
+                                   for k, f in enumerate(features)]})
+            run.log_metric("accuracy", rng.random(), model_id=model_id)
+            run.log_metric("f1", rng.random(), model_id=model_id)
+    modeldb.flush(300)
+
+
+def build(args: argparse.Namespace, kafka: services.Service, clickhouse: services.Service, home: Path) -> dict:
+    from modeldb.stream_processors.topics import ensure_topics
+
+    topic = f"scale-{os.getpid()}"
+    transport = f"kafka://127.0.0.1:{kafka.port}/{topic}"
+    warehouse = f"clickhouse://default@127.0.0.1:{clickhouse.port}/scale"
+    settings = Settings.load(env={}, home=home, transport=transport, warehouse=warehouse)
+    ensure_topics(settings, partitions=4)
+    env = dict(os.environ, MODELDB_HOME=str(home), MODELDB_TRANSPORT=transport, MODELDB_WAREHOUSE=warehouse,
+               MODELDB_PROCESSOR_ENGINE="confluent", MODELDB_CONSUMER_GROUP="scale", MODELDB_BATCH_SIZE="20000")
+    workers = [subprocess.Popen([MODELDB, "process"], env=env, stdout=subprocess.DEVNULL,
+                                stderr=open(home / f"worker-{w}.log", "ab")) for w in range(args.workers)]
+    started = time.monotonic()
+    per = args.runs // args.producers
+    procs = [multiprocessing.Process(target=produce, args=(transport, str(home), p * per, per))
+             for p in range(args.producers)]
+    for proc in procs:
+        proc.start()
+    expected = per * args.producers * (2 + 20 + 100 + 10 + 4)
+    from modeldb.warehouse.factory import connect
+
+    wh = connect(settings)
+    last = 0
+    while True:
+        time.sleep(10)
+        done = wh.query("SELECT count() FROM scale.events_raw").scalar()
+        rate = (done - last) / 10
+        last = done
+        print(f"  {time.monotonic() - started:6.0f}s  {done:>11,} / {expected:,} events materialized "
+              f"({rate:,.0f}/s)", file=sys.stderr)
+        if done >= expected:
+            break
+        if all(not p.is_alive() for p in procs) and rate == 0 and done < expected:
+            print("  producers finished and the processors are idle; stopping short", file=sys.stderr)
+            break
+    produced = time.monotonic() - started
+    for proc in procs:
+        proc.join()
+    for worker in workers:
+        worker.terminate()
+        worker.wait(30)
+    return {"events": last, "seconds": produced, "rate": last / produced}
+
+
+def copy_to_chdb(clickhouse: services.Service, home: Path):
+    """The server's tables into chDB: exported with clickhouse-client, read back with file()."""
+    from modeldb.warehouse.ddl import tables
+    from modeldb.warehouse.factory import connect
+
+    wh = connect(Settings.load(env={}, home=home, warehouse=f"chdb://{home}/chdb?database=scale"))
+    for table, spec in tables().items():
+        if any("AggregateFunction" in t for _, t, _ in spec["columns"]):
+            continue  # the materialized views refill these as the source tables are copied
+        dump = home / f"{table}.tsv"
+        with open(dump, "wb") as out:
+            subprocess.run(["clickhouse-client", "--port", str(clickhouse.port), "--query",
+                            f"SELECT * FROM scale.`{table}` FORMAT TabSeparated"], stdout=out, check=True)
+        structure = ", ".join(f"{name} {typ}" for name, typ, _ in spec["columns"])
+        wh.query(f"INSERT INTO scale.`{table}` SELECT * FROM file('{dump}', 'TabSeparated', '{structure}')",
+                 readonly=False)
+        dump.unlink()
+    return wh
+
+
+def timings(wh, repeats: int) -> dict[str, float]:
+    from modeldb.warehouse import queries as Q
+
+    run_id = wh.query("SELECT run_id FROM scale.runs WHERE project = 'scale' LIMIT 1").scalar()
+    model_id = wh.query("SELECT model_id FROM scale.models WHERE project = 'scale' LIMIT 2").rows
+    fingerprint_run = run_id
+    columns = [f"params.p{k}" for k in range(20)] + [f"metrics.m{k}" for k in range(10)]
+    cases = {
+        "projects": lambda: Q.PROJECTS.frame(wh),
+        "project_metrics": lambda: Q.PROJECT_METRICS.frame(wh, project=PROJECT),
+        "runs: filter+order+page": lambda: Q.search_runs(
+            wh, PROJECT, where="params.p0 = '3' AND metrics.m0 > 0.5", order_by="metrics.m1 DESC", limit=100),
+        "runs: OR filter, 30 columns": lambda: Q.search_runs(
+            wh, PROJECT, where="params.p1 >= 5 OR tags.team = 't1'", columns=columns, limit=1000),
+        "runs: all as DataFrame": lambda: Q.search_runs(wh, PROJECT, columns=columns, limit=1_000_000),
+        "models: filter+order": lambda: Q.search_models(
+            wh, PROJECT, where="params.C > 1 AND metrics.accuracy > 0.9", order_by="metrics.f1 DESC", limit=100),
+        "best_runs": lambda: Q.BEST_RUNS.frame(wh, project=PROJECT, metric="m0", limit=10),
+        "best_models": lambda: Q.best_models(wh, PROJECT, "accuracy"),
+        "metric_history": lambda: Q.METRIC_HISTORY.frame(wh, project=PROJECT, metric="loss", run_id=run_id),
+        "run_params": lambda: Q.RUN_PARAMS.frame(wh, project=PROJECT, run_id=run_id),
+        "param_vs_metric": lambda: Q.PARAM_VS_METRIC.frame(wh, project=PROJECT, param="p0", metric="m0"),
+        "param_vs_metric_agg": lambda: Q.param_vs_metric_agg(wh, PROJECT, "p1", "m0", "median", "run"),
+        "models_using_column": lambda: Q.MODELS_USING_COLUMN.frame(wh, project=PROJECT, column="raw_3"),
+        "compare_models": lambda: Q.compare_models(wh, PROJECT, model_id[0][0], model_id[1][0]),
+        "version_tree": lambda: Q.version_tree(wh, PROJECT, fingerprint_run),
+        "models": lambda: Q.MODELS.frame(wh, project=PROJECT),
+    }
+    out = {}
+    for name, case in cases.items():
+        case()  # warm caches
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            case()
+            seconds.append(time.perf_counter() - started)
+        out[name] = statistics.median(seconds) * 1000
+    return out
+
+
+def mlflow(runs: int, repeats: int) -> dict | None:
+    try:
+        python = subprocess.run(["bash", str(HERE / "mlflow_venv.sh")], check=True, capture_output=True,
+                                text=True).stdout.strip().splitlines()[-1]
+    except (subprocess.CalledProcessError, IndexError) as exc:
+        print(f"MLflow virtualenv could not be built: {exc}", file=sys.stderr)
+        return None
+    workdir = services.cache_dir() / "mlflow-scale"
+    result = subprocess.run([python, str(HERE / "mlflow_search.py"), "--runs", str(runs), "--workdir", str(workdir),
+                             "--repeats", str(repeats)], capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"MLflow benchmark failed:\n{result.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--producers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--mlflow", action="store_true")
+    parser.add_argument("--mlflow-runs", type=int, default=10_000)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="modeldb-scale-"))
+    kafka = services.start_kafka(home / "kafka")
+    clickhouse = services.start_clickhouse(home / "clickhouse")
+    try:
+        print(f"building {args.runs:,} runs through Kafka ({args.producers} producers, {args.workers} workers)…",
+              file=sys.stderr)
+        built = build(args, kafka, clickhouse, home)
+        from modeldb.warehouse.factory import connect
+
+        server = connect(Settings.load(env={}, home=home,
+                                       warehouse=f"clickhouse://default@127.0.0.1:{clickhouse.port}/scale"))
+        sizes = dict(server.query("SELECT 'runs', uniqExact(run_id) FROM scale.experiments UNION ALL "
+                                  "SELECT 'metric points', count() FROM scale.metrics UNION ALL "
+                                  "SELECT 'params', count() FROM scale.params").rows)
+        on_server = timings(server, args.repeats)
+        chdb = copy_to_chdb(clickhouse, home)
+        on_chdb = timings(chdb, args.repeats)
+    finally:
+        clickhouse.stop()
+        kafka.stop()
+    print(f"\nbuilt: {built['events']:,} events in {built['seconds']:.0f}s ({built['rate']:,.0f} events/s end to end); "
+          + ", ".join(f"{k}: {v:,}" for k, v in sizes.items()))
+    print(f"\n{'named query':<30} {'ClickHouse ms':>14} {'chDB ms':>9}")
+    for name in on_server:
+        print(f"{name:<30} {on_server[name]:>14.1f} {on_chdb[name]:>9.1f}")
+    if args.mlflow:
+        theirs = mlflow(args.mlflow_runs, args.repeats)
+        if theirs:
+            q = theirs["queries"]
+            ours_filter = on_server["runs: filter+order+page"]
+            ours_all = on_server["runs: all as DataFrame"]
+            print(f"\nMLflow {theirs['mlflow_version']} (SQLite) at {theirs['runs']:,} runs vs ModelDB at "
+                  f"{sizes.get('runs', 0):,} runs (ClickHouse server):")
+            print(f"  search_runs filter+order: {q['filter_order']['median'] * 1000:,.0f} ms vs {ours_filter:.1f} ms "
+                  f"({q['filter_order']['median'] * 1000 / ours_filter:,.0f}x)")
+            print(f"  all runs as a DataFrame:  {q['all_runs_dataframe']['median'] * 1000:,.0f} ms vs "
+                  f"{ours_all:.1f} ms for all {sizes.get('runs', 0):,} runs "
+                  f"({q['all_runs_dataframe']['median'] * 1000 / ours_all:,.0f}x)")
+
+
+if __name__ == "__main__":
+    main()
