@@ -20,11 +20,13 @@ install: $(STAMP)
 demo: install
 	$(BIN)/modeldb demo
 
-## Debian's clickhouse-server, the machine's Java 17 and Apache Kafka's jars from Maven Central (cached).
+## Debian's clickhouse-server and clickhouse-client, the machine's Java 17 and Apache Kafka's jars from Maven Central (cached).
 system-deps: install
 	@if [ ! -x /usr/sbin/clickhouse-server ]; then \
 	  echo "installing clickhouse-server from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null; fi
+	@command -v clickhouse-client >/dev/null || { echo "installing clickhouse-client from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-client >/dev/null; }
 	@command -v java >/dev/null || { echo "installing Java 17"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 	@command -v mvn >/dev/null || { echo "installing Maven"; apt-get update -qq && \

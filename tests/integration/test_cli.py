@@ -128,3 +128,21 @@ def test_sql_writes_parquet_and_schema_explains_every_table(clickhouse, tmp_path
     assert all(c["meaning"] for t in described.values() for c in t["columns"])
     unknown = run_cli("schema", "nope", **env)
     assert unknown.returncode == 2 and "tables: _consumer_offsets, actions" in unknown.stderr
+
+
+def test_plain_clickhouse_client_reads_the_warehouse(kafka_pipeline, clickhouse):
+    """The tables are ordinary ClickHouse tables: the stock client answers questions too."""
+    import subprocess
+
+    pipeline = kafka_pipeline
+    project = unique("client")
+    pipeline.init(project)
+    with modeldb.start_run(name="r") as run:
+        run.log_metric("acc", 0.75)
+    pipeline.settle()
+    db = pipeline.warehouse.database
+    out = subprocess.run(["clickhouse-client", "--port", str(clickhouse.port), "--query",
+                          f"SELECT name, argMax(value, ver) FROM {db}.metrics WHERE project = '{project}' "
+                          "GROUP BY name FORMAT TabSeparated"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["acc", "0.75"]
