@@ -25,9 +25,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, os.environ.get("OMP_NUM_THREADS", "1"))
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import statistics
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -36,6 +34,7 @@ from pathlib import Path  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from mlflow_runner import run_in_mlflow_venv  # noqa: E402
 from sklearn_workloads import WORKLOADS  # noqa: E402
 
 import modeldb  # noqa: E402
@@ -68,18 +67,7 @@ def measure(repeats: int, names: list[str]) -> dict[str, dict[str, list[float]]]
 
 
 def mlflow(repeats: int, names: list[str]) -> dict | None:
-    try:
-        python = subprocess.run(["bash", str(HERE / "mlflow_venv.sh")], check=True, capture_output=True,
-                                text=True).stdout.strip().splitlines()[-1]
-    except (subprocess.CalledProcessError, IndexError) as exc:
-        print(f"MLflow virtualenv could not be built: {exc}", file=sys.stderr)
-        return None
-    result = subprocess.run([python, str(HERE / "mlflow_autolog.py"), "--repeats", str(repeats),
-                             "--workloads", ",".join(names)], capture_output=True, text=True)
-    if result.returncode != 0:
-        print(f"MLflow benchmark failed:\n{result.stderr[-2000:]}", file=sys.stderr)
-        return None
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_in_mlflow_venv("mlflow_autolog.py", "--repeats", str(repeats), "--workloads", ",".join(names))
 
 
 def report(ours: dict, theirs: dict | None) -> None:

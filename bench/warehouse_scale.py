@@ -14,7 +14,6 @@ Starts its own Kafka and ClickHouse; prints figures, asserts nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import random
@@ -28,8 +27,10 @@ from pathlib import Path
 from modeldb import services
 from modeldb.config import Settings
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for mlflow_runner
+from mlflow_runner import run_in_mlflow_venv  # noqa: E402
+
 MODELDB = str(Path(sys.executable).with_name("modeldb"))
-HERE = Path(__file__).resolve().parent
 PROJECT = "scale"
 
 
@@ -172,19 +173,9 @@ def timings(wh, repeats: int) -> dict[str, float]:
 
 
 def mlflow(runs: int, repeats: int) -> dict | None:
-    try:
-        python = subprocess.run(["bash", str(HERE / "mlflow_venv.sh")], check=True, capture_output=True,
-                                text=True).stdout.strip().splitlines()[-1]
-    except (subprocess.CalledProcessError, IndexError) as exc:
-        print(f"MLflow virtualenv could not be built: {exc}", file=sys.stderr)
-        return None
     workdir = services.cache_dir() / "mlflow-scale"
-    result = subprocess.run([python, str(HERE / "mlflow_search.py"), "--runs", str(runs), "--workdir", str(workdir),
-                             "--repeats", str(repeats)], capture_output=True, text=True)
-    if result.returncode != 0:
-        print(f"MLflow benchmark failed:\n{result.stderr[-2000:]}", file=sys.stderr)
-        return None
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_in_mlflow_venv("mlflow_search.py", "--runs", str(runs), "--workdir", str(workdir),
+                              "--repeats", str(repeats))
 
 
 def main() -> None:
