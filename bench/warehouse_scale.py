@@ -169,6 +169,7 @@ def timings(wh, repeats: int) -> dict[str, float]:
             case()
             seconds.append(time.perf_counter() - started)
         out[name] = statistics.median(seconds) * 1000
+        print(f"  {name}: {out[name]:.1f} ms", file=sys.stderr)
     return out
 
 
@@ -201,7 +202,9 @@ def main() -> None:
         sizes = dict(server.query("SELECT 'runs', uniqExact(run_id) FROM scale.experiments UNION ALL "
                                   "SELECT 'metric points', count() FROM scale.metrics UNION ALL "
                                   "SELECT 'params', count() FROM scale.params").rows)
+        print("timing the named queries on the ClickHouse server…", file=sys.stderr)
         on_server = timings(server, args.repeats)
+        print("copying into chDB and timing there…", file=sys.stderr)
         chdb = copy_to_chdb(clickhouse, home)
         on_chdb = timings(chdb, args.repeats)
     finally:

@@ -29,10 +29,22 @@ def distribute(statement: str, cluster: str) -> list[str]:
 
     ``CREATE TABLE``: its local and Distributed tables. ``CREATE MATERIALIZED VIEW … TO``: the view
     on every shard, from the local source into the local target. ``INSERT … SELECT`` (a backfill):
-    unchanged, reading and writing the Distributed tables.
+    unchanged, reading and writing the Distributed tables. ``RENAME TABLE``: the local tables, on
+    every shard. ``DROP TABLE IF EXISTS``: the local and the Distributed table.
     """
-    if statement.lstrip().upper().startswith("INSERT"):
+    head = statement.lstrip().upper()
+    if head.startswith("INSERT"):
         return [statement]
+    if head.startswith("RENAME TABLE"):  # the local tables move; the Distributed ones point at them by name
+        renamed = re.sub(r"(`[^`]+`)\.`?(\w+)`?", lambda m: f"{m[1]}.`{m[2]}_local`", statement.strip())
+        return [f"{renamed} ON CLUSTER `{cluster}`"]
+    if head.startswith("DROP TABLE IF EXISTS"):
+        target = re.match(r"DROP TABLE IF EXISTS (`[^`]+`)\.`?(\w+)`?\s*$", statement.strip())
+        if target is None:
+            raise MigrationError(f"cluster mode drops one table at a time; got {statement[:80]!r}")
+        db, table = target.groups()
+        return [f"DROP TABLE IF EXISTS {db}.`{table}_local` ON CLUSTER `{cluster}`",
+                f"DROP TABLE IF EXISTS {db}.`{table}` ON CLUSTER `{cluster}`"]
     view = _VIEW.match(statement.strip())
     if view is not None:
         db, name, target, select = view.groups()

@@ -5,7 +5,8 @@ on any backend. Files are ``ddl/NNNN_name.sql``; statements end with ``;`` on
 a line end; ``{db}`` is replaced by the database name. A ``-- @table name:
 meaning`` comment documents the next table, and ``-- @column table.name:
 meaning`` (or ``-- @column name: meaning`` for a name shared by many tables)
-documents a column; ``modeldb schema`` prints them.
+documents a column; ``modeldb schema`` prints them. ``-- @transient name`` marks
+a table a migration builds and then renames into place.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from importlib import resources
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _TABLE_DOC = re.compile(r"^-- @table (\w+): (.+)$", re.M)
 _COLUMN_DOC = re.compile(r"^-- @column ([\w.]+): (.+)$", re.M)
+_TRANSIENT = re.compile(r"^-- @transient (\w+)$", re.M)
 _CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS \{db\}\.(\w+) \((.*?)\) ENGINE", re.S)
 
 
@@ -55,10 +57,13 @@ def tables() -> dict[str, dict]:
     texts = [entry.read_text() for entry in sorted(resources.files("modeldb.warehouse").joinpath("ddl").iterdir(),
                                                     key=lambda e: e.name) if _FILE.match(entry.name)]
     column_docs = dict(doc for text in texts for doc in _COLUMN_DOC.findall(text))
+    transient = {name for text in texts for name in _TRANSIENT.findall(text)}  # built, then renamed away
     out: dict[str, dict] = {}
     for text in texts:
         docs = dict(_TABLE_DOC.findall(text))
         for name, body in _CREATE.findall(text):
+            if name in transient:
+                continue
             cols = []
             for line in body.splitlines():
                 line = line.strip().rstrip(",")

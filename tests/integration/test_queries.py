@@ -98,8 +98,15 @@ def answers(wh, project, runs):
                   .to_dict("records"),
         "slice": Q.best_on_slice(wh, project, "country = 'US'").to_dict("records"),
         "compare": {k: v.to_dict("records") for k, v in Q.compare_models(wh, project, a, b).items()},
+        "on_dataset": Q.models_on_dataset(wh, project, _source_fingerprint(wh, project)).to_dict("records"),
         "all_models": Q.MODELS.frame(wh, project=project).to_dict("records"),
     }
+
+
+def _source_fingerprint(wh, project) -> str:
+    """The 400-row customers frame that was split before the models were fitted."""
+    return wh.query(f"SELECT any(fingerprint) FROM `{wh.database}`.dataframes WHERE project = %(p)s "
+                    "AND n_rows = 400 AND n_columns = 2", {"p": project}).scalar()
 
 
 def test_redelivered_events_change_no_answer(loaded):
@@ -148,6 +155,8 @@ def test_model_queries(loaded):
     assert best["models"] == 2 and best["max_value"] == pytest.approx(first["best_models"][0]["value"])
     assert best["max_model"] in {m["model_id"] for m in first["best_models"]}
     assert [r["param_value"] for r in first["tableau_models"]] == ["0.01", "1.0"]
+    trained = {r["model_id"]: r["hops"] for r in first["on_dataset"]}
+    assert all(trained[m["model_id"]] == 1 for m in first["models"])  # the frame, split, then fitted on
     assert {"Pipeline", "OneHotEncoder", "LogisticRegression"} <= {m["operator_class"] for m in first["using"]}
     params = {r["item"]: r for r in first["compare"]["params"]}
     assert params["clf__C"]["differs"] and not params["clf__max_iter"]["differs"]

@@ -37,8 +37,8 @@ def test_every_table_is_idempotent_and_documented():
                 assert set(re.findall(r"AggregateFunction\((\w+)", statement)) <= IDEMPOTENT_STATES
         elif statement.startswith("CREATE MATERIALIZED VIEW"):
             assert set(re.findall(r"(\w+?)State(?:If)?\(", statement)) <= IDEMPOTENT_STATES, statement[:60]
-        else:
-            assert statement.startswith("INSERT INTO"), statement[:60]  # a backfill
+        else:  # a backfill, or moving a rebuilt table into place
+            assert statement.startswith(("INSERT INTO", "RENAME TABLE", "DROP TABLE IF EXISTS")), statement[:60]
     for name, table in tables().items():
         assert table["doc"], f"table {name} needs a -- @table comment"
         if "AggregateFunction" not in " ".join(t for _, t, _ in table["columns"]):
@@ -65,4 +65,8 @@ def test_cluster_mode_turns_each_table_into_replicated_local_plus_distributed():
     assert projects.endswith("cityHash64(project))")
     view = next(s for m in migrations() for s in m.render("db") if "VIEW IF NOT EXISTS `db`.project_metrics_models" in s)
     (local_view,) = distribute(view, "c1")
+    renamed = distribute("RENAME TABLE `db`.a TO `db`.b, `db`.c TO `db`.a", "c1")
+    assert renamed == ["RENAME TABLE `db`.`a_local` TO `db`.`b_local`, `db`.`c_local` TO `db`.`a_local` ON CLUSTER `c1`"]
+    assert distribute("DROP TABLE IF EXISTS `db`.x", "c1") == [
+        "DROP TABLE IF EXISTS `db`.`x_local` ON CLUSTER `c1`", "DROP TABLE IF EXISTS `db`.`x` ON CLUSTER `c1`"]
     assert "ON CLUSTER `c1` TO `db`.`project_metrics_local`" in local_view and "FROM `db`.`metrics_local`" in local_view

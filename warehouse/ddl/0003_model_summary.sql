@@ -20,4 +20,4 @@ CREATE TABLE IF NOT EXISTS {db}.model_summary (
     ts Int64,
     ver UInt64
 ) ENGINE = ReplacingMergeTree(ver)
-ORDER BY (project, model_id, kind, key);
+ORDER BY (project, kind, key, model_id);

@@ -26,14 +26,22 @@ def render(sql: str, warehouse: Warehouse) -> str:
     return sql.replace("{db}", f"`{warehouse.database}`")
 
 
-# The latest attributes of every model of a project, for joining onto per-model answers.
-MODEL_ATTRIBUTES = """(
+def model_attributes(only: str = "") -> str:
+    """The latest attributes of a project's models, to join onto per-model answers.
+
+    ``only``: a subquery of model ids to restrict to, so the join reads those models and not all.
+    """
+    restrict = f" AND model_id IN ({only})" if only else ""
+    return f"""(
     SELECT model_id,
            argMax(operator_class, ver) AS operator_class,
            argMax(run_id, ver) AS run_id,
            argMax(parent_model_id, ver) AS parent_model_id,
            argMax(train_dataframe_id, ver) AS train_dataframe_id
-    FROM {db}.models
-    WHERE project = %(project)s
+    FROM {{db}}.models
+    WHERE project = %(project)s{restrict}
     GROUP BY model_id
 ) AS model_attributes"""
+
+
+MODEL_ATTRIBUTES = model_attributes()

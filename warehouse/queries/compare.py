@@ -82,8 +82,8 @@ def _features(warehouse: Warehouse, project: str, model_id: str) -> dict[str, fl
 
 def _metrics(warehouse: Warehouse, project: str, model_id: str) -> dict[str, float]:
     rows = _rows(warehouse, """
-        SELECT name, argMax(value, ver) FROM {db}.metrics
-        WHERE project = %(project)s AND model_id = %(model)s AND slice = '' GROUP BY name""",
+        SELECT key, argMax(value_num, ver) FROM {db}.model_summary
+        WHERE project = %(project)s AND kind = 'metric' AND model_id = %(model)s GROUP BY key""",
                  project=project, model=model_id)
     return {name: round(value, 6) for name, value in rows}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from modeldb.warehouse.base import Warehouse
-from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, render
+from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, model_attributes, render
 
 MODELS = NamedQuery("models", "Every model of a project: class, run, pipeline parent, size, training data", """
 SELECT model_id,
@@ -21,19 +21,26 @@ GROUP BY model_id
 ORDER BY min(ts), model_id
 """)
 
-BEST_MODELS = NamedQuery("best_models", "Models ranked by the latest value of a metric (non-finite values skipped)", f"""
-SELECT model_id, operator_class, run_id, parent_model_id, value, dataframe_id
-FROM (
+_RANKED = """
     SELECT model_id, argMax(value, ver) AS value, argMax(dataframe_id, ver) AS dataframe_id
-    FROM {{db}}.metrics
+    FROM {db}.metrics
     WHERE project = %(project)s AND name = %(metric)s AND model_id != '' AND slice = ''
     GROUP BY model_id
     HAVING isFinite(value)
-) AS ranked
-ANY LEFT JOIN {MODEL_ATTRIBUTES} USING model_id
+    ORDER BY if(%(lower_is_better)s, value, -value), model_id
+    LIMIT %(limit)s"""
+
+BEST_MODELS = NamedQuery("best_models", "Models ranked by the latest value of a metric (non-finite values skipped)", f"""
+SELECT model_id, operator_class, run_id, parent_model_id, value, dataframe_id
+FROM ({_RANKED}) AS ranked
+ANY LEFT JOIN {model_attributes(f"SELECT model_id FROM ({_RANKED})")} USING model_id
 ORDER BY if(%(lower_is_better)s, value, -value), model_id
-LIMIT %(limit)s
 """, defaults={"limit": 10, "lower_is_better": 0})
+
+_USED = """
+        SELECT DISTINCT model_id, src, dst, path
+        FROM {db}.lineage
+        WHERE project = %(project)s AND kind = 'model' AND src = %(column)s"""
 
 MODELS_USING_COLUMN = NamedQuery(
     "models_using_column",
@@ -41,14 +48,10 @@ MODELS_USING_COLUMN = NamedQuery(
 SELECT model_id, operator_class, run_id, parent_model_id, direct, features, paths
 FROM (
     SELECT model_id, max(src = dst) AS direct, groupArray(dst) AS features, groupArray(path) AS paths
-    FROM (
-        SELECT DISTINCT model_id, src, dst, path
-        FROM {{db}}.lineage
-        WHERE project = %(project)s AND kind = 'model' AND src = %(column)s
-    )
+    FROM ({_USED})
     GROUP BY model_id
 ) AS used
-ANY LEFT JOIN {MODEL_ATTRIBUTES} USING model_id
+ANY LEFT JOIN {model_attributes(f"SELECT model_id FROM ({_USED})")} USING model_id
 ORDER BY direct DESC, operator_class, model_id
 """)
 

@@ -22,8 +22,23 @@ ENTITIES = {
 NUMERIC_ATTRIBUTES = {"started_ts", "duration_ms", "size_bytes", "created_ts", "features"}
 
 
+ANCHOR = {"run": "name", "model": "operator_class"}  # an attribute every run / model has
+TWO_PHASE_MAX = 1000
+
+
+def _rows(keys: set[tuple[str, str]]) -> str:
+    """A WHERE clause reading only these (kind, key) rows: the summaries are sorted by key, so it is an index range."""
+    by_kind: dict[str, set[str]] = {}
+    for kind, key in keys:
+        by_kind.setdefault(kind, set()).add(key)
+    return " OR ".join(f"(kind = {quote(kind)} AND key IN ({', '.join(quote(k) for k in sorted(names))}))"
+                       for kind, names in sorted(by_kind.items()))
+
+
 def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_by: str, columns: Iterable[str],
             limit: int, offset: int) -> Any:
+    """Pages of at most 1,000 are found in two steps: which ids (reading only the keys the filter and sort
+    use), then their attributes and columns (reading only those ids). Bigger pages take one step."""
     table, id_column, attributes = ENTITIES[entity]
     if not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
         raise FilterError(f"limit must be 1..{MAX_LIMIT}, got {limit!r}")
@@ -33,35 +48,43 @@ def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_b
     selected: list[tuple[str, Compiled]] = [(c, compile_expression(c, entity, display=True)) for c in columns]
     condition = compile_expression(where, entity) if where and where.strip() else Compiled("1")
     order = compile_order(order_by, entity) if order_by and order_by.strip() else Compiled("")
-    keys = {k for c in (condition, order, *(s for _, s in selected)) for k in c.keys}
-    wanted = [f"kind = {quote(entity)}"]
-    by_kind: dict[str, list[str]] = {}
-    for kind, key in keys:
-        if kind != entity:
-            by_kind.setdefault(kind, []).append(key)
-    wanted += [f"(kind = {quote(kind)} AND key IN ({', '.join(quote(k) for k in sorted(names))}))"
-               for kind, names in sorted(by_kind.items())]
+    anchor = (entity, ANCHOR[entity])
+    filter_keys = {anchor} | condition.keys | order.keys
+    display_keys = {(entity, a) for a in attributes} | {k for _, c in selected for k in c.keys}
     fields = ["any(run_id) AS run_id"] if entity == "model" else []
     fields.append("any(experiment) AS experiment")
     for attribute in attributes:
         value = "value_num" if attribute in NUMERIC_ATTRIBUTES else "value_str"
         fields.append(f"argMaxIf({value}, ver, kind = {quote(entity)} AND key = {quote(attribute)}) AS {attribute}")
     fields += [f"{compiled.sql} AS `{name.replace('`', '')}`" for name, compiled in selected]
-    sql = f"""
-        SELECT {id_column}, {', '.join(fields)}
-        FROM {{db}}.{table}
-        WHERE project = %(project)s AND ({' OR '.join(wanted)})
-        GROUP BY {id_column}
-        HAVING countIf(kind = {quote(entity)}) > 0 AND ({condition.sql})
-        ORDER BY {order.sql + ', ' if order.sql else ''}min(ts), {id_column}
-        LIMIT {int(offset)}, {int(limit)}"""
-    try:
-        return warehouse.query(render(sql, warehouse), {"project": project}).to_pandas()
-    except WarehouseError as exc:
-        if exc.code not in (36, 43, 46, 47, 62, 386):  # syntax, types, unknown names: the user's expression
-            raise
-        reason = str(exc).split(" In scope", 1)[0].split("DB::Exception: ", 1)[-1][:200]
-        raise FilterError(f"cannot use where={where!r} order_by={order_by!r} columns={columns!r}: {reason}") from None
+    having = f"countIf(kind = {quote(entity)} AND key = {quote(anchor[1])}) > 0 AND ({condition.sql})"
+    ordering = f"{order.sql + ', ' if order.sql else ''}min(ts), {id_column}"
+
+    def run(sql: str) -> Any:
+        try:
+            return warehouse.query(render(sql, warehouse), {"project": project})
+        except WarehouseError as exc:
+            if exc.code not in (36, 43, 46, 47, 62, 386):  # syntax, types, unknown names: the user's expression
+                raise
+            reason = str(exc).split(" In scope", 1)[0].split("DB::Exception: ", 1)[-1][:200]
+            raise FilterError(f"cannot use where={where!r} order_by={order_by!r} columns={columns!r}: "
+                              f"{reason}") from None
+
+    if limit > TWO_PHASE_MAX:
+        return run(f"""
+            SELECT {id_column}, {', '.join(fields)} FROM {{db}}.{table}
+            WHERE project = %(project)s AND ({_rows(filter_keys | display_keys)})
+            GROUP BY {id_column} HAVING {having} ORDER BY {ordering} LIMIT {int(offset)}, {int(limit)}""").to_pandas()
+    ids = [row[0] for row in run(f"""
+        SELECT {id_column} FROM {{db}}.{table}
+        WHERE project = %(project)s AND ({_rows(filter_keys)})
+        GROUP BY {id_column} HAVING {having} ORDER BY {ordering} LIMIT {int(offset)}, {int(limit)}""").rows]
+    frame = run(f"""
+        SELECT {id_column}, {', '.join(fields)} FROM {{db}}.{table}
+        WHERE project = %(project)s AND {id_column} IN ({', '.join(quote(i) for i in ids) or "''"})
+          AND ({_rows(display_keys)})
+        GROUP BY {id_column}""").to_pandas()
+    return frame.set_index(id_column).loc[ids].reset_index() if ids else frame
 
 
 def search_runs(warehouse: Warehouse, project: str, where: str = "", order_by: str = "",
