@@ -64,7 +64,7 @@ def test_unreachable_clickhouse_and_bad_uris_are_one_clear_line(tmp_path):
     result = run_cli("sql", "SELECT 1", MODELDB_HOME=str(tmp_path), MODELDB_WAREHOUSE="postgres://u:pw@h/db")
     assert result.returncode == 2 and "unsupported scheme 'postgres'" in result.stderr and "pw" not in result.stderr
     result = run_cli("sql", "SELECT 1", "--format", "xml", MODELDB_HOME=str(tmp_path))
-    assert result.returncode == 2 and "--format must be table, csv or json" in result.stderr
+    assert result.returncode == 2 and "--format must be table, csv, json or parquet" in result.stderr
 
 
 def test_passwords_never_reach_the_output(clickhouse, tmp_path):

@@ -33,23 +33,23 @@ FROM {db}.models GROUP BY project;
 -- @column project_metrics.models: distinct models with the metric (uniqExact state)
 -- @column project_metrics.max_value: highest value (max state)
 -- @column project_metrics.min_value: lowest value (min state)
--- @column project_metrics.max_model: model holding the highest value (argMax state)
--- @column project_metrics.min_model: model holding the lowest value (argMin state)
+-- @column project_metrics.max_model: model holding the highest value (argMax state; ties go to the greatest model id)
+-- @column project_metrics.min_model: model holding the lowest value (argMin state; ties go to the least model id)
 CREATE TABLE IF NOT EXISTS {db}.project_metrics (
     project String,
     name String,
     models AggregateFunction(uniqExact, String),
     max_value AggregateFunction(max, Float64),
     min_value AggregateFunction(min, Float64),
-    max_model AggregateFunction(argMax, String, Float64),
-    min_model AggregateFunction(argMin, String, Float64)
+    max_model AggregateFunction(argMax, String, Tuple(Float64, String)),
+    min_model AggregateFunction(argMin, String, Tuple(Float64, String))
 ) ENGINE = AggregatingMergeTree()
 ORDER BY (project, name);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.project_metrics_models TO {db}.project_metrics AS
 SELECT project, name, uniqExactState(model_id) AS models, maxState(value) AS max_value,
-       minState(value) AS min_value, argMaxState(model_id, value) AS max_model,
-       argMinState(model_id, value) AS min_model
+       minState(value) AS min_value, argMaxState(model_id, (value, model_id)) AS max_model,
+       argMinState(model_id, (value, model_id)) AS min_model
 FROM {db}.metrics
 WHERE model_id != '' AND slice = '' AND isFinite(value)
 GROUP BY project, name;
@@ -64,8 +64,8 @@ SELECT project, uniqExactStateIf(model_id, 0), uniqExactStateIf(model_id, 0), un
 FROM {db}.models GROUP BY project;
 
 INSERT INTO {db}.project_metrics
-SELECT project, name, uniqExactState(model_id), maxState(value), minState(value), argMaxState(model_id, value),
-       argMinState(model_id, value)
+SELECT project, name, uniqExactState(model_id), maxState(value), minState(value), argMaxState(model_id, (value, model_id)),
+       argMinState(model_id, (value, model_id))
 FROM {db}.metrics
 WHERE model_id != '' AND slice = '' AND isFinite(value)
 GROUP BY project, name;
