@@ -11,8 +11,8 @@ Fingerprint (blake2b-128 over shape, dtypes, column names and values):
   (method ``sampled:4096``). Two datasets with the same shape whose sampled
   rows are equal get the same fingerprint; the cost is independent of size.
 
-Statistics are exact for data hashed in full and computed over the same
-sampled rows otherwise; ``distinct_approx`` always counts over at most 4,096
+Statistics are exact for data hashed in full with at most 100,000 rows, and
+computed over the same 4,096 sampled rows otherwise; ``distinct_approx`` always counts over at most 4,096
 rows. Only the first ``MAX_STATS_COLUMNS`` columns get statistics, and only
 the first ``MAX_COLUMNS`` are listed (``n_columns`` has the full width).
 
@@ -38,6 +38,7 @@ import numpy as np
 
 FULL_HASH_BYTES = 32 << 20
 SAMPLE_ROWS = 4096
+STATS_FULL_ROWS = 100_000
 SAMPLE_KEYS = 5
 MAX_COLUMNS = 2000
 MAX_STATS_COLUMNS = 200

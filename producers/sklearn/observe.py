@@ -35,7 +35,7 @@ class Observer:
             provenance = earlier.provenance if provenance is None else provenance
         frame = D.view(obj, kind, names)
         fingerprint, method = D.fingerprint(frame)
-        stats = D.column_stats(frame, sampled=method != "full")
+        stats = D.column_stats(frame, sampled=method != "full" or frame.n_rows > D.STATS_FULL_ROWS)
         if keys is None and frame.index is not None and not _is_default_range(frame.index) \
                 and frame.index.is_unique:  # repeated labels cannot tell rows apart: positions can
             keys = frame.index
