@@ -68,10 +68,11 @@ def _answer(console: Console, warehouse: Any, names: list[str]) -> None:
     used = used[used.run_id.isin(run_names)]
     used["run"] = [run_names[r] for r in used.run_id]
     used["how"] = ["directly" if d else f"via {p[0]}" for d, p in zip(used.direct, used.paths)]
-    inner = (used.parent_model_id != "") & (used.direct == 1)  # transformers inside the pipelines above
+    inner = (used.parent_model_id != "") & (used.direct == 1)  # parts of the models above
     _table(console, used[~inner][["model_id", "operator_class", "run", "how"]])
     if inner.any():
-        console.print(f"[dim](and {int(inner.sum())} transformer stages inside those pipelines read it directly)[/dim]")
+        console.print(f"[dim](and {int(inner.sum())} parts of those models read it directly: pipeline stages and "
+                      "the grid search's refitted winner)[/dim]")
     clean = sorted(set(run_names.values()) - set(used.run))
     console.print(f"runs whose models never saw it: {', '.join(clean) or 'none'}")
 
