@@ -80,3 +80,38 @@ def test_the_read_only_path_does_not_reach_outside_the_warehouse(warehouse, stat
         refused = True
     assert refused or not warehouse.capabilities.embedded
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_new_summaries_are_backfilled_from_a_warehouse_that_predates_them(warehouse):
+    """Migrations 0003+ fill model_summary and the project summaries from rows materialized before them."""
+    from modeldb import codec
+    from modeldb.stream_processors.materializer import COLUMNS, decode_and_validate, materialize
+    from tests.integration.conftest import unique
+    from tests.unit.events_factory import event
+
+    events = [event("RunStarted"), event("OperatorApplied", seq=1), event("ModelStored", seq=2),
+              event("MetricLogged", seq=3, model_id="m1", name="accuracy", value=0.9)]
+    rows = materialize((decode_and_validate(codec.encode(e)), codec.encode(e)) for e in events)
+    old = unique("old")
+    warehouse.execute(f"CREATE DATABASE IF NOT EXISTS `{old}`")
+    steps = migrations()
+    for migration in steps[:2]:  # the warehouse as it was before model_summary
+        for statement in migration.render(old):
+            warehouse.execute(statement)
+    for table in COLUMNS:  # the rows reach the old database through the current one
+        if table in rows and table != "model_summary":
+            warehouse.insert(table, COLUMNS[table], rows[table])
+            warehouse.query(f"INSERT INTO `{old}`.`{table}` ({', '.join(COLUMNS[table])}) "
+                            f"SELECT {', '.join(COLUMNS[table])} FROM `{warehouse.database}`.`{table}`", readonly=False)
+    for migration in steps[2:]:
+        for statement in migration.render(old):
+            warehouse.execute(statement)
+
+    summary = dict(((k, key), (s, n)) for k, key, s, n in warehouse.query(
+        f"SELECT kind, key, argMax(value_str, ver), argMax(value_num, ver) FROM `{old}`.model_summary "
+        "WHERE model_id = 'm1' GROUP BY kind, key").rows)
+    assert summary[("model", "operator_class")][0] == "LogisticRegression"
+    assert summary[("param", "C")][1] == 1.0 and summary[("metric", "accuracy")][1] == 0.9
+    counts = warehouse.query(f"SELECT uniqExactMerge(runs), uniqExactMerge(models) FROM `{old}`.project_counts "
+                             "WHERE project = 'p' GROUP BY project").rows
+    assert counts == [(1, 1)]

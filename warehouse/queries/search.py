@@ -52,7 +52,7 @@ def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_b
     filter_keys = {anchor} | condition.keys | order.keys
     display_keys = {(entity, a) for a in attributes} | {k for _, c in selected for k in c.keys}
     fields = ["any(run_id) AS run_id"] if entity == "model" else []
-    fields.append("any(experiment) AS experiment")
+    fields.append("anyIf(experiment, experiment != '') AS experiment")
     for attribute in attributes:
         value = "value_num" if attribute in NUMERIC_ATTRIBUTES else "value_str"
         fields.append(f"argMaxIf({value}, ver, kind = {quote(entity)} AND key = {quote(attribute)}) AS {attribute}")
