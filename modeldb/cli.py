@@ -94,10 +94,7 @@ def sql(
     """Run ClickHouse SQL against the warehouse. Read-only unless --write."""
     from modeldb.warehouse.factory import connect
 
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise ModelDBError(f"--format must be table, csv, json or parquet, not {fmt!r}")
-    if fmt == "parquet" and output is None:
-        raise ModelDBError("--format parquet writes a file: give it with --output results.parquet")
+    _check_format(fmt, output)
     if query.startswith("@"):
         path = Path(query[1:])
         if not path.exists():
@@ -116,12 +113,17 @@ def sql(
     _emit(warehouse.query(query, params, readonly=not write), fmt, output)
 
 
-def _emit(result: Any, fmt: str, output: Optional[Path]) -> None:
+def _check_format(fmt: str, output: Optional[Path]) -> None:
+    """Before any work: the output format, and a file for Parquet."""
     if fmt not in ("table", "csv", "json", "parquet"):
         raise ModelDBError(f"--format must be table, csv, json or parquet, not {fmt!r}")
+    if fmt == "parquet" and output is None:
+        raise ModelDBError("--format parquet writes a file: give it with --output results.parquet")
+
+
+def _emit(result: Any, fmt: str, output: Optional[Path]) -> None:
+    """Print or write a result in a format ``_check_format`` accepted."""
     if fmt == "parquet":
-        if output is None:
-            raise ModelDBError("--format parquet writes a file: give it with --output results.parquet")
         result.to_pandas().to_parquet(output, index=False)
         err.print(f"wrote {len(result.rows):,} row(s) to {output}")
         return
@@ -155,6 +157,7 @@ def query_command(
         return
     if name not in named.NAMES:
         raise ModelDBError(f"no query {name!r}; queries: {', '.join(named.NAMES)}")
+    _check_format(fmt, output)
     fn = named.NAMES[name]
     accepted = inspect.signature(fn).parameters
     kwargs: dict[str, Any] = {}

@@ -232,6 +232,16 @@ def start_clickhouse(workdir: Path, port: int | None = None, timeout: float = 60
     return Service("clickhouse", proc.pid, tcp, str(workdir), f"clickhouse://default@127.0.0.1:{tcp}/modeldb")
 
 
+def _log4j(workdir: Path, logfile: str, extra: str = "") -> None:
+    """A log4j config for a JVM service: warnings and up into ``workdir/logfile``."""
+    (workdir / "log4j.properties").write_text(f"""log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File={workdir}/{logfile}
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+{extra}""")
+
+
 def start_zookeeper(workdir: Path, port: int | None = None, timeout: float = 60.0) -> Service:
     """Apache ZooKeeper from the Kafka distribution's jars: what ClickHouse needs for ON CLUSTER DDL and replication."""
     java = shutil.which("java")
@@ -241,12 +251,7 @@ def start_zookeeper(workdir: Path, port: int | None = None, timeout: float = 60.
     workdir = Path(workdir)
     (workdir / "data").mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    (workdir / "log4j.properties").write_text(f"""log4j.rootLogger=WARN, file
-log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File={workdir}/zookeeper.log
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-""")
+    _log4j(workdir, "zookeeper.log")
     log = workdir / "stdout.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -308,14 +313,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=-1
 """)
-    (workdir / "log4j.properties").write_text(f"""log4j.rootLogger=WARN, file
-log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File={workdir}/kafka.log
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka=INFO
-log4j.logger.org.apache.kafka=WARN
-""")
+    _log4j(workdir, "kafka.log", "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=WARN\n")
     classpath = f"{libs}/*"
     jvm = [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
            f"-Dlog4j.configuration=file:{workdir}/log4j.properties", "-cp", classpath]

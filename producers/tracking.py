@@ -95,12 +95,18 @@ def before_flush(hook: Callable[[float], None]) -> None:
         _before_flush.append(hook)
 
 
-def flush(timeout: float = 30.0) -> int:
-    """Block until every event logged so far is durable or delivered. Returns how many are still pending."""
+def _hand_over(timeout: float) -> float:
+    """Let trackers hand over the events they build off-thread; returns the time left."""
     deadline = time.monotonic() + timeout
     for hook in list(_before_flush):
         hook(max(0.0, deadline - time.monotonic()))
-    return emitter().flush(max(0.0, deadline - time.monotonic())) if _emitter is not None else 0
+    return max(0.0, deadline - time.monotonic())
+
+
+def flush(timeout: float = 30.0) -> int:
+    """Block until every event logged so far is durable or delivered. Returns how many are still pending."""
+    left = _hand_over(timeout)
+    return emitter().flush(left) if _emitter is not None else 0
 
 
 def active_run() -> "Run | None":
@@ -177,8 +183,7 @@ class Run:
         if status not in ("FINISHED", "FAILED", "KILLED"):
             raise TrackingError(f"run status must be FINISHED, FAILED or KILLED, got {status!r}")
         self.status = status
-        for hook in list(_before_flush):  # events a tracker builds off-thread belong before the run's end
-            hook(settings().exit_flush_timeout_s)
+        _hand_over(settings().exit_flush_timeout_s)  # events a tracker builds off-thread belong before the end
         self._emit("RunEnded", {"status": status, "error": error,
                                 "duration_ms": (time.perf_counter() - self._started) * 1000})
         # Hand the run's events to the transport now (bounded, no delivery wait): a worker

@@ -115,18 +115,14 @@ def after_fit(tracker: Any, run: Any, est: Any, call: Any, x_info: DataInfo | No
     best = getattr(est, "best_estimator_", None)
     if best is not None:
         from modeldb.events import uuid7
-        from modeldb.producers.sklearn.tracker import ModelInfo
+        from modeldb.producers.sklearn.tracker import ModelInfo, emit_operator
 
         best_model_id, refit_action = uuid7(), uuid7()
         tracker.models.put(best, ModelInfo(best_model_id, x_info))
-        run.emit_action("OperatorApplied", {  # the search refitted its winner on all the data
-            "action_id": refit_action, "action": "fit", "operator_class": type(best).__name__,
-            "operator_module": type(best).__module__, "model_id": best_model_id,
-            "params": params.flat_params(best), "input_dataframe_ids": [x_info.dataframe_id] if x_info else [],
-            "output_dataframe_ids": [], "input_columns": list(x_info.columns)[:5000] if x_info else [],
-            "output_columns": [], "column_edges": [], "parent_action_id": call.action_id, "stage_index": None,
-            "duration_ms": float(getattr(est, "refit_time_", 0.0) or 0.0) * 1000,
-        })
+        emit_operator(run, best, refit_action, "fit", best_model_id, with_params=True,  # the winner, refitted
+                      inputs=[x_info.dataframe_id] if x_info else [], input_columns=x_info.columns if x_info else [],
+                      parent_action_id=call.action_id,
+                      duration_ms=float(getattr(est, "refit_time_", 0.0) or 0.0) * 1000)
         tracker.store_model(run, best, best_model_id, refit_action, x_info, call.model_id, part_of=call.model_id)
         call.parts.append((best, best_model_id))
     scoring = getattr(est, "scoring", None)

@@ -243,15 +243,10 @@ class Tracker:
                 evaluation.remember_prediction(self, call.model_id, x_info, method, result, args, kwargs)
         inputs = [i.dataframe_id for i in (x_info, p.y_info) if i is not None]
         fitted = method in FITS
-        run.emit_action("OperatorApplied", bounded("OperatorApplied", {
-            "action_id": call.action_id, "action": method, "operator_class": type(est).__name__,
-            "operator_module": type(est).__module__, "model_id": call.model_id,
-            "params": params.flat_params(est) if fitted else [],
-            "input_dataframe_ids": inputs, "output_dataframe_ids": outputs,
-            "input_columns": input_columns[:lineage.MAX_EDGES], "output_columns": output_columns[:lineage.MAX_EDGES],
-            "column_edges": column_edges, "parent_action_id": p.parent.action_id if p.parent else None,
-            "stage_index": p.stage_index, "duration_ms": duration_ms,
-        }))
+        emit_operator(run, est, call.action_id, method, call.model_id, with_params=fitted, inputs=inputs,
+                      outputs=outputs, input_columns=input_columns, output_columns=output_columns,
+                      column_edges=column_edges, parent_action_id=p.parent.action_id if p.parent else None,
+                      stage_index=p.stage_index, duration_ms=duration_ms)
         if method == "score" and call.model_id is not None:
             evaluation.log_score(run, call.model_id, x_info, result)
         if fitted:
@@ -327,6 +322,23 @@ def _locate(whole: Any, part: Any) -> list[list[Any]] | None:
             if isinstance(entry, (tuple, list)) and len(entry) >= 2 and entry[1] is part:
                 return [[attr, i]]
     return None
+
+
+def emit_operator(run: Any, est: Any, action_id: str, action: str, model_id: str | None, *, with_params: bool,
+                  inputs: list[str], outputs: list[str] = (), input_columns: list[str] = (),
+                  output_columns: list[str] = (), column_edges: list[dict[str, str]] = (),
+                  parent_action_id: str | None = None, stage_index: int | None = None,
+                  duration_ms: float = 0.0) -> None:
+    """One ``OperatorApplied`` action of ``est``, its params typed when it was fitted, kept within bounds."""
+    run.emit_action("OperatorApplied", bounded("OperatorApplied", {
+        "action_id": action_id, "action": action, "operator_class": type(est).__name__,
+        "operator_module": type(est).__module__, "model_id": model_id,
+        "params": params.flat_params(est) if with_params else [],
+        "input_dataframe_ids": list(inputs), "output_dataframe_ids": list(outputs),
+        "input_columns": list(input_columns)[:lineage.MAX_EDGES],
+        "output_columns": list(output_columns)[:lineage.MAX_EDGES], "column_edges": list(column_edges),
+        "parent_action_id": parent_action_id, "stage_index": stage_index, "duration_ms": duration_ms,
+    }))
 
 
 def _arg(args: tuple, kwargs: dict, position: int, names: tuple[str, ...]) -> Any:
