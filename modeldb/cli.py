@@ -362,6 +362,37 @@ def demo(
     run_demo(_settings(), runs=runs, console=out)
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+def dashboard(
+    port: int = typer.Option(8501, min=1, max=65535, help="Port to serve on."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind. Only localhost by default: the dashboard has "
+                             "no login of its own (see the README to put it behind authentication)."),
+) -> None:
+    """Start the Streamlit dashboard (read-only) on http://HOST:PORT."""
+    import importlib.util
+    import os
+
+    settings = _settings()
+    if host not in LOCAL_HOSTS:
+        err.print(f"[yellow]warning:[/yellow] binding {host}: anyone who can reach this port can read every "
+                  "project. The dashboard is read-only but has no login; put it behind an authenticating proxy "
+                  "(README, 'Dashboard').", highlight=False)
+    spec = importlib.util.find_spec("modeldb.dashboard.app")
+    if spec is None or spec.origin is None:
+        raise typer.BadParameter("the dashboard is not installed (modeldb.dashboard.app is missing)")
+    os.environ.setdefault("MODELDB_HOME", str(settings.home))
+    where = "embedded, this process owns it" if _embedded(settings) else "read-only"
+    err.print(f"ModelDB dashboard on [bold]http://{host}:{port}[/bold]  (warehouse {settings.warehouse_uri.redacted}, "
+              f"{where}). Ctrl-C stops it.", highlight=False)
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", spec.origin,
+                              "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                              "--global.developmentMode", "false", "--client.toolbarMode", "viewer"])
+
+
 @services_app.command("up")
 def services_up() -> None:
     """Start Kafka (KRaft) and ClickHouse on free loopback ports."""

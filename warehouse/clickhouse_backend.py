@@ -8,6 +8,7 @@ order (``alt_hosts``). ``clickhouses://`` or ``?secure=1`` turns on TLS;
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Mapping, Sequence
 
 from modeldb.config import Secret, Uri
@@ -28,6 +29,7 @@ class ClickHouseWarehouse:
         self._insert_settings = {"insert_distributed_sync": 1} if cluster else {}
         self.description = description
         self.capabilities = Capabilities("clickhouse", version, embedded=False, server_readonly=True)
+        self._lock = threading.Lock()  # one native connection: one statement at a time (the dashboard has threads)
 
     @classmethod
     def connect(cls, uri: Uri, password: Secret, database: str | None = None,
@@ -59,7 +61,8 @@ class ClickHouseWarehouse:
 
     def execute(self, sql: str) -> None:
         try:
-            self._client.execute(sql)
+            with self._lock:
+                self._client.execute(sql)
         except Exception as exc:
             raise _translate(exc, self.description) from None
 
@@ -67,9 +70,10 @@ class ClickHouseWarehouse:
         if not rows:
             return
         try:
-            self._client.execute(
-                f"INSERT INTO `{self.database}`.`{table}` ({', '.join(columns)}) VALUES", list(rows),
-                settings=self._insert_settings)
+            with self._lock:
+                self._client.execute(
+                    f"INSERT INTO `{self.database}`.`{table}` ({', '.join(columns)}) VALUES", list(rows),
+                    settings=self._insert_settings)
         except Exception as exc:
             raise _translate(exc, self.description) from None
 
@@ -77,13 +81,15 @@ class ClickHouseWarehouse:
         sql = bind(sql, params).strip().rstrip(";")
         settings = dict(self._read_settings, readonly=1) if readonly else dict(self._read_settings)
         try:
-            rows, meta = self._client.execute(sql, with_column_types=True, settings=settings)
+            with self._lock:
+                rows, meta = self._client.execute(sql, with_column_types=True, settings=settings)
         except Exception as exc:
             raise _translate(exc, self.description) from None
         return Result([m[0] for m in meta], [m[1] for m in meta], [tuple(r) for r in rows])
 
     def close(self) -> None:
-        self._client.disconnect()
+        with self._lock:
+            self._client.disconnect()
 
 
 def _translate(exc: Exception, where: str) -> WarehouseError:

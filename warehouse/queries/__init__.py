@@ -14,19 +14,26 @@ join params × tags × metrics.
 """
 from __future__ import annotations
 
+from modeldb.warehouse.queries.adhoc import run_sql, schema_table
 from modeldb.warehouse.queries.base import NamedQuery
 from modeldb.warehouse.queries.compare import compare_models
 from modeldb.warehouse.queries.models import (BEST_MODELS, MODELS, MODELS_USING_COLUMN, best_models,
                                               models_on_dataset)
-from modeldb.warehouse.queries.runs import (BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC, PROJECT_METRICS, PROJECTS,
-                                            RUN_PARAMS, RUNS)
+from modeldb.warehouse.queries.explore import chart_data, metric_histories, model_keys, sample_fields
+from modeldb.warehouse.queries.pipelines import align, dataframes, model_actions, run_actions, sample_trace
+from modeldb.warehouse.queries.runs import (BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC, PROJECT_ACTIVITY, PROJECT_BEST,
+                                            PROJECT_METRICS, PROJECTS, RUN_PARAMS, RUNS)
 from modeldb.warehouse.queries.runs import QUERIES as _RUN_QUERIES
 from modeldb.warehouse.queries.filters import FilterError
-from modeldb.warehouse.queries.search import param_vs_metric_agg, search_models, search_runs, version_tree
+from modeldb.warehouse.queries.search import (count_matches, param_vs_metric_agg, search_models, search_runs,
+                                              version_tree)
 from modeldb.warehouse.queries.slices import best_on_slice, slice_columns
 
 ALL: dict[str, NamedQuery] = {q.name: q for q in (*_RUN_QUERIES, MODELS, BEST_MODELS, MODELS_USING_COLUMN)}
 
 __all__ = ["ALL", "NamedQuery", "PROJECTS", "PROJECT_METRICS", "RUNS", "param_vs_metric_agg", "RUN_PARAMS", "BEST_RUNS", "METRIC_HISTORY", "PARAM_VS_METRIC",
            "MODELS", "BEST_MODELS", "MODELS_USING_COLUMN", "best_models", "best_on_slice", "slice_columns",
-           "models_on_dataset", "compare_models", "search_runs", "search_models", "version_tree", "FilterError"]
+           "models_on_dataset", "compare_models", "search_runs", "search_models", "version_tree", "FilterError",
+           "PROJECT_ACTIVITY", "PROJECT_BEST", "count_matches", "chart_data", "metric_histories", "model_keys",
+           "run_actions", "model_actions", "dataframes", "sample_trace", "align", "run_sql", "schema_table",
+           "sample_fields"]

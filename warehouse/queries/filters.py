@@ -22,6 +22,7 @@ _STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
 _REF = re.compile(r"\b(params|metrics|tags|run|model)\.(`(?:[^`\\]|\\.)+`|[A-Za-z_][A-Za-z0-9_]*)")
 _TEXT_NEXT = re.compile(r"\s*(?:=|!=|<>|NOT\s+LIKE|LIKE|NOT\s+IN|IN)\s*\(?\s*__S\d+__", re.I)
 _KIND = {"params": "param", "metrics": "metric", "tags": "tag"}
+NUMERIC_ATTRIBUTES = {"started_ts", "duration_ms", "size_bytes", "created_ts", "features"}
 
 
 class FilterError(ValueError):
@@ -78,7 +79,8 @@ def compile_expression(expression: str, entity: str, *, sort: bool = False, disp
 
     def rewrite(match: re.Match) -> str:
         namespace, name = match[1], _name(match[2])
-        text = bool(_TEXT_NEXT.match(masked, match.end())) or (display and namespace == "params")
+        text = bool(_TEXT_NEXT.match(masked, match.end())) or (display and (
+            namespace == "params" or (namespace in ("run", "model") and name not in NUMERIC_ATTRIBUTES)))
         if sort and namespace in ("params", "run", "model"):
             return (f"{_reference(namespace, name, False, entity, keys)}, "
                     f"{_reference(namespace, name, True, entity, keys)}")

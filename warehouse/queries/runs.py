@@ -84,4 +84,27 @@ HAVING countIf(kind = 'param') > 0 AND countIf(kind = 'metric') > 0
 ORDER BY metric_value DESC
 """)
 
-QUERIES = (PROJECTS, PROJECT_METRICS, RUNS, RUN_PARAMS, BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC)
+PROJECT_ACTIVITY = NamedQuery("project_activity", "Runs started per project and day, for activity sparklines", """
+SELECT project, toString(toDate(toDateTime(intDiv(started, 1000000)))) AS day, count() AS runs
+FROM (
+    SELECT project, run_id, min(started_ts) AS started
+    FROM {db}.experiments
+    GROUP BY project, run_id
+)
+GROUP BY project, day
+ORDER BY project, day
+""")
+
+PROJECT_BEST = NamedQuery("project_best", "Every project's metrics with the best and worst values and their models", """
+SELECT project, name AS metric,
+       uniqExactMerge(models) AS models,
+       maxMerge(max_value) AS max_value,
+       argMaxMerge(max_model) AS max_model,
+       minMerge(min_value) AS min_value,
+       argMinMerge(min_model) AS min_model
+FROM {db}.project_metrics
+GROUP BY project, name
+ORDER BY project, name
+""")
+
+QUERIES = (PROJECTS, PROJECT_ACTIVITY, PROJECT_BEST, PROJECT_METRICS, RUNS, RUN_PARAMS, BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC)

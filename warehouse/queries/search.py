@@ -11,7 +11,8 @@ from typing import Any, Iterable
 from modeldb.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse, quote
 from modeldb.warehouse.queries.base import render
-from modeldb.warehouse.queries.filters import Compiled, FilterError, compile_expression, compile_order
+from modeldb.warehouse.queries.filters import (NUMERIC_ATTRIBUTES, Compiled, FilterError, compile_expression,
+                                               compile_order)
 
 MAX_LIMIT = 1_000_000
 ENTITIES = {
@@ -19,11 +20,11 @@ ENTITIES = {
     "model": ("model_summary", "model_id", ("operator_class", "parent_model_id", "train_dataframe_id", "size_bytes",
                                             "created_ts")),
 }
-NUMERIC_ATTRIBUTES = {"started_ts", "duration_ms", "size_bytes", "created_ts", "features"}
 
 
 ANCHOR = {"run": "name", "model": "operator_class"}  # an attribute every run / model has
 TWO_PHASE_MAX = 1000
+USER_ERRORS = (36, 43, 46, 47, 62, 386)  # syntax, types, unknown names: the user's expression, not the warehouse
 
 
 def _rows(keys: set[tuple[str, str]]) -> str:
@@ -64,11 +65,10 @@ def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_b
         try:
             return warehouse.query(render(sql, warehouse), {"project": project})
         except WarehouseError as exc:
-            if exc.code not in (36, 43, 46, 47, 62, 386):  # syntax, types, unknown names: the user's expression
+            if exc.code not in USER_ERRORS:
                 raise
-            reason = str(exc).split(" In scope", 1)[0].split("DB::Exception: ", 1)[-1][:200]
             raise FilterError(f"cannot use where={where!r} order_by={order_by!r} columns={columns!r}: "
-                              f"{reason}") from None
+                              f"{_reason(exc)}") from None
 
     if limit > TWO_PHASE_MAX:
         return run(f"""
@@ -97,6 +97,31 @@ def search_models(warehouse: Warehouse, project: str, where: str = "", order_by:
                   columns: Iterable[str] = (), limit: int = 100, offset: int = 0) -> Any:
     """Models matching ``where``, with extra ``columns`` (``params.clf__C``, ``metrics.accuracy_score``)."""
     return _search(warehouse, "model", project, where, order_by, columns, limit, offset)
+
+
+def count_matches(warehouse: Warehouse, entity: str, project: str, where: str = "") -> int:
+    """How many runs or models match ``where``: the total behind a paginated search."""
+    if entity not in ENTITIES:
+        raise FilterError(f"entity must be model or run, got {entity!r}")
+    table, id_column, _ = ENTITIES[entity]
+    condition = compile_expression(where, entity) if where and where.strip() else Compiled("1")
+    anchor = (entity, ANCHOR[entity])
+    try:
+        return int(warehouse.query(render(f"""
+            SELECT count() FROM (
+                SELECT {id_column} FROM {{db}}.{table}
+                WHERE project = %(project)s AND ({_rows({anchor} | condition.keys)})
+                GROUP BY {id_column}
+                HAVING countIf(kind = {quote(entity)} AND key = {quote(anchor[1])}) > 0 AND ({condition.sql}))""",
+                                           warehouse), {"project": project}).scalar() or 0)
+    except WarehouseError as exc:
+        if exc.code not in USER_ERRORS:
+            raise
+        raise FilterError(f"cannot use where={where!r}: {_reason(exc)}") from None
+
+
+def _reason(exc: WarehouseError) -> str:
+    return str(exc).split(" In scope", 1)[0].split("DB::Exception: ", 1)[-1][:200]
 
 
 def _tree_rows(warehouse: Warehouse, project: str, column: str, ids: list[str]) -> list[tuple]:

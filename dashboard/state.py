@@ -1,0 +1,198 @@
+"""What every page shares: one read-only connection, the chosen project, and panels that show their SQL.
+
+The dashboard reads only through ``warehouse/queries``, over a ``ReadOnlyWarehouse``: every
+statement runs with the backend's read-only guard (the server's ``readonly`` setting, or chDB's
+parser check), ``execute`` and ``insert`` are refused, and each statement is recorded so the panel
+that ran it can show it. On the embedded default this process owns the chDB warehouse, and a
+background thread keeps materializing new events from the file log.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+import streamlit as st
+
+from modeldb.config import Settings
+from modeldb.exceptions import (ModelDBError, ReadOnlyError, WarehouseError, WarehouseLocked,
+                                WarehouseUnavailable)
+from modeldb.warehouse.base import Result, Warehouse, bind
+from modeldb.warehouse.queries import FilterError
+
+log = logging.getLogger("modeldb.dashboard")
+_recording = threading.local()
+
+
+class ReadOnlyWarehouse:
+    """A warehouse the pages can only read: queries run read-only, and each one is recorded."""
+
+    def __init__(self, inner: Warehouse):
+        self._inner = inner
+        self.database = inner.database
+        self.description = inner.description
+        self.capabilities = inner.capabilities
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
+        statements = getattr(_recording, "statements", None)
+        if statements is not None:
+            statements.append(bind(sql, params).strip())
+        try:
+            return self._inner.query(sql, params, readonly=True)
+        except ReadOnlyError as exc:
+            reason = str(exc).split(";")[0].split(" (use ")[0]
+            raise ReadOnlyError(f"{reason}. The dashboard only reads; nothing was changed.", exc.code) from None
+
+    def execute(self, sql: str) -> None:
+        raise ReadOnlyError("refused: the dashboard only reads the warehouse", 164)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        raise ReadOnlyError("refused: the dashboard only reads the warehouse", 164)
+
+    def close(self) -> None:
+        """The connection belongs to the dashboard process, not to a page."""
+
+
+@dataclass
+class Materializer:
+    """Keeps the embedded warehouse current: new events in the file log are materialized every second."""
+    runner: Any
+    stop: threading.Event = field(default_factory=threading.Event)
+    events: int = 0
+    last_batch: float = 0.0
+    error: str = ""
+
+    def start(self) -> "Materializer":
+        threading.Thread(target=self._loop, name="modeldb-dashboard-materializer", daemon=True).start()
+        return self
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                stats = self.runner.catch_up()
+                if stats.batches:
+                    self.events += stats.events
+                    self.last_batch = time.time()
+                self.error = ""
+            except Exception as exc:  # keep serving the pages; say what is wrong in the sidebar
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.warning("materializing the file log failed: %s", self.error)
+            self.stop.wait(1.0)
+
+
+@dataclass
+class Connection:
+    warehouse: ReadOnlyWarehouse
+    settings: Settings
+    materializer: Materializer | None
+
+
+@st.cache_resource(show_spinner="Opening the warehouse…")
+def connection() -> Connection:
+    """The process's one connection (a failure is not cached, so a reload retries)."""
+    from modeldb.warehouse.factory import connect
+
+    settings = Settings.load()
+    inner = connect(settings)
+    materializer = None
+    if settings.transport_uri.scheme == "file" and settings.warehouse_uri.scheme == "chdb":
+        from pathlib import Path
+
+        from modeldb.stream_processors.deadletter import FileDeadLetters
+        from modeldb.stream_processors.local import LocalRunner
+
+        runner = LocalRunner(Path(settings.transport_uri.path), inner, FileDeadLetters(settings.deadletter_path),
+                             batch_size=settings.batch_size)
+        runner.catch_up()
+        materializer = Materializer(runner).start()
+    return Connection(ReadOnlyWarehouse(inner), settings, materializer)
+
+
+def warehouse() -> ReadOnlyWarehouse:
+    """The read-only warehouse, or a clear message in the page (and the page stops) if it cannot be opened."""
+    try:
+        return connection().warehouse
+    except WarehouseLocked as exc:
+        st.error(f"**The embedded warehouse is busy.** {exc}")
+    except WarehouseUnavailable as exc:
+        st.error(f"**Cannot reach the warehouse.** {exc}")
+    except ModelDBError as exc:
+        st.error(f"**Cannot open the warehouse.** {exc}")
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
+
+
+@contextlib.contextmanager
+def panel(title: str = "", *, caption: str = "") -> Iterator[Any]:
+    """A titled part of a page: errors become messages, and the SQL it ran is one click away."""
+    box = st.container()
+    statements: list[str] = []
+    outer = getattr(_recording, "statements", None)
+    _recording.statements = statements
+    started = time.perf_counter()
+    try:
+        with box:
+            if title:
+                st.subheader(title)
+            if caption:
+                st.caption(caption)
+            yield box
+    except FilterError as exc:
+        box.warning(str(exc))
+    except ReadOnlyError as exc:
+        box.error(f"**Refused.** {exc}")
+    except WarehouseUnavailable as exc:
+        box.error(f"**Lost the connection to the warehouse.** {exc} Reload the page once it is back.")
+    except WarehouseError as exc:
+        box.error(f"**The warehouse could not answer.** {_short(exc)}")
+    except (ValueError, KeyError, TypeError) as exc:
+        log.exception("panel %r failed", title)
+        box.error(f"**Could not show this panel.** {type(exc).__name__}: {_short(exc)}")
+    finally:
+        _recording.statements = outer
+        if outer is not None:
+            outer.extend(statements)
+    elapsed = (time.perf_counter() - started) * 1000
+    if statements:
+        with box.expander(f"SQL ({len(statements)} statement{'s' * (len(statements) > 1)}, {elapsed:,.0f} ms)"):
+            st.code(";\n\n".join(statements) + ";", language="sql")
+
+
+def _short(exc: Exception, limit: int = 600) -> str:
+    text = str(exc).split("Stack trace")[0].strip()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def projects() -> Any:
+    from modeldb.warehouse.queries import PROJECTS
+
+    return PROJECTS.frame(warehouse())
+
+
+def choose_project(names: list[str]) -> str | None:
+    """The project the pages show: from the URL (``?project=``), else the last choice, else the first."""
+    if not names:
+        return None
+    wanted = st.query_params.get("project") or st.session_state.get("project")
+    index = names.index(wanted) if wanted in names else 0
+    chosen = st.sidebar.selectbox("Project", names, index=index, key="project_picker")
+    st.session_state["project"] = chosen
+    if st.query_params.get("project") != chosen:
+        st.query_params["project"] = chosen
+    return chosen
+
+
+def sidebar_status() -> None:
+    conn = connection()
+    st.sidebar.caption(f"Warehouse: `{conn.warehouse.description}` (read-only)")
+    if conn.materializer is not None:
+        m = conn.materializer
+        if m.error:
+            st.sidebar.warning(f"Materializing new events failed: {m.error}")
+        elif m.last_batch:
+            st.sidebar.caption(f"Live: {m.events:,} new events materialized, last {time.time() - m.last_batch:,.0f} s ago")
+        else:
+            st.sidebar.caption("Live: new runs appear here within a few seconds")

@@ -1,0 +1,37 @@
+"""Lineage search: which models used a column (directly or through derived features), or a dataset."""
+from __future__ import annotations
+
+import streamlit as st
+
+from modeldb.dashboard import state
+from modeldb.warehouse import queries as Q
+
+st.title("Lineage")
+wh = state.warehouse()
+with state.panel():
+    project = state.choose_project(list(Q.PROJECTS.frame(wh)["project"]))
+if not project:
+    st.info("No projects yet: track a run first.")
+    st.stop()
+
+with state.panel("Which models used…", caption="a source column (e.g. `monthly_charges`), followed through every "
+                 "derived feature; or a dataset fingerprint (or a prefix of one)"):
+    c1, c2 = st.columns([1, 3])
+    what = c1.radio("Search by", ["column", "dataset fingerprint"], key="lineage_kind")
+    needle = c2.text_input("Column name" if what == "column" else "Fingerprint", key="lineage_needle",
+                           value=st.query_params.get("column", ""))
+    if not needle.strip():
+        st.info("Type a column name or a fingerprint to see every model that depends on it.")
+    else:
+        if what == "column":
+            found = Q.MODELS_USING_COLUMN.frame(wh, project=project, column=needle.strip())
+        else:
+            found = Q.models_on_dataset(wh, project, needle.strip())
+        if found.empty:
+            st.info(f"No model in {project!r} used {what} {needle.strip()!r}.")
+        else:
+            st.success(f"{len(found):,} models used {what} {needle.strip()!r}")
+            if "paths" in found:
+                found = found.assign(paths=[" ; ".join(p) for p in found["paths"]],
+                                     features=[", ".join(f) for f in found["features"]])
+            st.dataframe(found, hide_index=True, width="stretch")

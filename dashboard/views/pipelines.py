@@ -1,0 +1,98 @@
+"""Pipelines: a run's or a model's stages as a graph, pipelines aligned, sampled rows followed, the version tree."""
+from __future__ import annotations
+
+import itertools
+
+import streamlit as st
+
+from modeldb.dashboard import graphs, state
+from modeldb.dashboard.summary import stage_table
+from modeldb.warehouse import queries as Q
+
+st.title("Pipelines")
+wh = state.warehouse()
+with state.panel():
+    project = state.choose_project(list(Q.PROJECTS.frame(wh)["project"]))
+if not project:
+    st.info("No projects yet: track a run first.")
+    st.stop()
+
+with state.panel():
+    runs = Q.search_runs(wh, project, order_by="run.started_ts DESC", limit=500)
+if runs.empty:
+    st.info(f"Project {project!r} has no runs yet.")
+    st.stop()
+labels = {r.run_id: f"{r.name or 'unnamed'} · …{r.run_id[-8:]}" for r in runs.itertuples()}
+
+kind = st.radio("Show the pipeline of", ["a run", "a model"], horizontal=True, key="pipeline_kind")
+actions = None
+with state.panel():
+    if kind == "a run":
+        wanted = st.query_params.get("run")
+        ids = list(labels)
+        run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0,
+                              format_func=labels.get, key="pipeline_run")
+        actions = Q.run_actions(wh, project, run_id)
+        subject = labels[run_id]
+    else:
+        models = Q.search_models(wh, project, order_by="model.created_ts DESC", limit=500)
+        if models.empty:
+            st.info("No models in this project yet.")
+            st.stop()
+        mlabels = {m.model_id: f"{m.operator_class} · …{m.model_id[-8:]}" for m in models.itertuples()}
+        wanted = st.query_params.get("model")
+        ids = list(mlabels)
+        model_id = st.selectbox("Model", ids, index=ids.index(wanted) if wanted in ids else 0,
+                                format_func=mlabels.get, key="pipeline_model")
+        actions = Q.model_actions(wh, project, model_id)
+        run_id = str(actions["run_id"].iloc[0]) if len(actions) else ""
+        subject = mlabels[model_id]
+
+if actions is None or actions.empty:
+    st.info("No pipeline actions were tracked here (a run with only params and metrics has none).")
+    st.stop()
+
+with state.panel(f"Stages of {subject}", caption="data → operator → data; nested stages are lighter"):
+    ids = set(itertools.chain(*actions["input_dataframe_ids"], *actions["output_dataframe_ids"]))
+    frames = Q.dataframes(wh, project, ids)
+    st.graphviz_chart(graphs.pipeline(actions, frames), width="stretch")
+    st.dataframe(stage_table(actions, frames), hide_index=True, width="stretch")
+
+with state.panel("Follow a data item through the stages",
+                 caption="the sampled rows carry their key through every transform and split"):
+    trace = Q.sample_trace(actions, frames)
+    if trace.empty:
+        st.info("No sampled rows were recorded for these stages.")
+    else:
+        keys = sorted(trace["row_key"].unique(), key=lambda k: (len(str(k)), str(k)))
+        key = st.selectbox("Row key", keys, key="trace_key")
+        one = trace[trace["row_key"] == key]
+        st.dataframe([{"stage": r.stage, "operator": r.operator, "side": r.side,
+                       **{str(k): v for k, v in (r.values.items() if isinstance(r.values, dict) else [("value", r.values)])}}
+                      for r in one.itertuples()], hide_index=True, width="stretch")
+
+with state.panel("Align pipelines", caption="stage by stage; differing operators, params or columns are highlighted"):
+    others = st.multiselect("Compare with runs", [r for r in labels if r != run_id], format_func=labels.get,
+                            max_selections=3, key="align_runs")
+    if others:
+        pipelines = {labels.get(run_id, subject): actions if kind == "a run" else Q.run_actions(wh, project, run_id)}
+        for other in others:
+            pipelines[labels[other]] = Q.run_actions(wh, project, other)
+        aligned = Q.align(pipelines)
+        names = list(pipelines)
+        flags = [c for c in aligned.columns if c.endswith(" differ")]
+
+        def highlight(row):
+            bad = any(row[f] for f in flags)
+            return ["background-color: #ffe3b3" if bad and c in names + ["differences"] else "" for c in row.index]
+
+        st.dataframe(aligned.style.apply(highlight, axis=1), hide_index=True, width="stretch")
+    else:
+        st.caption("Pick one or more runs to line up against this one.")
+
+with state.panel("Version tree", caption="the run's root, its branches, and this run highlighted"):
+    if run_id:
+        tree = Q.version_tree(wh, project, run_id)
+        if len(tree) > 1:
+            st.graphviz_chart(graphs.version_tree(tree))
+        st.dataframe(tree, hide_index=True, width="stretch")

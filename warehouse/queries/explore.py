@@ -1,0 +1,196 @@
+"""Exploring many models at once: which columns exist, chart data aggregated on the server, metric histories.
+
+The dashboard's models view reads these. Fields are the filter language's references
+(``params.C``, ``metrics.accuracy``, ``model.operator_class``); each answer is computed in
+ClickHouse from the per-model summary, and only what is drawn comes back.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from modeldb.exceptions import WarehouseError
+from modeldb.warehouse.base import Warehouse, quote
+from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.filters import Compiled, FilterError, compile_expression
+from modeldb.warehouse.queries.search import (AGGREGATES, ANCHOR, ENTITIES, USER_ERRORS, _reason, _rows)
+
+CHART_POINTS = 5_000
+HISTORY_POINTS = 200
+
+
+def model_keys(warehouse: Warehouse, project: str, entity: str = "model") -> Any:
+    """The params and metrics the project's models (or runs) have, as filter-language fields, with counts."""
+    if entity not in ENTITIES:
+        raise FilterError(f"entity must be model or run, got {entity!r}")
+    table, id_column, _ = ENTITIES[entity]
+    frame = warehouse.query(render(f"""
+        SELECT kind, key, uniqExact({id_column}) AS {entity}s
+        FROM {{db}}.{table}
+        WHERE project = %(project)s AND kind IN ('param', 'metric', 'tag')
+        GROUP BY kind, key
+        ORDER BY kind, key""", warehouse), {"project": project}).to_pandas()
+    prefix = {"param": "params.", "metric": "metrics.", "tag": "tags."}
+    frame["field"] = [prefix[k] + (n if n.isidentifier() else f"`{n}`") for k, n in zip(frame["kind"], frame["key"])]
+    return frame
+
+
+def _pivot(entity: str, fields: dict[str, str], where: str, numeric: Iterable[str] = ()) -> tuple[str, set]:
+    """One row per model (or run) with each field as a column, matching ``where``; ``numeric`` aliases read numbers."""
+    table, id_column, _ = ENTITIES[entity]
+    numeric = set(numeric)
+    compiled = {alias: compile_expression(expression, entity, display=alias not in numeric)
+                for alias, expression in fields.items()}
+    condition = compile_expression(where, entity) if where and where.strip() else Compiled("1")
+    anchor = (entity, ANCHOR[entity])
+    keys = {anchor} | condition.keys | {k for c in compiled.values() for k in c.keys}
+    columns = ", ".join(f"{c.sql} AS {alias}" for alias, c in compiled.items())
+    return f"""
+        SELECT {id_column} AS id, {columns}
+        FROM {{db}}.{table}
+        WHERE project = %(project)s AND ({_rows(keys)})
+        GROUP BY {id_column}
+        HAVING countIf(kind = {quote(entity)} AND key = {quote(anchor[1])}) > 0 AND ({condition.sql})""", keys
+
+
+def _run(warehouse: Warehouse, sql: str, project: str, what: str) -> Any:
+    try:
+        return warehouse.query(render(sql, warehouse), {"project": project}).to_pandas()
+    except WarehouseError as exc:
+        if exc.code not in USER_ERRORS:
+            raise
+        raise FilterError(f"cannot chart {what}: {_reason(exc)}") from None
+
+
+def chart_data(warehouse: Warehouse, project: str, x: str, y: str, *, color: str = "", size: str = "",
+               facet: str = "", agg: str = "", where: str = "", entity: str = "model",
+               limit: int = CHART_POINTS) -> tuple[Any, int]:
+    """Data for a chart over models: ``(frame, total)``.
+
+    With ``agg`` (mean, median, min, max, count, std), ``y`` is aggregated per (x, color, facet)
+    on the server, and ``n`` counts the models in each group. Without it, one row per model,
+    at most ``limit`` of them, chosen by a hash of the id so the sample is stable and spread.
+    ``total`` is how many models matched. Params come back as text; numeric-looking columns
+    are converted.
+    """
+    if entity not in ENTITIES:
+        raise FilterError(f"entity must be model or run, got {entity!r}")
+    if agg and agg not in AGGREGATES:
+        raise FilterError(f"agg must be one of {', '.join(AGGREGATES)}, got {agg!r}")
+    if not x or not y:
+        raise FilterError("a chart needs both x and y")
+    if not isinstance(limit, int) or not 0 < limit <= 100_000:
+        raise FilterError(f"limit must be 1..100000, got {limit!r}")
+    fields = {"x": x, "y": y}
+    for alias, expression in (("color", color), ("size", size), ("facet", facet)):
+        if expression:
+            fields[alias] = expression
+    pivot, _ = _pivot(entity, fields, where, numeric={"y"} if agg else ())
+    what = f"{y} against {x}"
+    if agg:
+        groups = [a for a in ("x", "color", "facet") if a in fields]
+        value = "count()" if agg == "count" else f"{AGGREGATES[agg]}(y)"
+        frame = _run(warehouse, f"""
+            SELECT {', '.join(groups)}, {value} AS aggregated, count() AS n
+            FROM ({pivot}) AS per_entity
+            WHERE isNotNull(x) AND (isNull(y) OR isFinite(y))
+            GROUP BY {', '.join(groups)}
+            ORDER BY {', '.join(groups)}""", project, what).rename(columns={"aggregated": "y"})
+        total = int(frame["n"].sum()) if len(frame) else 0
+    else:
+        frame, total = _sample(warehouse, project, pivot, ("x", "y"), limit, what)
+    return _numeric(frame), total
+
+
+def _sample(warehouse: Warehouse, project: str, pivot: str, required: Iterable[str], limit: int,
+            what: str) -> tuple[Any, int]:
+    """At most ``limit`` rows of a pivot, chosen by a hash of the id (stable and spread), and how many there are."""
+    present = " AND ".join(f"isNotNull({alias})" for alias in required) or "1"
+    frame = _run(warehouse, f"""
+        SELECT * FROM ({pivot}) AS per_entity WHERE {present}
+        ORDER BY cityHash64(id) LIMIT {int(limit)}""", project, what)
+    total = len(frame)
+    if total == limit:
+        total = int(_run(warehouse, f"SELECT count() AS n FROM ({pivot}) AS per_entity WHERE {present}",
+                         project, what)["n"][0])
+    return frame, total
+
+
+def sample_fields(warehouse: Warehouse, project: str, fields: Iterable[str], *, where: str = "",
+                  entity: str = "model", limit: int = CHART_POINTS) -> tuple[Any, int]:
+    """Several fields for a sample of models (every one that has them all, up to ``limit``): ``(frame, total)``.
+
+    What a parallel-coordinates plot draws. Columns are named by their fields.
+    """
+    fields = list(dict.fromkeys(f for f in fields if f))
+    if not fields:
+        raise FilterError("choose at least one field")
+    if entity not in ENTITIES:
+        raise FilterError(f"entity must be model or run, got {entity!r}")
+    if not isinstance(limit, int) or not 0 < limit <= 100_000:
+        raise FilterError(f"limit must be 1..100000, got {limit!r}")
+    aliases = {f"f{i}": field for i, field in enumerate(fields)}
+    pivot, _ = _pivot(entity, aliases, where)
+    frame, total = _sample(warehouse, project, pivot, aliases, limit, ", ".join(fields))
+    return _numeric(frame.rename(columns=aliases)), total
+
+
+def _numeric(frame: Any) -> Any:
+    import pandas as pd
+
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            converted = pd.to_numeric(frame[column], errors="coerce")
+            if converted.notna().sum() == frame[column].notna().sum():
+                frame[column] = converted
+    if "x" in frame.columns:
+        frame = frame.sort_values("x", kind="stable").reset_index(drop=True)
+    return frame
+
+
+def metric_histories(warehouse: Warehouse, project: str, metric: str, model_ids: Iterable[str],
+                     points: int = HISTORY_POINTS) -> Any:
+    """A metric's steps for each model, downsampled on the server to at most ``points`` per model.
+
+    A model's history is the metric logged for it, or else for its run (a loss curve logged
+    while it trained). Steps are bucketed evenly; each bucket gives its mean value and first step.
+    """
+    ids = sorted(set(model_ids))
+    if not ids:
+        raise FilterError("choose at least one model")
+    if len(ids) > 50:
+        raise FilterError(f"at most 50 models at once, got {len(ids)}")
+    listed = ", ".join(quote(i) for i in ids)
+    owners = warehouse.query(render(f"""
+        SELECT model_id, argMax(run_id, ver) FROM {{db}}.models
+        WHERE project = %(project)s AND model_id IN ({listed}) GROUP BY model_id""", warehouse),
+                             {"project": project}).rows
+    if not owners:
+        raise FilterError(f"none of these models is in project {project!r}")
+    runs = ", ".join(quote(r) for r in sorted({run for _, run in owners}))
+    sql = f"""
+        SELECT run_id, model_id, intDiv(step, bucket) AS b, min(step) AS first_step, avg(value) AS mean_value
+        FROM (
+            SELECT run_id, model_id, step, argMax(value, ver) AS value
+            FROM {{db}}.metrics
+            WHERE project = %(project)s AND name = %(metric)s AND run_id IN ({runs}) AND slice = ''
+            GROUP BY run_id, model_id, step
+        ) AS points
+        ANY LEFT JOIN (
+            SELECT run_id, model_id, greatest(1, toInt64(ceil((max(step) + 1) / %(points)s))) AS bucket
+            FROM {{db}}.metrics
+            WHERE project = %(project)s AND name = %(metric)s AND run_id IN ({runs}) AND slice = ''
+            GROUP BY run_id, model_id
+        ) AS sizes USING run_id, model_id
+        GROUP BY run_id, model_id, b
+        ORDER BY run_id, model_id, first_step"""
+    frame = warehouse.query(render(sql, warehouse), {"project": project, "metric": metric,
+                                                     "points": int(points)}).to_pandas()
+    import pandas as pd
+
+    out = []
+    for model, run in owners:
+        own = frame[frame["model_id"] == model]
+        chosen = own if len(own) else frame[(frame["run_id"] == run) & (frame["model_id"] == "")]
+        out.append(pd.DataFrame({"model_id": model, "step": chosen["first_step"].values,
+                                 "value": chosen["mean_value"].values}))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["model_id", "step", "value"])

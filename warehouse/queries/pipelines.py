@@ -1,0 +1,160 @@
+"""Pipelines stage by stage: a run's or a model's actions, their dataframes and the sampled rows.
+
+What the dashboard's pipelines view draws. Each read is a point query on the tables' sort keys
+(a run's actions, a model's fit and its stages, dataframes by id), so it costs the same with a
+hundred runs or a million.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from modeldb.warehouse.base import Warehouse, quote
+from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.filters import FilterError
+
+_ACTION_FIELDS = """
+    action_id,
+    argMax(seq, ver) AS seq,
+    argMax(action, ver) AS action,
+    argMax(operator_class, ver) AS operator_class,
+    argMax(model_id, ver) AS model_id,
+    argMax(parent_action_id, ver) AS parent_action_id,
+    argMax(stage_index, ver) AS stage_index,
+    argMax(input_dataframe_ids, ver) AS input_dataframe_ids,
+    argMax(output_dataframe_ids, ver) AS output_dataframe_ids,
+    argMax(input_columns, ver) AS input_columns,
+    argMax(output_columns, ver) AS output_columns,
+    argMax(param_keys, ver) AS param_keys,
+    argMax(param_values, ver) AS param_values,
+    argMax(duration_ms, ver) AS duration_ms"""
+
+
+def _frame(warehouse: Warehouse, sql: str, **params: Any) -> Any:
+    return warehouse.query(render(sql, warehouse), params).to_pandas()
+
+
+def _with_params(frame: Any) -> Any:
+    """``params`` as a dict per action (keys and values come as two arrays)."""
+    frame["params"] = [dict(zip(k, v)) for k, v in zip(frame.pop("param_keys"), frame.pop("param_values"))]
+    return frame
+
+
+def run_actions(warehouse: Warehouse, project: str, run_id: str) -> Any:
+    """Every action of a run in the order it happened, stages after their pipeline."""
+    frame = _frame(warehouse, f"""
+        SELECT {_ACTION_FIELDS}
+        FROM {{db}}.actions
+        WHERE project = %(project)s AND run_id = %(run_id)s
+        GROUP BY action_id
+        ORDER BY seq, action_id""", project=project, run_id=run_id)
+    frame["run_id"] = run_id
+    return _with_params(frame)
+
+
+def model_actions(warehouse: Warehouse, project: str, model_id: str) -> Any:
+    """The actions that made and used a model: its fit, its stages' actions, and its predicts and scores.
+
+    Reads the model's run (one point query for the run id, one for its actions), then keeps the
+    model's own actions and those whose parent is one of them.
+    """
+    run = warehouse.query(render("""
+        SELECT argMax(run_id, ver) FROM {db}.models WHERE project = %(project)s AND model_id = %(model)s""",
+                                 warehouse), {"project": project, "model": model_id}).scalar()
+    if not run:
+        raise FilterError(f"no model {model_id!r} in project {project!r}")
+    actions = run_actions(warehouse, project, run)
+    own = set(actions.loc[actions["model_id"] == model_id, "action_id"])
+    keep = actions["action_id"].isin(own) | actions["parent_action_id"].isin(own)
+    return actions[keep].reset_index(drop=True)
+
+
+def dataframes(warehouse: Warehouse, project: str, ids: Iterable[str]) -> Any:
+    """Dataframes by id: fingerprint, shape, columns and the sampled rows (``sample``: key -> row dict)."""
+    ids = sorted({i for i in ids if i})
+    frame = _frame(warehouse, f"""
+        SELECT dataframe_id,
+               argMax(fingerprint, ver) AS fingerprint,
+               argMax(fingerprint_method, ver) AS fingerprint_method,
+               argMax(n_rows, ver) AS n_rows,
+               argMax(n_columns, ver) AS n_columns,
+               argMax(column_names, ver) AS column_names,
+               argMax(sample_keys, ver) AS sample_keys,
+               argMax(sample_rows_json, ver) AS sample_rows_json
+        FROM {{db}}.dataframes
+        WHERE project = %(project)s AND dataframe_id IN ({', '.join(quote(i) for i in ids) or "''"})
+        GROUP BY dataframe_id""", project=project)
+    frame["sample"] = [{k: _row(r) for k, r in zip(keys, rows)}
+                       for keys, rows in zip(frame.pop("sample_keys"), frame.pop("sample_rows_json"))]
+    return frame
+
+
+def _row(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def sample_trace(actions: Any, frames: Any) -> Any:
+    """The sampled rows followed through the stages: one row per (stage, row key) with that stage's output.
+
+    Rows are matched by key, which the trackers keep through transforms and splits, so the same
+    data item can be read across the pipeline. Stages without a sampled output are skipped.
+    """
+    import pandas as pd
+
+    by_id = {row.dataframe_id: row.sample for row in frames.itertuples()}
+    out = []
+    for number, action in enumerate(actions.itertuples(), 1):
+        for side, ids in (("input", action.input_dataframe_ids), ("output", action.output_dataframe_ids)):
+            if side == "input" and number > 1:
+                continue  # a stage's input is the previous stage's output
+            for dataframe_id in ids:
+                for key, row in by_id.get(dataframe_id, {}).items():
+                    out.append({"stage": number, "operator": f"{action.action} {action.operator_class}",
+                                "side": side, "row_key": key, "values": row})
+    return pd.DataFrame(out, columns=["stage", "operator", "side", "row_key", "values"])
+
+
+def align(pipelines: dict[str, Any]) -> Any:
+    """Two or more pipelines stage by stage: one row per stage position, one column per pipeline.
+
+    Stages line up by position among the top-level fit actions' stages (or the actions in order
+    when there are none). ``differs`` marks a position where the operators, params or columns differ.
+    """
+    import pandas as pd
+
+    def stages(actions: Any) -> list[dict[str, Any]]:
+        staged = actions[actions["stage_index"] >= 0]
+        chosen = staged if len(staged) else actions
+        return [{"operator": f"{a.action} {a.operator_class}", "params": a.params,
+                 "columns": list(a.output_columns) or list(a.input_columns)} for a in chosen.itertuples()]
+
+    lined = {name: stages(actions) for name, actions in pipelines.items()}
+    depth = max((len(s) for s in lined.values()), default=0)
+    rows = []
+    for i in range(depth):
+        cells = {name: s[i] if i < len(s) else None for name, s in lined.items()}
+        present = [c for c in cells.values() if c is not None]
+        differs = {part: len({json.dumps(c[part], sort_keys=True, default=str) for c in present}) > 1
+                   or len(present) < len(cells) for part in ("operator", "params", "columns")}
+        row = {"stage": i + 1}
+        for name, cell in cells.items():
+            row[name] = cell["operator"] if cell else "—"
+        row.update({f"{part} differ": flag for part, flag in differs.items()})
+        row["differences"] = _differences([c for c in cells.values()], list(cells))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _differences(cells: list[dict[str, Any] | None], names: list[str]) -> str:
+    """The params that differ at one stage, as ``C: 0.1 | 1.0``."""
+    present = [c for c in cells if c is not None]
+    keys = sorted({k for c in present for k in c["params"]})
+    parts = []
+    for key in keys:
+        values = [("—" if c is None else str(c["params"].get(key, "—"))) for c in cells]
+        if len(set(values)) > 1:
+            parts.append(f"{key}: {' | '.join(values)}")
+    return "; ".join(parts[:8]) + (f" (+{len(parts) - 8} more)" if len(parts) > 8 else "")
