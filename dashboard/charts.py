@@ -41,13 +41,31 @@ def builder(frame: Any, kind: str, x: str, y: str, agg: str = "none") -> Any:
 
 
 def parallel(frame: Any, fields: list[str], color: str) -> Any | None:
-    """Parallel coordinates over the numeric fields; None when no chosen field is numeric."""
-    numeric = [f for f in fields if f in frame and frame[f].dtype.kind in "fiu"]
-    if not numeric:
+    """Parallel coordinates: numeric fields as they are, text fields (a classifier, a penalty) as labelled categories.
+
+    None when there is nothing to draw. Lines are colored by ``color`` when it is numeric.
+    """
+    import plotly.graph_objects as go
+
+    dimensions = []
+    for field in fields:
+        if field not in frame or frame[field].isna().all():
+            continue
+        values = frame[field]
+        if values.dtype.kind in "fiu":
+            dimensions.append({"label": _label(field), "values": values})
+        else:
+            categories = sorted(values.dropna().astype(str).unique())
+            codes = {c: i for i, c in enumerate(categories)}
+            dimensions.append({"label": _label(field), "values": values.astype(str).map(codes),
+                               "tickvals": list(range(len(categories))), "ticktext": categories})
+    if not dimensions:
         return None
-    color = color if color in numeric else numeric[-1]
-    data = frame[numeric].rename(columns={f: _label(f) for f in numeric})
-    figure = px.parallel_coordinates(data, color=_label(color), color_continuous_scale=px.colors.sequential.Viridis)
+    line: dict[str, Any] = {}
+    if color in frame and frame[color].dtype.kind in "fiu":
+        line = {"color": frame[color], "colorscale": "Viridis", "showscale": True,
+                "colorbar": {"title": {"text": _label(color)}}}
+    figure = go.Figure(go.Parcoords(line=line, dimensions=dimensions))
     figure.update_layout(margin={"t": 50, "b": 20, "l": 60, "r": 60}, height=460)
     return figure
 

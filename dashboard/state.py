@@ -25,6 +25,7 @@ from modeldb.warehouse.queries import FilterError
 
 log = logging.getLogger("modeldb.dashboard")
 _recording = threading.local()
+_started: list["Materializer"] = []
 
 
 class ReadOnlyWarehouse:
@@ -66,6 +67,7 @@ class Materializer:
     error: str = ""
 
     def start(self) -> "Materializer":
+        _started.append(self)
         threading.Thread(target=self._loop, name="modeldb-dashboard-materializer", daemon=True).start()
         return self
 
@@ -109,6 +111,13 @@ def connection() -> Connection:
         runner.catch_up()
         materializer = Materializer(runner).start()
     return Connection(ReadOnlyWarehouse(inner), settings, materializer)
+
+
+def release() -> None:
+    """Stop the background materializers and forget the connection: the next page opens a new one."""
+    while _started:
+        _started.pop().stop.set()
+    connection.clear()
 
 
 def warehouse() -> ReadOnlyWarehouse:
@@ -156,7 +165,7 @@ def panel(title: str = "", *, caption: str = "") -> Iterator[Any]:
         if outer is not None:
             outer.extend(statements)
     elapsed = (time.perf_counter() - started) * 1000
-    if statements:
+    if statements and (title or caption):  # untitled panels are pickers: their SQL is not an answer
         with box.expander(f"SQL ({len(statements)} statement{'s' * (len(statements) > 1)}, {elapsed:,.0f} ms)"):
             st.code(";\n\n".join(statements) + ";", language="sql")
 

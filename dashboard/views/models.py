@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from modeldb.dashboard import charts, state
-from modeldb.dashboard.summary import lower_is_better, main_metric
+from modeldb.dashboard.summary import lower_is_better, main_metric, params_by_interest, table_order
 from modeldb.warehouse import queries as Q
 
 st.title("Models")
@@ -24,28 +24,36 @@ if keys is None or keys.empty:
     st.info(f"Project {project!r} has no models with params or metrics yet.")
     st.stop()
 metric_fields = list(keys.loc[keys["kind"] == "metric", "field"])
-param_fields = list(keys.loc[keys["kind"] == "param", "field"].iloc[keys.loc[keys["kind"] == "param", "models"].argsort()[::-1]])
+param_fields, varying = params_by_interest(keys)
 attributes = ["model.operator_class", "model.features", "model.size_bytes", "model.created_ts"]
 headline = main_metric(metrics)
 headline_field = f"metrics.{headline}" if headline else (metric_fields[0] if metric_fields else "")
 every_field = attributes + metric_fields + param_fields
 
+picked: list[str] = []
+page_ids: list[str] = []
+labels: dict[str, str] = {}
+where = ""
 with state.panel(f"Models of {project}", caption="Filter with AND / OR on params., metrics. and model. "
                  "(e.g. `params.clf__C > 0.1 OR model.operator_class LIKE '%Forest%'`); sorted and paged on the server"):
     left, right = st.columns([3, 2])
-    where = left.text_input("Filter", key="models_where", placeholder="metrics.accuracy_score > 0.8 AND params.C >= 1")
+    typed = left.text_input("Filter", key="models_where", placeholder="metrics.accuracy_score > 0.8 AND params.C >= 1")
+    top_only = left.checkbox("Top-level models only (hide pipeline stages and a search's parts)", value=True,
+                             key="models_top_only")
+    where = " AND ".join(p for p in ((f"({typed})" if typed.strip() else ""),
+                                     "model.parent_model_id = ''" if top_only else "") if p)
     default_order = f"{headline_field} {'ASC' if headline and lower_is_better(headline) else 'DESC'}" if headline_field else ""
     order_by = right.text_input("Sort by", value=default_order, key="models_order")
     chosen = st.multiselect("Columns", metric_fields + param_fields,
-                            default=(metric_fields[:4] + param_fields[:4]), key="models_columns")
+                            default=(metric_fields[:4] + varying[:4]), key="models_columns")
     c1, c2, c3 = st.columns([1, 1, 3])
-    size = c1.selectbox("Rows per page", [25, 50, 100, 250, 1000], index=1, key="models_page_size")
+    size = c1.selectbox("Rows per page", [10, 25, 50, 100, 250, 1000], index=2, key="models_page_size")
     total = Q.count_matches(wh, "model", project, where)
     pages = max(1, -(-total // size))
     page = c2.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="models_page")
     c3.caption(f"{total:,} models match · page {page} of {pages:,}")
     table = Q.search_models(wh, project, where, order_by, chosen, limit=int(size), offset=int((page - 1) * size))
-    st.dataframe(table, hide_index=True, width="stretch", key="models_table")
+    st.dataframe(table, hide_index=True, width="stretch", key="models_table", column_order=table_order(table, chosen))
     page_ids = list(table["model_id"]) if len(table) else []
     labels = {m.model_id: f"{m.operator_class} · …{m.model_id[-8:]}" for m in table.itertuples()} if len(table) else {}
     picked = st.multiselect("Selected models (for histories and comparison)", page_ids, default=page_ids[:3],
@@ -57,7 +65,7 @@ chart_tab, parallel_tab, history_tab, compare_tab, slice_tab = st.tabs(
 with chart_tab, state.panel(caption="The paper's Tableau-like view: any field against any other, aggregated on the server"):
     options = every_field
     c = st.columns(4)
-    default_x = param_fields[0] if param_fields else options[0]
+    default_x = (varying or param_fields or options)[0]
     x = c[0].selectbox("x", options, index=options.index(default_x), key="chart_x")
     y = c[1].selectbox("y", options, index=options.index(headline_field) if headline_field in options else 0,
                        key="chart_y")
@@ -78,31 +86,32 @@ with chart_tab, state.panel(caption="The paper's Tableau-like view: any field ag
 
 with parallel_tab, state.panel(caption="Each line is a model; drag along an axis to filter"):
     numeric = metric_fields + param_fields
-    dims = st.multiselect("Axes", numeric, default=(param_fields[:3] + [headline_field])[:5] if headline_field else numeric[:4],
+    dims = st.multiselect("Axes", numeric, default=(varying[:4] + [headline_field]) if headline_field else numeric[:4],
                           max_selections=12, key="parallel_axes")
     if dims:
         frame, count = Q.sample_fields(wh, project, dims, where=where, limit=2000)
         figure = charts.parallel(frame, dims, headline_field if headline_field in dims else dims[-1])
         if figure is None:
-            st.info("Parallel coordinates need numeric fields that models have; none of the chosen ones is.")
+            st.info("None of the chosen axes has values for these models.")
         else:
             st.plotly_chart(figure, key="parallel_chart")
             st.caption(f"{len(frame):,} of {count:,} models with every axis")
 
 with history_tab, state.panel(caption="Downsampled on the server to at most 200 points per model"):
-    if not picked:
-        st.info("Select models above to overlay their histories.")
+    stepped = list(keys.loc[(keys["kind"] == "metric") & (keys["max_step"] > 0), "key"])
+    if not stepped:
+        st.info("No metric in this project has steps (loss curves, staged scores) yet.")
     else:
-        stepped = [f.split(".", 1)[1] for f in metric_fields]
-        default = next((m for m in ("loss", "loss_curve", "train_score", "validation_score") if m in stepped),
-                       stepped[0] if stepped else None)
-        metric = st.selectbox("Metric", stepped, index=stepped.index(default) if default else 0, key="history_metric")
-        histories = Q.metric_histories(wh, project, metric, picked)
-        if histories.empty:
-            st.info(f"None of the selected models has steps of {metric}.")
-        else:
-            histories["model"] = histories["model_id"].map(lambda i: labels.get(i, i[-8:]))
-            st.plotly_chart(charts.histories(histories, metric), key="history_chart")
+        default = next((m for m in ("loss", "loss_curve", "validation_score", "train_score") if m in stepped), stepped[0])
+        metric = st.selectbox("Metric", stepped, index=stepped.index(default), key="history_metric")
+        histories = Q.metric_histories(wh, project, metric, picked) if picked else None
+        if histories is None or histories.empty:
+            having = Q.search_models(wh, project, f"isNotNull(metrics.`{metric}`)", "", [], limit=5)
+            st.caption(f"None of the selected models has a history of {metric}; showing {len(having)} that do.")
+            labels.update({m.model_id: f"{m.operator_class} · …{m.model_id[-8:]}" for m in having.itertuples()})
+            histories = Q.metric_histories(wh, project, metric, list(having["model_id"]))
+        histories["model"] = histories["model_id"].map(lambda i: labels.get(i, i[-8:]))
+        st.plotly_chart(charts.histories(histories, metric), key="history_chart")
 
 with compare_tab, state.panel(caption="Params, stages, features, metrics and data; differences highlighted"):
     if len(page_ids) < 2:

@@ -24,7 +24,8 @@ with state.panel():
     st.dataframe(
         shown.drop(columns=["best_model"]), hide_index=True, width="stretch",
         column_config={
-            "activity": st.column_config.LineChartColumn("activity (runs per day)", width="medium"),
+            "activity": st.column_config.LineChartColumn(
+                "activity", width="medium", help="runs started per hour (per day for longer projects)"),
             "best_value": st.column_config.NumberColumn("best value", format="%.4f"),
             "runs": st.column_config.NumberColumn(format="%d"),
             "models": st.column_config.NumberColumn(format="%d"),

@@ -19,12 +19,16 @@ HISTORY_POINTS = 200
 
 
 def model_keys(warehouse: Warehouse, project: str, entity: str = "model") -> Any:
-    """The params and metrics the project's models (or runs) have, as filter-language fields, with counts."""
+    """The params and metrics the project's models (or runs) have, as filter-language fields.
+
+    With how many models have each, how many distinct values it takes (a param that varies is
+    one worth a column), and the highest step of its latest point (above 0: it has a history)."""
     if entity not in ENTITIES:
         raise FilterError(f"entity must be model or run, got {entity!r}")
     table, id_column, _ = ENTITIES[entity]
     frame = warehouse.query(render(f"""
-        SELECT kind, key, uniqExact({id_column}) AS {entity}s
+        SELECT kind, key, uniqExact({id_column}) AS {entity}s, uniqExact(value_str) AS distinct_values,
+               max(step) AS max_step
         FROM {{db}}.{table}
         WHERE project = %(project)s AND kind IN ('param', 'metric', 'tag')
         GROUP BY kind, key

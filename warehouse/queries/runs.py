@@ -84,15 +84,15 @@ HAVING countIf(kind = 'param') > 0 AND countIf(kind = 'metric') > 0
 ORDER BY metric_value DESC
 """)
 
-PROJECT_ACTIVITY = NamedQuery("project_activity", "Runs started per project and day, for activity sparklines", """
-SELECT project, toString(toDate(toDateTime(intDiv(started, 1000000)))) AS day, count() AS runs
+PROJECT_ACTIVITY = NamedQuery("project_activity", "Runs started per project and hour, for activity sparklines", """
+SELECT project, toString(toStartOfHour(toDateTime(intDiv(started, 1000000)))) AS hour, count() AS runs
 FROM (
     SELECT project, run_id, min(started_ts) AS started
     FROM {db}.experiments
     GROUP BY project, run_id
 )
-GROUP BY project, day
-ORDER BY project, day
+GROUP BY project, hour
+ORDER BY project, hour
 """)
 
 PROJECT_BEST = NamedQuery("project_best", "Every project's metrics with the best and worst values and their models", """
