@@ -20,7 +20,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/modeldb demo
 
-## Debian's clickhouse-server and clickhouse-client, the machine's Java 17 and Apache Kafka's jars from Maven Central (cached).
+## Debian's clickhouse-server and clickhouse-client, Chromium, the machine's Java 17 and Apache Kafka's jars from Maven Central (cached).
 system-deps: install
 	@if [ ! -x /usr/sbin/clickhouse-server ]; then \
 	  echo "installing clickhouse-server from Debian"; \
@@ -29,6 +29,8 @@ system-deps: install
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-client >/dev/null; }
 	@command -v java >/dev/null || { echo "installing Java 17"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	@[ -x /usr/bin/chromium ] || { echo "installing Debian's Chromium (the dashboard's browser test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	@command -v mvn >/dev/null || { echo "installing Maven"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null; }
 	$(BIN)/python -c 'from modeldb.services import kafka_libs; print("kafka jars:", kafka_libs())'

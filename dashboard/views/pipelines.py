@@ -86,6 +86,8 @@ with state.panel("Align pipelines", caption="stage by stage; differing operators
             bad = any(row[f] for f in flags)
             return ["background-color: #ffe3b3" if bad and c in names + ["differences"] else "" for c in row.index]
 
+        differing = int(aligned[flags].any(axis=1).sum()) if len(aligned) else 0
+        st.caption(f"{differing} of {len(aligned)} stage positions differ")
         st.dataframe(aligned.style.apply(highlight, axis=1), hide_index=True, width="stretch")
     else:
         st.caption("Pick one or more runs to line up against this one.")
