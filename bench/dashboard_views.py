@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from modeldb import services
@@ -50,9 +51,110 @@ def warehouse_server(args: argparse.Namespace) -> services.Service:
     finally:
         kafka.stop()
         shutil.rmtree(home, ignore_errors=True)
-    clickhouse.execute = None  # type: ignore[attr-defined]
     marker.write_text(str(time.time()))
     return clickhouse
+
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+def serve(clickhouse: services.Service, home: Path) -> tuple[subprocess.Popen, str]:
+    port = services.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
+    env.update(MODELDB_HOME=str(home), MODELDB_WAREHOUSE=f"clickhouse://default@127.0.0.1:{clickhouse.port}/scale")
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("modeldb")), "dashboard", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=open(home / "dashboard.log", "wb"))
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, base
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"the dashboard did not start: {(home / 'dashboard.log').read_text()[-2000:]}")
+
+
+def settled(page) -> None:
+    page.wait_for_timeout(150)  # let a rerun begin before waiting for it to end
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+
+
+def choose(page, label: str, option: str | None = None) -> None:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text(label, exact=True)).first
+    box.locator("input").click()
+    if option is None:  # the next option
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+    else:
+        page.keyboard.type(option)
+        page.get_by_role("option", name=option).first.click()
+
+
+def fill(page, label: str, text: str) -> None:
+    box = page.get_by_label(label)
+    box.fill(text)
+    box.press("Enter")
+
+
+# view -> (path, what shows the answer, the interaction, what shows its answer)
+VIEWS = {
+    "overview": ("", lambda p: p.get_by_text(f"{PROJECT} · 100,000 models", exact=False).first,
+                 lambda p: fill(p, "Search projects", PROJECT), lambda p: p.get_by_text("1 of 1 projects")),
+    "pipelines (select a run)": (
+        f"pipelines?project={PROJECT}", lambda p: p.get_by_role("heading", name="Stages of", exact=False),
+        lambda p: choose(p, "Run"), lambda p: p.get_by_role("heading", name="Stages of", exact=False)),
+    "models (filter the table)": (
+        f"models?project={PROJECT}", lambda p: p.get_by_text("models match", exact=False).first,
+        lambda p: fill(p, "Filter", "metrics.accuracy > 0.9 AND params.C < 1"),
+        lambda p: p.get_by_text("models match", exact=False).first),
+    "models (chart: mean by max_iter)": (
+        f"models?project={PROJECT}", lambda p: p.locator('[data-testid="stPlotlyChart"]').first,
+        lambda p: (choose(p, "x", "params.max_iter"), choose(p, "Aggregate", "mean")),
+        lambda p: p.locator('[data-testid="stPlotlyChart"]').first),
+    "lineage (column used by every model)": (
+        f"lineage?project={PROJECT}", lambda p: p.get_by_label("Column name"),
+        lambda p: fill(p, "Column name", "raw_3"), lambda p: p.get_by_text("models used column", exact=False)),
+    "sql (run the example)": (
+        f"sql?project={PROJECT}", lambda p: p.get_by_role("button", name="Run"),
+        lambda p: p.get_by_role("button", name="Run").click(), lambda p: p.get_by_text("Download CSV")),
+}
+
+
+def time_views(base: str, repeats: int, shots: Path) -> dict[str, tuple[float, float]]:
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, tuple[float, float]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        for name, (path, loaded, act, answered) in VIEWS.items():
+            loads, actions = [], []
+            for attempt in range(repeats + 1):  # the first attempt warms the server's caches and is not counted
+                context = browser.new_context(viewport={"width": 1440, "height": 1000})
+                page = context.new_page()
+                page.set_default_timeout(120_000)
+                started = time.perf_counter()
+                page.goto(f"{base}/{path}")
+                loaded(page).wait_for()
+                settled(page)
+                load = time.perf_counter() - started
+                started = time.perf_counter()
+                act(page)
+                settled(page)
+                answered(page).wait_for()
+                action = time.perf_counter() - started
+                if attempt:
+                    loads.append(load)
+                    actions.append(action)
+                if attempt == repeats:
+                    page.screenshot(path=str(shots / f"{name.split()[0]}-scale.png"))
+                context.close()
+            out[name] = (statistics.median(loads), statistics.median(actions))
+            print(f"  {name}: first load {out[name][0]:.2f} s, interaction {out[name][1]:.2f} s", file=sys.stderr)
+        browser.close()
+    return out
 
 
 def main() -> None:
@@ -62,12 +164,26 @@ def main() -> None:
     parser.add_argument("--build-only", action="store_true")
     args = parser.parse_args()
     clickhouse = warehouse_server(args)
+    home = Path(tempfile.mkdtemp(prefix="modeldb-dashboard-bench-"))
+    shots = Path(__file__).resolve().parents[1] / "test-artifacts" / "dashboard"
+    shots.mkdir(parents=True, exist_ok=True)
     try:
         if args.build_only:
             return
-        raise SystemExit("timing not written yet")
+        proc, base = serve(clickhouse, home)
+        try:
+            print(f"timing each view in Chromium against {base} ({args.runs:,} models)…", file=sys.stderr)
+            figures = time_views(base, args.repeats, shots)
+        finally:
+            proc.terminate()
+            proc.wait(20)
     finally:
         clickhouse.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"\n{'view':<40} {'first load s':>13} {'interaction s':>14}   (median of {args.repeats}, goal < 2 s)")
+    for name, (load, action) in figures.items():
+        print(f"{name:<40} {load:>13.2f} {action:>14.2f}")
+    print(f"screenshots: {shots}/*-scale.png")
 
 
 if __name__ == "__main__":

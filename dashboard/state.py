@@ -113,11 +113,46 @@ def connection() -> Connection:
     return Connection(ReadOnlyWarehouse(inner), settings, materializer)
 
 
+ANSWER_TTL_S = 5.0  # how stale a shared answer may be: new runs still appear within a few seconds
+
+
+@st.cache_data(ttl=ANSWER_TTL_S, max_entries=2000, show_spinner=False)
+def _answer(name: str, args: tuple, kwargs: dict, where: str) -> tuple[Any, list[str]]:
+    """A query's answer and the SQL it ran, shared by every session for a few seconds (``where`` keys the warehouse)."""
+    from modeldb.warehouse import queries as Q
+    from modeldb.warehouse.queries.base import NamedQuery
+
+    target = getattr(Q, name)
+    statements: list[str] = []
+    outer = getattr(_recording, "statements", None)
+    _recording.statements = statements
+    try:
+        wh = connection().warehouse
+        result = target.frame(wh, *args, **kwargs) if isinstance(target, NamedQuery) else target(wh, *args, **kwargs)
+    finally:
+        _recording.statements = outer
+    return result, statements
+
+
+def answer(name: str, *args: Any, **kwargs: Any) -> Any:
+    """``warehouse/queries``'s ``name`` asked of the dashboard's warehouse, through the short shared cache.
+
+    Reruns of a page (every widget change) and other users' sessions reuse answers younger than
+    ``ANSWER_TTL_S``; the panel still shows the SQL that produced them. Errors are never cached.
+    """
+    result, statements = _answer(name, args, kwargs, connection().warehouse.description)
+    recording = getattr(_recording, "statements", None)
+    if recording is not None:
+        recording.extend(statements)
+    return result
+
+
 def release() -> None:
     """Stop the background materializers and forget the connection: the next page opens a new one."""
     while _started:
         _started.pop().stop.set()
     connection.clear()
+    _answer.clear()
 
 
 def warehouse() -> ReadOnlyWarehouse:
@@ -173,12 +208,6 @@ def panel(title: str = "", *, caption: str = "") -> Iterator[Any]:
 def _short(exc: Exception, limit: int = 600) -> str:
     text = str(exc).split("Stack trace")[0].strip()
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def projects() -> Any:
-    from modeldb.warehouse.queries import PROJECTS
-
-    return PROJECTS.frame(warehouse())
 
 
 def choose_project(names: list[str]) -> str | None:

@@ -6,10 +6,10 @@ import streamlit as st
 from modeldb.dashboard import state
 from modeldb.warehouse import queries as Q
 
+SHOWN = 1000
 st.title("Lineage")
-wh = state.warehouse()
 with state.panel():
-    project = state.choose_project(list(Q.PROJECTS.frame(wh)["project"]))
+    project = state.choose_project(list(state.answer("PROJECTS")["project"]))
 if not project:
     st.info("No projects yet: track a run first.")
     st.stop()
@@ -24,13 +24,15 @@ with state.panel("Which models used…", caption="a source column (e.g. `monthly
         st.info("Type a column name or a fingerprint to see every model that depends on it.")
     else:
         if what == "column":
-            found = Q.MODELS_USING_COLUMN.frame(wh, project=project, column=needle.strip())
+            found, total = state.answer("models_using_column_page", project, needle.strip(), limit=SHOWN)
         else:
-            found = Q.models_on_dataset(wh, project, needle.strip())
+            found = state.answer("models_on_dataset", project, needle.strip())
+            total = len(found)
         if found.empty:
             st.info(f"No model in {project!r} used {what} {needle.strip()!r}.")
         else:
-            st.success(f"{len(found):,} models used {what} {needle.strip()!r}")
+            st.success(f"{total:,} models used {what} {needle.strip()!r}"
+                       + (f"; the first {len(found):,} are listed" if total > len(found) else ""))
             if "paths" in found:
                 found = found.assign(paths=[" ; ".join(p) for p in found["paths"]],
                                      features=[", ".join(f) for f in found["features"]])

@@ -10,15 +10,14 @@ from modeldb.dashboard.summary import stage_table
 from modeldb.warehouse import queries as Q
 
 st.title("Pipelines")
-wh = state.warehouse()
 with state.panel():
-    project = state.choose_project(list(Q.PROJECTS.frame(wh)["project"]))
+    project = state.choose_project(list(state.answer("PROJECTS")["project"]))
 if not project:
     st.info("No projects yet: track a run first.")
     st.stop()
 
 with state.panel():
-    runs = Q.search_runs(wh, project, order_by="run.started_ts DESC", limit=500)
+    runs = state.answer("search_runs", project, order_by="run.started_ts DESC", limit=500)
 if runs.empty:
     st.info(f"Project {project!r} has no runs yet.")
     st.stop()
@@ -32,10 +31,10 @@ with state.panel():
         ids = list(labels)
         run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0,
                               format_func=labels.get, key="pipeline_run")
-        actions = Q.run_actions(wh, project, run_id)
+        actions = state.answer("run_actions", project, run_id)
         subject = labels[run_id]
     else:
-        models = Q.search_models(wh, project, order_by="model.created_ts DESC", limit=500)
+        models = state.answer("search_models", project, order_by="model.created_ts DESC", limit=500)
         if models.empty:
             st.info("No models in this project yet.")
             st.stop()
@@ -44,7 +43,7 @@ with state.panel():
         ids = list(mlabels)
         model_id = st.selectbox("Model", ids, index=ids.index(wanted) if wanted in ids else 0,
                                 format_func=mlabels.get, key="pipeline_model")
-        actions = Q.model_actions(wh, project, model_id)
+        actions = state.answer("model_actions", project, model_id)
         run_id = str(actions["run_id"].iloc[0]) if len(actions) else ""
         subject = mlabels[model_id]
 
@@ -54,7 +53,7 @@ if actions is None or actions.empty:
 
 with state.panel(f"Stages of {subject}", caption="data → operator → data; nested stages are lighter"):
     ids = set(itertools.chain(*actions["input_dataframe_ids"], *actions["output_dataframe_ids"]))
-    frames = Q.dataframes(wh, project, ids)
+    frames = state.answer("dataframes", project, tuple(sorted(ids)))
     st.graphviz_chart(graphs.pipeline(actions, frames), width="stretch")
     st.dataframe(stage_table(actions, frames), hide_index=True, width="stretch")
 
@@ -75,9 +74,9 @@ with state.panel("Align pipelines", caption="stage by stage; differing operators
     others = st.multiselect("Compare with runs", [r for r in labels if r != run_id], format_func=labels.get,
                             max_selections=3, key="align_runs")
     if others:
-        pipelines = {labels.get(run_id, subject): actions if kind == "a run" else Q.run_actions(wh, project, run_id)}
+        pipelines = {labels.get(run_id, subject): actions if kind == "a run" else state.answer("run_actions", project, run_id)}
         for other in others:
-            pipelines[labels[other]] = Q.run_actions(wh, project, other)
+            pipelines[labels[other]] = state.answer("run_actions", project, other)
         aligned = Q.align(pipelines)
         names = list(pipelines)
         flags = [c for c in aligned.columns if c.endswith(" differ")]
@@ -94,7 +93,7 @@ with state.panel("Align pipelines", caption="stage by stage; differing operators
 
 with state.panel("Version tree", caption="the run's root, its branches, and this run highlighted"):
     if run_id:
-        tree = Q.version_tree(wh, project, run_id)
+        tree = state.answer("version_tree", project, run_id)
         if len(tree) > 1:
             st.graphviz_chart(graphs.version_tree(tree))
         st.dataframe(tree, hide_index=True, width="stretch")

@@ -17,10 +17,12 @@ main, schema_col = st.columns([3, 1])
 with schema_col:
     st.markdown("**Schema**")
     schema = Q.schema_table()
-    for table, columns in schema.groupby("table", sort=False):
-        with st.expander(table):
-            st.caption(columns["table meaning"].iloc[0])
-            st.dataframe(columns[["column", "type", "meaning"]], hide_index=True, width="stretch")
+    tables = list(dict.fromkeys(schema["table"]))
+    table = st.selectbox("Table", tables, index=tables.index("model_summary") if "model_summary" in tables else 0,
+                         key="sql_schema_table")
+    columns = schema[schema["table"] == table]
+    st.caption(columns["table meaning"].iloc[0])
+    st.dataframe(columns[["column", "type", "meaning"]], hide_index=True, width="stretch", height=420)
 
 with main:
     st.caption(f"Read-only: anything that writes is refused. Tables are in database `{wh.database}`. "

@@ -164,18 +164,32 @@ def test_models_charts_histories_comparison_and_slices(app, churn):
     at.selectbox(key="chart_kind").set_value("bar")
     at.selectbox(key="chart_agg").set_value("mean").run()
     _clean(at)
-    assert len(at.get("plotly_chart")) >= 3  # chart builder, parallel coordinates, histories
+    assert len(at.get("plotly_chart")) == 1  # only the open tab computes
     at.selectbox(key="chart_color").set_value("model.operator_class")
     at.selectbox(key="chart_facet").set_value("params.clf")
     at.selectbox(key="chart_kind").set_value("box")
     at.selectbox(key="chart_agg").set_value("none").run()
     _clean(at)
 
-    assert at.selectbox(key="history_metric").value in ("validation_score", "train_score")
+    at.session_state["models_tab"] = "Parallel coordinates"
+    at.run()
+    _clean(at)
+    assert at.get("plotly_chart") and any("models with every axis drawn" in c.value for c in at.caption)
 
+    at.session_state["models_tab"] = "Metric histories"
+    at.run()
+    _clean(at)
+    assert at.selectbox(key="history_metric").value in ("validation_score", "train_score")
+    assert at.get("plotly_chart")
+
+    at.session_state["models_tab"] = "Compare two"
+    at.run()
+    _clean(at)
     parts = [m.value for m in at.markdown if m.value.startswith("**") and " differ" in m.value]
     assert [p.split("**")[1] for p in parts] == ["model", "params", "stages", "features", "metrics", "data"]
 
+    at.session_state["models_tab"] = "Best on a slice"
+    at.run()
     at.text_input(key="slice_predicate").input("country = 'US' AND plan = 'pro'").run()
     _clean(at)
     ranked = at.dataframe[-1].value
@@ -239,10 +253,11 @@ def test_writes_typed_into_the_sql_page_are_refused_and_change_nothing(app, chur
     assert after == before
 
 
-def test_every_panel_can_show_its_sql(app):
-    at = _open(app, "models")
+@pytest.mark.parametrize("page, panels", [("overview", 1), ("pipelines", 2), ("models", 2)])
+def test_every_panel_can_show_its_sql(app, page, panels):
+    at = _open(app, page)
     shown = [e for e in at.expander if e.label.startswith("SQL (")]
-    assert len(shown) >= 5
+    assert len(shown) >= panels
     assert all(code.language == "sql" and "SELECT" in code.value for code in at.code)
 
 

@@ -18,7 +18,7 @@ from modeldb.warehouse.queries.adhoc import run_sql, schema_table
 from modeldb.warehouse.queries.base import NamedQuery
 from modeldb.warehouse.queries.compare import compare_models
 from modeldb.warehouse.queries.models import (BEST_MODELS, MODELS, MODELS_USING_COLUMN, best_models,
-                                              models_on_dataset)
+                                              models_on_dataset, models_using_column_page)
 from modeldb.warehouse.queries.explore import chart_data, metric_histories, model_keys, sample_fields
 from modeldb.warehouse.queries.pipelines import align, dataframes, model_actions, run_actions, sample_trace
 from modeldb.warehouse.queries.runs import (BEST_RUNS, METRIC_HISTORY, PARAM_VS_METRIC, PROJECT_ACTIVITY, PROJECT_BEST,
@@ -36,4 +36,4 @@ __all__ = ["ALL", "NamedQuery", "PROJECTS", "PROJECT_METRICS", "RUNS", "param_vs
            "models_on_dataset", "compare_models", "search_runs", "search_models", "version_tree", "FilterError",
            "PROJECT_ACTIVITY", "PROJECT_BEST", "count_matches", "chart_data", "metric_histories", "model_keys",
            "run_actions", "model_actions", "dataframes", "sample_trace", "align", "run_sql", "schema_table",
-           "sample_fields"]
+           "sample_fields", "models_using_column_page"]

@@ -12,7 +12,8 @@ from modeldb.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse, quote
 from modeldb.warehouse.queries.base import render
 from modeldb.warehouse.queries.filters import Compiled, FilterError, compile_expression
-from modeldb.warehouse.queries.search import (AGGREGATES, ANCHOR, ENTITIES, USER_ERRORS, _reason, _rows)
+from modeldb.warehouse.queries.search import (AGGREGATES, ANCHOR, ENTITIES, USER_ERRORS, _reason, _rows,
+                                              count_matches)
 
 CHART_POINTS = 5_000
 HISTORY_POINTS = 200
@@ -38,8 +39,13 @@ def model_keys(warehouse: Warehouse, project: str, entity: str = "model") -> Any
     return frame
 
 
-def _pivot(entity: str, fields: dict[str, str], where: str, numeric: Iterable[str] = ()) -> tuple[str, set]:
-    """One row per model (or run) with each field as a column, matching ``where``; ``numeric`` aliases read numbers."""
+def _pivot(entity: str, fields: dict[str, str], where: str, numeric: Iterable[str] = (),
+           modulus: int = 1) -> tuple[str, set]:
+    """One row per model (or run) with each field as a column, matching ``where``; ``numeric`` aliases read numbers.
+
+    ``modulus`` > 1 keeps one id in ``modulus`` (by a hash of the id) before grouping: a sample that
+    costs a fraction of the whole.
+    """
     table, id_column, _ = ENTITIES[entity]
     numeric = set(numeric)
     compiled = {alias: compile_expression(expression, entity, display=alias not in numeric)
@@ -48,10 +54,11 @@ def _pivot(entity: str, fields: dict[str, str], where: str, numeric: Iterable[st
     anchor = (entity, ANCHOR[entity])
     keys = {anchor} | condition.keys | {k for c in compiled.values() for k in c.keys}
     columns = ", ".join(f"{c.sql} AS {alias}" for alias, c in compiled.items())
+    sampled = f" AND cityHash64({id_column}) % {int(modulus)} = 0" if modulus > 1 else ""
     return f"""
         SELECT {id_column} AS id, {columns}
         FROM {{db}}.{table}
-        WHERE project = %(project)s AND ({_rows(keys)})
+        WHERE project = %(project)s AND ({_rows(keys)}){sampled}
         GROUP BY {id_column}
         HAVING countIf(kind = {quote(entity)} AND key = {quote(anchor[1])}) > 0 AND ({condition.sql})""", keys
 
@@ -71,9 +78,9 @@ def chart_data(warehouse: Warehouse, project: str, x: str, y: str, *, color: str
     """Data for a chart over models: ``(frame, total)``.
 
     With ``agg`` (mean, median, min, max, count, std), ``y`` is aggregated per (x, color, facet)
-    on the server, and ``n`` counts the models in each group. Without it, one row per model,
-    at most ``limit`` of them, chosen by a hash of the id so the sample is stable and spread.
-    ``total`` is how many models matched. Params come back as text; numeric-looking columns
+    on the server over every model, and ``n`` counts the models in each group; ``total`` is their
+    sum. Without it, one row per model, about ``limit`` of them, sampled by a hash of the id so
+    the sample is stable and spread; ``total`` is how many models match ``where``. Params come back as text; numeric-looking columns
     are converted.
     """
     if entity not in ENTITIES:
@@ -88,9 +95,9 @@ def chart_data(warehouse: Warehouse, project: str, x: str, y: str, *, color: str
     for alias, expression in (("color", color), ("size", size), ("facet", facet)):
         if expression:
             fields[alias] = expression
-    pivot, _ = _pivot(entity, fields, where, numeric={"y"} if agg else ())
     what = f"{y} against {x}"
     if agg:
+        pivot, _ = _pivot(entity, fields, where, numeric={"y"})
         groups = [a for a in ("x", "color", "facet") if a in fields]
         value = "count()" if agg == "count" else f"{AGGREGATES[agg]}(y)"
         frame = _run(warehouse, f"""
@@ -101,21 +108,24 @@ def chart_data(warehouse: Warehouse, project: str, x: str, y: str, *, color: str
             ORDER BY {', '.join(groups)}""", project, what).rename(columns={"aggregated": "y"})
         total = int(frame["n"].sum()) if len(frame) else 0
     else:
-        frame, total = _sample(warehouse, project, pivot, ("x", "y"), limit, what)
+        frame, total = _sample(warehouse, entity, project, fields, where, ("x", "y"), limit, what)
     return _numeric(frame), total
 
 
-def _sample(warehouse: Warehouse, project: str, pivot: str, required: Iterable[str], limit: int,
-            what: str) -> tuple[Any, int]:
-    """At most ``limit`` rows of a pivot, chosen by a hash of the id (stable and spread), and how many there are."""
+def _sample(warehouse: Warehouse, entity: str, project: str, fields: dict[str, str], where: str,
+            required: Iterable[str], limit: int, what: str) -> tuple[Any, int]:
+    """Up to ``limit`` entities matching ``where`` that have the ``required`` fields, and how many match ``where``.
+
+    Over ``limit`` matches, a hash of the id keeps about ``limit`` of them before the pivot is built,
+    so the cost follows the sample and not the project. The sample is stable across calls.
+    """
+    total = count_matches(warehouse, entity, project, where)
+    modulus = -(-total // limit) if total > limit else 1
+    pivot, _ = _pivot(entity, fields, where, modulus=modulus)
     present = " AND ".join(f"isNotNull({alias})" for alias in required) or "1"
     frame = _run(warehouse, f"""
         SELECT * FROM ({pivot}) AS per_entity WHERE {present}
         ORDER BY cityHash64(id) LIMIT {int(limit)}""", project, what)
-    total = len(frame)
-    if total == limit:
-        total = int(_run(warehouse, f"SELECT count() AS n FROM ({pivot}) AS per_entity WHERE {present}",
-                         project, what)["n"][0])
     return frame, total
 
 
@@ -123,7 +133,8 @@ def sample_fields(warehouse: Warehouse, project: str, fields: Iterable[str], *, 
                   entity: str = "model", limit: int = CHART_POINTS) -> tuple[Any, int]:
     """Several fields for a sample of models (every one that has them all, up to ``limit``): ``(frame, total)``.
 
-    What a parallel-coordinates plot draws. Columns are named by their fields.
+    What a parallel-coordinates plot draws. Columns are named by their fields; ``total`` is how
+    many models match ``where``.
     """
     fields = list(dict.fromkeys(f for f in fields if f))
     if not fields:
@@ -133,8 +144,7 @@ def sample_fields(warehouse: Warehouse, project: str, fields: Iterable[str], *, 
     if not isinstance(limit, int) or not 0 < limit <= 100_000:
         raise FilterError(f"limit must be 1..100000, got {limit!r}")
     aliases = {f"f{i}": field for i, field in enumerate(fields)}
-    pivot, _ = _pivot(entity, aliases, where)
-    frame, total = _sample(warehouse, project, pivot, aliases, limit, ", ".join(fields))
+    frame, total = _sample(warehouse, entity, project, aliases, where, aliases, limit, ", ".join(fields))
     return _numeric(frame.rename(columns=aliases)), total
 
 

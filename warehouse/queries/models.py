@@ -37,23 +37,44 @@ ANY LEFT JOIN {model_attributes(f"SELECT model_id FROM ({_RANKED})")} USING mode
 ORDER BY if(%(lower_is_better)s, value, -value), model_id
 """, defaults={"limit": 10, "lower_is_better": 0})
 
-_USED = """
+def _used_sql(only: str = "") -> str:
+    """Models using %(column)s, with their features and paths; ``only`` restricts to a subquery of model ids."""
+    used = f"""
         SELECT DISTINCT model_id, src, dst, path
-        FROM {db}.lineage
-        WHERE project = %(project)s AND kind = 'model' AND src = %(column)s"""
-
-MODELS_USING_COLUMN = NamedQuery(
-    "models_using_column",
-    "Every model that used a column, directly or through derived columns, with the path", f"""
+        FROM {{db}}.lineage
+        WHERE project = %(project)s AND kind = 'model' AND src = %(column)s{f" AND model_id IN ({only})" if only else ""}"""
+    return f"""
 SELECT model_id, operator_class, run_id, parent_model_id, direct, features, paths
 FROM (
     SELECT model_id, max(src = dst) AS direct, groupArray(dst) AS features, groupArray(path) AS paths
-    FROM ({_USED})
+    FROM ({used})
     GROUP BY model_id
 ) AS used
-ANY LEFT JOIN {model_attributes(f"SELECT model_id FROM ({_USED})")} USING model_id
+ANY LEFT JOIN {model_attributes(f"SELECT model_id FROM ({used})")} USING model_id
 ORDER BY direct DESC, operator_class, model_id
-""")
+"""
+
+
+MODELS_USING_COLUMN = NamedQuery(
+    "models_using_column",
+    "Every model that used a column, directly or through derived columns, with the path", _used_sql())
+
+
+def models_using_column_page(warehouse: Warehouse, project: str, column: str, limit: int = 1000) -> tuple[Any, int]:
+    """``(frame, total)``: how many models used ``column``, and up to ``limit`` of them in full (oldest first).
+
+    With 100,000 models using a column, the count and one page cost a fraction of the whole answer.
+    """
+    params = {"project": project, "column": column}
+    total = int(warehouse.query(render("""
+        SELECT uniqExact(model_id) FROM {db}.lineage
+        WHERE project = %(project)s AND kind = 'model' AND src = %(column)s""", warehouse), params).scalar() or 0)
+    if total <= limit:
+        return MODELS_USING_COLUMN.frame(warehouse, **params), total
+    page = (f"SELECT DISTINCT model_id FROM {{db}}.lineage WHERE project = %(project)s AND kind = 'model' "
+            f"AND src = %(column)s ORDER BY model_id LIMIT {int(limit)}")
+    return warehouse.query(render(_used_sql(page), warehouse), params).to_pandas(), total
+
 
 LOWER_IS_BETTER = ("_error", "_loss", "loss", "rmse", "mae", "mse")
 
