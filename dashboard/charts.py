@@ -1,79 +1,102 @@
-"""Plotly figures for the pages, built from query answers (pure functions, tested without Streamlit)."""
+"""Altair (Vega-Lite) figures for the pages, built from query answers (pure functions, tested without Streamlit).
+
+Vega-Lite rather than Plotly: on these machines a page with a Plotly figure took about a second
+longer to show than the same page with a Vega-Lite one (bench/dashboard_views.py measures pages).
+"""
 from __future__ import annotations
 
 from typing import Any
 
-import plotly.express as px
+import altair as alt
+
+alt.data_transformers.disable_max_rows()  # the queries bound the rows (samples of at most a few thousand)
+
+KINDS = ("scatter", "line", "bar", "box")
 
 
 def _label(field: str) -> str:
     return field.split(".", 1)[-1].strip("`")
 
 
+def _numeric(frame: Any, column: str) -> bool:
+    return column in frame and frame[column].dtype.kind in "fiu"
+
+
 def builder(frame: Any, kind: str, x: str, y: str, agg: str = "none") -> Any:
     """The chart builder's figure: ``frame`` has x, y and optionally color, size, facet (and n when aggregated)."""
-    if kind not in ("scatter", "line", "bar", "box"):
-        raise ValueError(f"chart must be scatter, line, bar or box, got {kind!r}")
+    if kind not in KINDS:
+        raise ValueError(f"chart must be one of {', '.join(KINDS)}, got {kind!r}")
     y_title = f"{agg} of {_label(y)}" if agg not in ("", "none") else _label(y)
-    common: dict[str, Any] = {"x": "x", "y": "y", "labels": {"x": _label(x), "y": y_title}}
+    continuous = _numeric(frame, "x") and kind in ("scatter", "line")
+    encoding: dict[str, Any] = {
+        "x": alt.X("x", type="quantitative" if continuous else "ordinal", title=_label(x),
+                   scale=alt.Scale(zero=False) if continuous else alt.Undefined),
+        "y": alt.Y("y", type="quantitative", title=y_title, scale=alt.Scale(zero=kind == "bar")),
+        "tooltip": [c for c in ("id", "x", "y", "color", "size", "n") if c in frame],
+    }
     if "color" in frame:
-        common["color"] = "color"
-        if frame["color"].dtype.kind not in "fiu":
-            frame = frame.assign(color=frame["color"].astype(str))
+        encoding["color"] = alt.Color("color", type="quantitative" if _numeric(frame, "color") else "nominal",
+                                      title="color")
+        if kind == "bar":
+            encoding["xOffset"] = alt.XOffset("color", type="nominal")
+    if kind == "scatter" and _numeric(frame, "size"):
+        encoding["size"] = alt.Size("size", type="quantitative", title="size")
+    mark = {"scatter": lambda c: c.mark_circle(opacity=0.7), "line": lambda c: c.mark_line(point=True),
+            "bar": lambda c: c.mark_bar(), "box": lambda c: c.mark_boxplot(extent="min-max")}[kind]
+    data = frame.assign(facet=frame["facet"].astype(str)) if "facet" in frame else frame
+    chart = mark(alt.Chart(data)).encode(**encoding)
     if "facet" in frame:
-        common["facet_col"] = "facet"
-        common["facet_col_wrap"] = 4
-        frame = frame.assign(facet=frame["facet"].astype(str))
-    if kind == "scatter":
-        if "size" in frame and frame["size"].dtype.kind in "fiu":
-            common["size"] = frame["size"].fillna(0).clip(lower=0)
-        figure = px.scatter(frame, hover_data=[c for c in ("id", "n") if c in frame], **common)
-    elif kind == "line":
-        figure = px.line(frame, markers=True, **common)
-    elif kind == "bar":
-        figure = px.bar(frame, barmode="group", **common)
-    else:
-        figure = px.box(frame, points="outliers", **common)
-    if frame["x"].dtype.kind not in "fiu":
-        figure.update_xaxes(type="category")
-    figure.update_layout(margin={"t": 30, "b": 10}, height=460)
-    return figure
+        return chart.properties(width=260, height=220).facet(facet=alt.Facet("facet:N", title=None), columns=3)
+    return chart.properties(height=420)
 
 
 def parallel(frame: Any, fields: list[str], color: str) -> Any | None:
-    """Parallel coordinates: numeric fields as they are, text fields (a classifier, a penalty) as labelled categories.
+    """Parallel coordinates: one line per model across the chosen fields, each axis scaled to its own range.
 
-    None when there is nothing to draw. Lines are colored by ``color`` when it is numeric.
+    Text fields (a classifier, a penalty) become evenly spaced categories. The bottom of an axis
+    is its lowest value and the top its highest, both written at the axis. None when there is
+    nothing to draw.
     """
-    import plotly.graph_objects as go
+    import pandas as pd
 
-    dimensions = []
+    axes, ticks = [], []
     for field in fields:
         if field not in frame or frame[field].isna().all():
             continue
+        label = _label(field)
         values = frame[field]
-        if values.dtype.kind in "fiu":
-            dimensions.append({"label": _label(field), "values": values})
+        if _numeric(frame, field):
+            low, high = float(values.min()), float(values.max())
+            scaled = (values - low) / (high - low) if high > low else values * 0 + 0.5
+            ticks += [(label, 0.0, f"{low:.4g}"), (label, 1.0, f"{high:.4g}")]
         else:
             categories = sorted(values.dropna().astype(str).unique())
-            codes = {c: i for i, c in enumerate(categories)}
-            dimensions.append({"label": _label(field), "values": values.astype(str).map(codes),
-                               "tickvals": list(range(len(categories))), "ticktext": categories})
-    if not dimensions:
+            step = 1 / max(1, len(categories) - 1)
+            codes = {c: (i * step if len(categories) > 1 else 0.5) for i, c in enumerate(categories)}
+            scaled = values.astype(str).map(codes)
+            ticks += [(label, codes[c], c) for c in categories[:12]]
+        axes.append(pd.DataFrame({"model": frame["id"] if "id" in frame else frame.index, "axis": label,
+                                  "position": scaled, "value": values.astype(str),
+                                  "color": frame[color] if _numeric(frame, color) else 0.0}))
+    if not axes:
         return None
-    line: dict[str, Any] = {}
-    if color in frame and frame[color].dtype.kind in "fiu":
-        line = {"color": frame[color], "colorscale": "Viridis", "showscale": True,
-                "colorbar": {"title": {"text": _label(color)}}}
-    figure = go.Figure(go.Parcoords(line=line, dimensions=dimensions))
-    figure.update_layout(margin={"t": 50, "b": 20, "l": 60, "r": 60}, height=460)
-    return figure
+    long = pd.concat(axes, ignore_index=True)
+    order = list(dict.fromkeys(long["axis"]))
+    x = alt.X("axis:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, domain=False, ticks=False))
+    lines = alt.Chart(long).mark_line(opacity=0.35, strokeWidth=1).encode(
+        x=x, y=alt.Y("position:Q", axis=None, scale=alt.Scale(domain=[0, 1])), detail="model:N",
+        color=alt.Color("color:Q", title=_label(color), scale=alt.Scale(scheme="viridis")),
+        tooltip=["axis:N", "value:N"])
+    rules = alt.Chart(pd.DataFrame({"axis": order})).mark_rule(color="#999").encode(x=x)
+    labels = alt.Chart(pd.DataFrame(ticks, columns=["axis", "position", "text"])).mark_text(
+        align="left", dx=4, fontSize=10, color="#444").encode(x=x, y=alt.Y("position:Q"), text="text:N")
+    return (lines + rules + labels).properties(height=420)
 
 
 def histories(frame: Any, metric: str) -> Any:
-    figure = px.line(frame, x="step", y="value", color="model", labels={"value": metric})
-    figure.update_layout(margin={"t": 30, "b": 10}, height=420)
-    return figure
+    return alt.Chart(frame).mark_line().encode(
+        x=alt.X("step:Q", title="step"), y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+        color=alt.Color("model:N", title="model"), tooltip=["model:N", "step:Q", "value:Q"]).properties(height=400)
 
 
 def highlight_differences(frame: Any) -> Any:

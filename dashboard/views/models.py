@@ -17,7 +17,7 @@ if not project:
 
 keys = metrics = None
 with state.panel():
-    keys = state.answer("model_keys", project)
+    keys = state.answer("model_keys", project, top_level=st.session_state.get("models_top_only", True))
     metrics = state.answer("PROJECT_METRICS", project=project)
 if keys is None or keys.empty:
     st.info(f"Project {project!r} has no models with params or metrics yet.")
@@ -83,13 +83,14 @@ if chart_tab.open:
         if frame.empty:
             st.info(f"No model has both {x} and {y}" + (f" among those matching the filter" if where else "") + ".")
         else:
-            st.plotly_chart(charts.builder(frame, kind, x, y, agg), key="chart_builder")
+            st.altair_chart(charts.builder(frame, kind, x, y, agg), key="chart_builder",
+                            width="content" if pick(facet) else "stretch")
             st.caption(f"{count:,} models in {len(frame):,} groups" if agg != "none" else
                        f"{len(frame):,} models drawn, of {count:,} that match" + (" (a stable hash sample)"
                                                                                  if count > len(frame) else ""))
 
 if parallel_tab.open:
-    with parallel_tab, state.panel(caption="Each line is a model; drag along an axis to filter"):
+    with parallel_tab, state.panel(caption="Each line is a model; each axis runs from its lowest value (bottom) to its highest (top)"):
         numeric = metric_fields + param_fields
         dims = st.multiselect("Axes", numeric, default=(varying[:4] + [headline_field]) if headline_field else numeric[:4],
                               max_selections=12, key="parallel_axes")
@@ -99,12 +100,13 @@ if parallel_tab.open:
             if figure is None:
                 st.info("None of the chosen axes has values for these models.")
             else:
-                st.plotly_chart(figure, key="parallel_chart")
+                st.altair_chart(figure, key="parallel_chart", width="stretch")
                 st.caption(f"{len(frame):,} models with every axis drawn, of {count:,} that match")
 
 if history_tab.open:
     with history_tab, state.panel(caption="Downsampled on the server to at most 200 points per model"):
-        stepped = list(keys.loc[(keys["kind"] == "metric") & (keys["max_step"] > 0), "key"])
+        every_key = state.answer("model_keys", project)  # histories often belong to a pipeline's final estimator
+        stepped = list(every_key.loc[(every_key["kind"] == "metric") & (every_key["max_step"] > 0), "key"])
         if not stepped:
             st.info("No metric in this project has steps (loss curves, staged scores) yet.")
         else:
@@ -117,7 +119,7 @@ if history_tab.open:
                 labels.update({m.model_id: f"{m.operator_class} · …{m.model_id[-8:]}" for m in having.itertuples()})
                 histories = state.answer("metric_histories", project, metric, tuple(having["model_id"]))
             histories["model"] = histories["model_id"].map(lambda i: labels.get(i, i[-8:]))
-            st.plotly_chart(charts.histories(histories, metric), key="history_chart")
+            st.altair_chart(charts.histories(histories, metric), key="history_chart", width="stretch")
 
 if compare_tab.open:
     with compare_tab, state.panel(caption="Params, stages, features, metrics and data; differences highlighted"):

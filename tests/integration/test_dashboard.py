@@ -164,7 +164,7 @@ def test_models_charts_histories_comparison_and_slices(app, churn):
     at.selectbox(key="chart_kind").set_value("bar")
     at.selectbox(key="chart_agg").set_value("mean").run()
     _clean(at)
-    assert len(at.get("plotly_chart")) == 1  # only the open tab computes
+    assert len(at.get("vega_lite_chart")) == 1  # only the open tab computes
     at.selectbox(key="chart_color").set_value("model.operator_class")
     at.selectbox(key="chart_facet").set_value("params.clf")
     at.selectbox(key="chart_kind").set_value("box")
@@ -174,13 +174,13 @@ def test_models_charts_histories_comparison_and_slices(app, churn):
     at.session_state["models_tab"] = "Parallel coordinates"
     at.run()
     _clean(at)
-    assert at.get("plotly_chart") and any("models with every axis drawn" in c.value for c in at.caption)
+    assert at.get("vega_lite_chart") and any("models with every axis drawn" in c.value for c in at.caption)
 
     at.session_state["models_tab"] = "Metric histories"
     at.run()
     _clean(at)
     assert at.selectbox(key="history_metric").value in ("validation_score", "train_score")
-    assert at.get("plotly_chart")
+    assert at.get("vega_lite_chart")
 
     at.session_state["models_tab"] = "Compare two"
     at.run()

@@ -136,10 +136,10 @@ def test_models_build_a_chart(page, served):
     _choose(page, "stSelectbox", "x", "params.clf__C")
     _choose(page, "stSelectbox", "Chart", "bar")
     _choose(page, "stSelectbox", "Aggregate", "mean")
-    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    page.get_by_text("models in 2 groups", exact=False).wait_for()  # C = 0.01 and C = 1.0, averaged on the server
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
     chart.wait_for()
-    assert chart.locator(".bars path, g.trace.bars").count() >= 1
-    assert "mean of accuracy_score" in chart.inner_text()
+    assert chart.locator("canvas, svg").count() >= 1
     _shot(page, "models")
 
 

@@ -19,19 +19,26 @@ CHART_POINTS = 5_000
 HISTORY_POINTS = 200
 
 
-def model_keys(warehouse: Warehouse, project: str, entity: str = "model") -> Any:
+def model_keys(warehouse: Warehouse, project: str, entity: str = "model", top_level: bool = False) -> Any:
     """The params and metrics the project's models (or runs) have, as filter-language fields.
 
     With how many models have each, how many distinct values it takes (a param that varies is
-    one worth a column), and the highest step of its latest point (above 0: it has a history)."""
+    one worth a column), and the highest step of its latest point (above 0: it has a history).
+    ``top_level``: only models that are not a stage or part of another model.
+    """
     if entity not in ENTITIES:
         raise FilterError(f"entity must be model or run, got {entity!r}")
     table, id_column, _ = ENTITIES[entity]
+    restrict = ""
+    if top_level and entity == "model":
+        restrict = (" AND model_id IN (SELECT model_id FROM {db}.model_summary WHERE project = %(project)s "
+                    "AND kind = 'model' AND key = 'parent_model_id' GROUP BY model_id "
+                    "HAVING argMax(value_str, ver) = '')")
     frame = warehouse.query(render(f"""
         SELECT kind, key, uniqExact({id_column}) AS {entity}s, uniqExact(value_str) AS distinct_values,
                max(step) AS max_step
         FROM {{db}}.{table}
-        WHERE project = %(project)s AND kind IN ('param', 'metric', 'tag')
+        WHERE project = %(project)s AND kind IN ('param', 'metric', 'tag'){restrict}
         GROUP BY kind, key
         ORDER BY kind, key""", warehouse), {"project": project}).to_pandas()
     prefix = {"param": "params.", "metric": "metrics.", "tag": "tags."}
@@ -165,8 +172,9 @@ def metric_histories(warehouse: Warehouse, project: str, metric: str, model_ids:
                      points: int = HISTORY_POINTS) -> Any:
     """A metric's steps for each model, downsampled on the server to at most ``points`` per model.
 
-    A model's history is the metric logged for it, or else for its run (a loss curve logged
-    while it trained). Steps are bucketed evenly; each bucket gives its mean value and first step.
+    A model's history is the metric logged for it, else for one of its parts (a pipeline's final
+    estimator's loss curve), else for its run (a curve logged by hand while it trained). Steps
+    are bucketed evenly; each bucket gives its mean value and first step.
     """
     ids = sorted(set(model_ids))
     if not ids:
@@ -180,6 +188,12 @@ def metric_histories(warehouse: Warehouse, project: str, metric: str, model_ids:
                              {"project": project}).rows
     if not owners:
         raise FilterError(f"none of these models is in project {project!r}")
+    parts: dict[str, list[str]] = {}
+    for part, whole in warehouse.query(render(f"""
+            SELECT model_id, argMax(parent_model_id, ver) FROM {{db}}.models
+            WHERE project = %(project)s AND parent_model_id IN ({listed}) GROUP BY model_id ORDER BY model_id""",
+                                              warehouse), {"project": project}).rows:
+        parts.setdefault(whole, []).append(part)
     runs = ", ".join(quote(r) for r in sorted({run for _, run in owners}))
     sql = f"""
         SELECT run_id, model_id, intDiv(step, bucket) AS b, min(step) AS first_step, avg(value) AS mean_value
@@ -203,8 +217,9 @@ def metric_histories(warehouse: Warehouse, project: str, metric: str, model_ids:
 
     out = []
     for model, run in owners:
-        own = frame[frame["model_id"] == model]
-        chosen = own if len(own) else frame[(frame["run_id"] == run) & (frame["model_id"] == "")]
+        candidates = [model, *parts.get(model, [])]
+        chosen = next((frame[frame["model_id"] == c] for c in candidates if (frame["model_id"] == c).any()),
+                      frame[(frame["run_id"] == run) & (frame["model_id"] == "")])
         out.append(pd.DataFrame({"model_id": model, "step": chosen["first_step"].values,
                                  "value": chosen["mean_value"].values}))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["model_id", "step", "value"])
