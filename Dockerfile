@@ -1,4 +1,4 @@
-# The ModelDB image: the CLI, the stream processor and (later) the dashboard.
+# The ModelDB image: the CLI, the stream processor and the dashboard.
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements.lock pyproject.toml README.md ./

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from modeldb import services
-from modeldb.config import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from warehouse_scale import PROJECT, build  # noqa: E402
@@ -115,10 +114,9 @@ VIEWS = {
         f"models?project={PROJECT}", lambda p: p.get_by_text("models match", exact=False).first,
         lambda p: fill(p, "Filter", "metrics.accuracy > 0.9 AND params.C < 1"),
         lambda p: p.get_by_text("models match", exact=False).first),
-    "models (chart: mean by max_iter)": (
+    "models (chart: mean accuracy by C)": (
         f"models?project={PROJECT}", lambda p: p.locator('[data-testid="stVegaLiteChart"]').first,
-        lambda p: (choose(p, "x", "params.max_iter"), choose(p, "Aggregate", "mean")),
-        lambda p: p.locator('[data-testid="stVegaLiteChart"]').first),
+        lambda p: choose(p, "Aggregate", "mean"), lambda p: p.get_by_text("equal bins", exact=False)),
     "lineage (column used by every model)": (
         f"lineage?project={PROJECT}", lambda p: p.get_by_label("Column name"),
         lambda p: fill(p, "Column name", "raw_3"), lambda p: p.get_by_text("models used column", exact=False)),

@@ -231,6 +231,7 @@ def sidebar_status() -> None:
         if m.error:
             st.sidebar.warning(f"Materializing new events failed: {m.error}")
         elif m.last_batch:
-            st.sidebar.caption(f"Live: {m.events:,} new events materialized, last {time.time() - m.last_batch:,.0f} s ago")
+            ago = time.time() - m.last_batch
+            st.sidebar.caption(f"Live: {m.events:,} new events materialized, the last {ago:,.0f} s ago")
         else:
             st.sidebar.caption("Live: new runs appear here within a few seconds")

@@ -72,7 +72,7 @@ def stage_table(actions: Any, frames: Any) -> Any:
     return pd.DataFrame([{
         "stage": n, "action": a.action, "operator": a.operator_class,
         "nested": "stage " + str(a.stage_index) if a.stage_index >= 0 else "",
-        "params": ", ".join(f"{k}={v}" for k, v in list(a.params.items())[:12]) + (" …" if len(a.params) > 12 else ""),
+        "params": ", ".join(f"{k}={v}" for k, v in list(a.params.items())[:12]) + " …" * (len(a.params) > 12),
         "input columns": ", ".join(a.input_columns), "output columns": ", ".join(a.output_columns),
         "rows in": rows(a.input_dataframe_ids), "rows out": rows(a.output_dataframe_ids),
         "duration_ms": round(float(a.duration_ms), 2)} for n, a in enumerate(actions.itertuples(), 1)])
@@ -96,3 +96,12 @@ def table_order(table: Any, chosen: list[str]) -> list[str]:
     """The models table's column order: what the model is, the chosen fields, then ids and the rest."""
     first = [c for c in ("operator_class", *chosen, "experiment") if c in table.columns]
     return first + [c for c in table.columns if c not in first]
+
+
+def trace_rows(trace: Any) -> list[dict[str, Any]]:
+    """One sampled data item's rows, one per stage, its values spread into columns."""
+    rows = []
+    for r in trace.itertuples():
+        values = r.values.items() if isinstance(r.values, dict) else [("value", r.values)]
+        rows.append({"stage": r.stage, "operator": r.operator, "side": r.side, **{str(k): v for k, v in values}})
+    return rows

@@ -46,9 +46,12 @@ def run_demo(settings: Settings, runs: int, console: Console) -> None:
         f"  .venv/bin/modeldb sql \"SELECT operator_class, count() FROM modeldb.models WHERE project = '{PROJECT}' "
         "GROUP BY operator_class\"\n", soft_wrap=True)
     console.print(
-        "Tables and columns: see the README (warehouse section). The data lives in "
-        f"{settings.home}. The Streamlit dashboard is not built yet (see the dashboard issue); "
-        "until then `modeldb sql` is the way in.")
+        "Tables and columns: `.venv/bin/modeldb schema`, or the README (warehouse section). The data lives in "
+        f"{settings.home}.\n")
+    console.print(
+        "[bold]Open the dashboard[/bold] on what was just tracked (pipelines, models, charts, lineage, SQL):\n"
+        "  .venv/bin/modeldb dashboard        then open http://127.0.0.1:8501 in your browser (Ctrl-C stops it)",
+        soft_wrap=True)
 
 
 def _answer(console: Console, warehouse: Any, names: list[str]) -> None:

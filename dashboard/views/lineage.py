@@ -4,7 +4,6 @@ from __future__ import annotations
 import streamlit as st
 
 from modeldb.dashboard import state
-from modeldb.warehouse import queries as Q
 
 SHOWN = 1000
 st.title("Lineage")

@@ -6,7 +6,7 @@ import itertools
 import streamlit as st
 
 from modeldb.dashboard import graphs, state
-from modeldb.dashboard.summary import stage_table
+from modeldb.dashboard.summary import stage_table, trace_rows
 from modeldb.warehouse import queries as Q
 
 st.title("Pipelines")
@@ -65,16 +65,14 @@ with state.panel("Follow a data item through the stages",
     else:
         keys = sorted(trace["row_key"].unique(), key=lambda k: (len(str(k)), str(k)))
         key = st.selectbox("Row key", keys, key="trace_key")
-        one = trace[trace["row_key"] == key]
-        st.dataframe([{"stage": r.stage, "operator": r.operator, "side": r.side,
-                       **{str(k): v for k, v in (r.values.items() if isinstance(r.values, dict) else [("value", r.values)])}}
-                      for r in one.itertuples()], hide_index=True, width="stretch")
+        st.dataframe(trace_rows(trace[trace["row_key"] == key]), hide_index=True, width="stretch")
 
 with state.panel("Align pipelines", caption="stage by stage; differing operators, params or columns are highlighted"):
     others = st.multiselect("Compare with runs", [r for r in labels if r != run_id], format_func=labels.get,
                             max_selections=3, key="align_runs")
     if others:
-        pipelines = {labels.get(run_id, subject): actions if kind == "a run" else state.answer("run_actions", project, run_id)}
+        this = actions if kind == "a run" else state.answer("run_actions", project, run_id)
+        pipelines = {labels.get(run_id, subject): this}
         for other in others:
             pipelines[labels[other]] = state.answer("run_actions", project, other)
         aligned = Q.align(pipelines)

@@ -253,6 +253,21 @@ def test_writes_typed_into_the_sql_page_are_refused_and_change_nothing(app, chur
     assert after == before
 
 
+def test_the_dashboards_connection_cannot_write(app, churn):
+    from modeldb.exceptions import ReadOnlyError
+
+    _open(app, "overview")
+    wh = state.connection().warehouse
+    db = churn[0].warehouse.database
+    with pytest.raises(ReadOnlyError):
+        wh.execute(f"DROP TABLE {db}.models")
+    with pytest.raises(ReadOnlyError):
+        wh.insert("tags", ["project", "run_id", "key", "value"], [["x", "y", "k", "v"]])
+    with pytest.raises(ReadOnlyError, match="nothing was changed"):
+        wh.query(f"INSERT INTO {db}.tags (project) VALUES ('x')", readonly=False)  # asking nicely does not help
+    assert wh.query(f"SELECT count() FROM {db}.models").scalar() > 0
+
+
 @pytest.mark.parametrize("page, panels", [("overview", 1), ("pipelines", 2), ("models", 2)])
 def test_every_panel_can_show_its_sql(app, page, panels):
     at = _open(app, page)

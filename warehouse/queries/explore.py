@@ -81,13 +81,15 @@ def _run(warehouse: Warehouse, sql: str, project: str, what: str) -> Any:
 
 def chart_data(warehouse: Warehouse, project: str, x: str, y: str, *, color: str = "", size: str = "",
                facet: str = "", agg: str = "", where: str = "", entity: str = "model",
-               limit: int = CHART_POINTS) -> tuple[Any, int]:
+               limit: int = CHART_POINTS, bins: int = 0) -> tuple[Any, int]:
     """Data for a chart over models: ``(frame, total)``.
 
     With ``agg`` (mean, median, min, max, count, std), ``y`` is aggregated per (x, color, facet)
     on the server over every model, and ``n`` counts the models in each group; ``total`` is their
-    sum. Without it, one row per model, about ``limit`` of them, sampled by a hash of the id so
-    the sample is stable and spread; ``total`` is how many models match ``where``. Params come back as text; numeric-looking columns
+    sum. ``bins`` > 0 groups a numeric ``x`` (a swept C) into that many equal-width bins, each
+    labelled by its lower edge. Without ``agg``, one row per model, about ``limit`` of them,
+    sampled by a hash of the id so the sample is stable and spread; ``total`` is how many
+    models match ``where``. Params come back as text; numeric-looking columns
     are converted.
     """
     if entity not in ENTITIES:
@@ -104,19 +106,44 @@ def chart_data(warehouse: Warehouse, project: str, x: str, y: str, *, color: str
             fields[alias] = expression
     what = f"{y} against {x}"
     if agg:
-        pivot, _ = _pivot(entity, fields, where, numeric={"y"})
+        binned = _bins(warehouse, entity, project, x, bins) if bins else None
+        pivot, _ = _pivot(entity, fields, where, numeric={"y", "x"} if binned else {"y"})
         groups = [a for a in ("x", "color", "facet") if a in fields]
         value = "count()" if agg == "count" else f"{AGGREGATES[agg]}(y)"
+        columns = [f"{binned} AS bin" if binned and g == "x" else g for g in groups]
+        groups = ["bin" if binned and g == "x" else g for g in groups]
         frame = _run(warehouse, f"""
-            SELECT {', '.join(groups)}, {value} AS aggregated, count() AS n
+            SELECT {', '.join(columns)}, {value} AS aggregated, count() AS n
             FROM ({pivot}) AS per_entity
-            WHERE isNotNull(x) AND (isNull(y) OR isFinite(y))
+            WHERE isNotNull(x){" AND isFinite(x)" if binned else ""} AND (isNull(y) OR isFinite(y))
             GROUP BY {', '.join(groups)}
-            ORDER BY {', '.join(groups)}""", project, what).rename(columns={"aggregated": "y"})
+            ORDER BY {', '.join(groups)}""", project, what).rename(columns={"aggregated": "y", "bin": "x"})
         total = int(frame["n"].sum()) if len(frame) else 0
     else:
         frame, total = _sample(warehouse, entity, project, fields, where, ("x", "y"), limit, what)
     return _numeric(frame), total
+
+
+def _bins(warehouse: Warehouse, entity: str, project: str, x: str, bins: int) -> str | None:
+    """SQL putting a numeric ``x`` into ``bins`` equal-width bins (the lower edge), or None if x is not one numeric key.
+
+    The edges come from the summary's index range for that key, not from a pass over every model.
+    """
+    if not isinstance(bins, int) or not 1 < bins <= 1000:
+        raise FilterError(f"bins must be 2..1000, got {bins!r}")
+    keys = compile_expression(x, entity).keys
+    if len(keys) != 1:
+        return None
+    (kind, key), = keys
+    table, _, _ = ENTITIES[entity]
+    low, high = warehouse.query(render(f"""
+        SELECT min(value_num), max(value_num) FROM {{db}}.{table}
+        WHERE project = %(project)s AND kind = %(kind)s AND key = %(key)s AND isFinite(value_num)""", warehouse),
+                                {"project": project, "kind": kind, "key": key}).rows[0]
+    if low is None or high is None or not high > low:
+        return None
+    width = (float(high) - float(low)) / bins
+    return f"({float(low)!r} + {width!r} * least({bins - 1}, floor((x - {float(low)!r}) / {width!r})))"
 
 
 def _sample(warehouse: Warehouse, entity: str, project: str, fields: dict[str, str], where: str,
