@@ -296,6 +296,27 @@ def test_an_empty_warehouse_and_an_unreachable_one_get_messages(monkeypatch, cli
     _release()
 
 
+def test_losing_the_warehouse_mid_session_is_a_message(monkeypatch, tmp_path):
+    """A ClickHouse server of its own, stopped while the dashboard is open."""
+    from modeldb.services import start_clickhouse
+
+    server = start_clickhouse(tmp_path / "clickhouse")
+    try:
+        settings = Settings.load(env={}, home=tmp_path,
+                                 warehouse=f"clickhouse://default@127.0.0.1:{server.port}/{unique('lost')}")
+        _use(monkeypatch, settings)
+        at = AppTest.from_file(APP, default_timeout=60)
+        _open(at, "overview")
+        assert any("No projects yet" in i.value for i in at.info)
+    finally:
+        server.stop()
+    state._answer.clear()  # no shared answer to fall back on: the page must ask the (stopped) server
+    at.run()
+    assert not at.exception
+    assert any("Lost the connection to the warehouse" in e.value for e in at.error), [e.value for e in at.error]
+    _release()
+
+
 def test_embedded_new_runs_appear_without_a_restart(embedded_pipeline, monkeypatch):
     """The dashboard owns chDB and materializes the file log in the background."""
     project = unique("live")
