@@ -182,7 +182,9 @@ def time_views(base: str, blank: str, repeats: int, shots: Path) -> dict[str, tu
                 if attempt:
                     loads.append(load)
                     actions.append(action)
-                if attempt == repeats:
+                if attempt == repeats:  # tall enough to show a whole view
+                    page.set_viewport_size({"width": 1440, "height": 1900})
+                    page.wait_for_timeout(1500)
                     page.screenshot(path=str(shots / f"{name.split()[0]}-scale.png"))
                 page.close()
             out[name] = (statistics.median(loads), statistics.median(actions))

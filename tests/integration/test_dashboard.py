@@ -228,7 +228,7 @@ def test_sql_page_answers_charts_and_bounds_huge_results(app, churn):
     answer = at.dataframe[0].value
     assert "Pipeline" in set(answer["operator_class"])
     assert at.get("download_button") and at.selectbox(key="sql_chart_y").value == "models"
-    at.text_area(key="sql_text").input("SELECT number FROM system.numbers LIMIT 25000").run()
+    at.text_area(key="sql_text").input("SELECT number FROM system.numbers LIMIT 25000 -- a comment").run()
     assert any("larger than 10,000 rows" in w.value for w in at.warning)
     assert len(at.dataframe[0].value) == 10_000
     at.text_area(key="sql_text").input("SELEC nonsense").run()

@@ -22,7 +22,8 @@ def run_sql(warehouse: Warehouse, sql: str, max_rows: int = MAX_ROWS) -> tuple[A
         raise WarehouseError("type a query, e.g. SELECT count() FROM models")
     statement = sql.strip().rstrip(";").strip()
     if _SELECT.match(statement) and ";" not in statement:
-        frame = warehouse.query(f"SELECT * FROM ({statement}) LIMIT {int(max_rows) + 1}").to_pandas()
+        # on lines of their own, so a trailing `-- comment` in the statement cannot swallow the bound
+        frame = warehouse.query(f"SELECT * FROM (\n{statement}\n) LIMIT {int(max_rows) + 1}").to_pandas()
     else:
         frame = warehouse.query(statement).to_pandas()
     truncated = len(frame) > max_rows
