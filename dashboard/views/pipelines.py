@@ -7,8 +7,10 @@ import streamlit as st
 
 from modeldb.dashboard import graphs, state
 from modeldb.dashboard.summary import stage_table, trace_rows
+from modeldb.warehouse.base import quote
 from modeldb.warehouse import queries as Q
 
+PICKED = 500
 st.title("Pipelines")
 with state.panel():
     project = state.choose_project(list(state.answer("PROJECTS")["project"]))
@@ -16,14 +18,19 @@ if not project:
     st.info("No projects yet: track a run first.")
     st.stop()
 
+left, right = st.columns([1, 2])
+kind = left.radio("Show the pipeline of", ["a run", "a model"], horizontal=True, key="pipeline_kind")
+find = right.text_input("Find", key="pipeline_find", placeholder="part of a run's name, or of a model's class",
+                        help=f"The {PICKED} most recent runs (or models) matching are offered below")
+runs = None
 with state.panel():
-    runs = state.answer("search_runs", project, order_by="run.started_ts DESC", limit=500)
-if runs.empty:
-    st.info(f"Project {project!r} has no runs yet.")
+    named = f"run.name LIKE {quote('%' + find.strip() + '%')}" if find.strip() else ""
+    runs = state.answer("search_runs", project, named if kind == "a run" else "", "run.started_ts DESC", limit=PICKED)
+if runs is None or runs.empty:
+    st.info(f"No run in project {project!r}" + (f" has {find.strip()!r} in its name." if find.strip() else " yet."))
     st.stop()
 labels = {r.run_id: f"{r.name or 'unnamed'} · …{r.run_id[-8:]}" for r in runs.itertuples()}
 
-kind = st.radio("Show the pipeline of", ["a run", "a model"], horizontal=True, key="pipeline_kind")
 actions = None
 with state.panel():
     if kind == "a run":
@@ -34,9 +41,10 @@ with state.panel():
         actions = state.answer("run_actions", project, run_id)
         subject = labels[run_id]
     else:
-        models = state.answer("search_models", project, order_by="model.created_ts DESC", limit=500)
+        classed = f"model.operator_class LIKE {quote('%' + find.strip() + '%')}" if find.strip() else ""
+        models = state.answer("search_models", project, classed, "model.created_ts DESC", limit=PICKED)
         if models.empty:
-            st.info("No models in this project yet.")
+            st.info("No model in this project" + (f" has {find.strip()!r} in its class." if find.strip() else " yet."))
             st.stop()
         mlabels = {m.model_id: f"{m.operator_class} · …{m.model_id[-8:]}" for m in models.itertuples()}
         wanted = st.query_params.get("model")

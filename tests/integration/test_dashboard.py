@@ -127,6 +127,16 @@ def test_pipelines_show_stages_trace_rows_align_and_the_version_tree(app, churn)
     at.radio(key="pipeline_kind").set_value("a model").run()
     _clean(at)
     assert any(s.value.startswith("Stages of") for s in at.subheader)
+
+    # finding a run among many by its name, and a model by its class
+    at.radio(key="pipeline_kind").set_value("a run")
+    at.text_input(key="pipeline_find").input("without").run()
+    found = at.selectbox(key="pipeline_run").options
+    assert len(found) == 1 and found[0].startswith("logreg-without-charges · ")
+    at.radio(key="pipeline_kind").set_value("a model")
+    at.text_input(key="pipeline_find").input("GridSearch").run()
+    _clean(at)
+    assert len(at.selectbox(key="pipeline_model").options) == 1
     assert key is not None
 
 
