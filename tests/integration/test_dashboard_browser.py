@@ -123,6 +123,7 @@ def test_pipelines_select_a_run_and_align_it(page, served):
     page.get_by_role("heading", name="Stages of logreg-without-charges", exact=False).wait_for()
     assert page.locator('[data-testid="stGraphVizChart"] svg').count() >= 1
     _choose(page, "stMultiSelect", "Compare with runs", "logreg-baseline")
+    page.keyboard.press("Escape")  # close the picker before the screenshot
     page.get_by_text("stage positions differ").wait_for()
     _shot(page, "pipelines")
 

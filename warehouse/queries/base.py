@@ -7,6 +7,9 @@ from typing import Any
 from modeldb.warehouse.base import Result, Warehouse
 
 
+FIT_ACTIONS = ("fit", "fit_transform", "fit_predict")  # the actions that make a model
+
+
 @dataclass(frozen=True)
 class NamedQuery:
     name: str

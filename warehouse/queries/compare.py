@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from modeldb.warehouse.base import Warehouse
+from modeldb.warehouse.base import Warehouse, quote
+from modeldb.warehouse.queries.base import FIT_ACTIONS as FIT
 from modeldb.warehouse.queries.base import render
 
-FIT_ACTIONS = "('fit', 'fit_transform', 'fit_predict')"
+FIT_ACTIONS = "(" + ", ".join(quote(a) for a in FIT) + ")"
 
 
 def _rows(warehouse: Warehouse, sql: str, **params: Any) -> list[tuple]:

@@ -10,7 +10,7 @@ import json
 from typing import Any, Iterable
 
 from modeldb.warehouse.base import Warehouse, quote
-from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.base import FIT_ACTIONS, render
 from modeldb.warehouse.queries.filters import FilterError
 
 _ACTION_FIELDS = """
@@ -120,14 +120,15 @@ def sample_trace(actions: Any, frames: Any) -> Any:
 def align(pipelines: dict[str, Any]) -> Any:
     """Two or more pipelines stage by stage: one row per stage position, one column per pipeline.
 
-    Stages line up by position among the top-level fit actions' stages (or the actions in order
-    when there are none). ``differs`` marks a position where the operators, params or columns differ.
+    Stages line up by position among the fitted stages (a pipeline's, and its column
+    transformer's, in the order they ran), else the fit actions, else every action. ``differs`` marks a position where the operators, params or columns differ.
     """
     import pandas as pd
 
     def stages(actions: Any) -> list[dict[str, Any]]:
-        staged = actions[actions["stage_index"] >= 0]
-        chosen = staged if len(staged) else actions
+        fitting = actions["action"].isin(FIT_ACTIONS)
+        staged = actions[fitting & (actions["stage_index"] >= 0)]  # the fitted stages, not later transforms
+        chosen = staged if len(staged) else actions[fitting] if fitting.any() else actions
         return [{"operator": f"{a.action} {a.operator_class}", "params": a.params,
                  "columns": list(a.output_columns) or list(a.input_columns)} for a in chosen.itertuples()]
 
