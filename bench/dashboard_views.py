@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -94,7 +95,7 @@ def choose(page, label: str, option: str | None = None) -> None:
         page.keyboard.press("Enter")
     else:
         page.keyboard.type(option)
-        page.get_by_role("option", name=option).first.click()
+        page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}( · .*)?$")).first.click()
 
 
 def fill(page, label: str, text: str) -> None:

@@ -7,6 +7,7 @@ what is on screen is checked, and a screenshot is saved under ``test-artifacts/d
 """
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 import urllib.request
@@ -89,7 +90,7 @@ def _choose(page, widget: str, label: str, option: str) -> None:
     box = page.locator(f'[data-testid="{widget}"]').filter(has=page.get_by_text(label, exact=True)).first
     box.locator("input").click()
     page.keyboard.type(option)
-    page.get_by_role("option", name=option).first.click()
+    page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}( · .*)?$")).first.click()
     _settled(page)
 
 
