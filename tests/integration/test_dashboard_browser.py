@@ -86,11 +86,26 @@ def _settled(page) -> None:
 
 
 def _choose(page, widget: str, label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox or multiselect labelled ``label``, by typing it as a user would."""
-    box = page.locator(f'[data-testid="{widget}"]').filter(has=page.get_by_text(label, exact=True)).first
-    box.locator("input").click()
-    page.keyboard.type(option)
-    page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}( · .*)?$")).first.click()
+    """Pick ``option`` in the selectbox or multiselect labelled ``label``, by typing it as a user would.
+
+    A rerun that lands between the click and the typing re-renders the box and drops the typed
+    text (the list then shows only its first options), so a pick that does not appear is retried.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    wanted = page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}( · .*)?$")).first
+    for _ in range(3):
+        _settled(page)
+        box = page.locator(f'[data-testid="{widget}"]').filter(has=page.get_by_text(label, exact=True)).first
+        box.locator("input").click()
+        page.keyboard.type(option)
+        try:
+            wanted.click(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    else:
+        raise AssertionError(f"could not pick {option!r} in {label!r}")
     _settled(page)
 
 
