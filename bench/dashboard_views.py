@@ -64,21 +64,29 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 
 
+def _healthy(port: int, what: str, timeout: float = 60) -> str:
+    """The base URL of a Streamlit server on ``port`` once its health check answers."""
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                return base
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{what} did not start in {timeout:.0f} s")
+
+
 def serve(clickhouse: services.Service, home: Path) -> tuple[subprocess.Popen, str]:
     port = services.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
     env.update(MODELDB_HOME=str(home), MODELDB_WAREHOUSE=f"clickhouse://default@127.0.0.1:{clickhouse.port}/scale")
     proc = subprocess.Popen([str(Path(sys.executable).with_name("modeldb")), "dashboard", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=open(home / "dashboard.log", "wb"))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, base
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the dashboard did not start: {(home / 'dashboard.log').read_text()[-2000:]}")
+    try:
+        return proc, _healthy(port, "the dashboard")
+    except SystemExit:
+        raise SystemExit(f"the dashboard did not start: {(home / 'dashboard.log').read_text()[-2000:]}") from None
 
 
 def settled(page) -> None:
@@ -135,15 +143,7 @@ def blank_app(home: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
                              "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, base
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("the baseline Streamlit page did not start")
+    return proc, _healthy(port, "the baseline Streamlit page")
 
 
 def _load(context, url: str, loaded) -> tuple[Any, float]:

@@ -223,6 +223,17 @@ def choose_project(names: list[str]) -> str | None:
     return chosen
 
 
+def project_or_stop() -> str:
+    """The chosen project (sidebar picker); a page with no project to show says so and stops."""
+    project = None
+    with panel():
+        project = choose_project(list(answer("PROJECTS")["project"]))
+    if not project:
+        st.info("No projects yet: track a run first.")
+        st.stop()
+    return project
+
+
 def sidebar_status() -> None:
     conn = connection()
     st.sidebar.caption(f"Warehouse: `{conn.warehouse.description}` (read-only)")

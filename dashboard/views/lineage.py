@@ -7,11 +7,7 @@ from modeldb.dashboard import state
 
 SHOWN = 1000
 st.title("Lineage")
-with state.panel():
-    project = state.choose_project(list(state.answer("PROJECTS")["project"]))
-if not project:
-    st.info("No projects yet: track a run first.")
-    st.stop()
+project = state.project_or_stop()
 
 with state.panel("Which models used…", caption="a source column (e.g. `monthly_charges`), followed through every "
                  "derived feature; or a dataset fingerprint (or a prefix of one)"):

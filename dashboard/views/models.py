@@ -9,11 +9,7 @@ from modeldb.dashboard.model_tools import TOOLS, Models
 from modeldb.dashboard.summary import lower_is_better, main_metric, params_by_interest, table_order
 
 st.title("Models")
-with state.panel():
-    project = state.choose_project(list(state.answer("PROJECTS")["project"]))
-if not project:
-    st.info("No projects yet: track a run first.")
-    st.stop()
+project = state.project_or_stop()
 
 keys = metrics = None
 with state.panel():

@@ -12,11 +12,7 @@ from modeldb.warehouse import queries as Q
 
 PICKED = 500
 st.title("Pipelines")
-with state.panel():
-    project = state.choose_project(list(state.answer("PROJECTS")["project"]))
-if not project:
-    st.info("No projects yet: track a run first.")
-    st.stop()
+project = state.project_or_stop()
 
 left, right = st.columns([1, 2])
 kind = left.radio("Show the pipeline of", ["a run", "a model"], horizontal=True, key="pipeline_kind")
