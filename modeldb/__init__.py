@@ -27,7 +27,7 @@ _API = {
     "ModelDBError": "modeldb.exceptions",
     "load_model": "modeldb.producers.artifacts",
 }
-_SUBMODULES = ("sklearn", "query")
+_SUBMODULES = ("sklearn", "spark", "query")
 
 __all__ = sorted(_API) + ["__version__", "log_param", "log_params", "log_metric", "log_metrics", "set_tag"]
 

@@ -86,6 +86,10 @@ class ArtifactStore:
             meta = json.loads((folder / "meta.json").read_text())
         except (FileNotFoundError, ValueError):
             raise TrackingError(f"no stored model {model_id!r} under {self.root} (MODELDB_ARTIFACTS)") from None
+        if meta.get("format", "").startswith("spark"):  # written by Spark ML's writer (modeldb.spark)
+            from modeldb.producers.spark.models import SparkModelStore
+
+            return SparkModelStore(self.root.as_uri()).load_model(model_id)
         if meta.get("format") != PART_FORMAT or _depth >= MAX_PART_DEPTH:
             raise TrackingError(f"model {model_id!r} under {self.root} has no model.pkl")
         obj = self.load_model(meta["stored_in"], _depth + 1)
@@ -104,7 +108,13 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def load_model(model_id: str) -> Any:
-    """The fitted model stored under ``model_id`` (as unpickled: only load models you trust)."""
+    """The fitted model stored under ``model_id``: a scikit-learn model unpickled (only load models you
+    trust), or a Spark ML model read back with its own reader in the active SparkSession."""
     from modeldb.producers import tracking
 
-    return ArtifactStore.from_settings(tracking.settings()).load_model(model_id)
+    uri = tracking.settings().artifacts
+    if urlparse(uri).scheme not in ("", "file"):  # hdfs://, s3a://…: only Spark models live there
+        from modeldb.producers.spark.models import SparkModelStore
+
+        return SparkModelStore(uri).load_model(model_id)
+    return ArtifactStore(uri).load_model(model_id)

@@ -1,0 +1,73 @@
+"""CrossValidator and TrainValidationSplit: every param map with its fold scores, and the best model.
+
+pyspark fits and scores candidates in a thread pool, through
+``pyspark.ml.tuning._parallelFitTasks`` (once per fold). The tracker wraps
+that function: each task it returns runs with tracking suppressed in its pool
+thread (its fits are candidates, not models of their own), and the metric it
+returns is recorded as that candidate's score on that fold.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from modeldb.producers.spark import params
+
+
+def parallel_fit_tasks(tracker: Any, original: Callable, args: tuple, kwargs: dict) -> Any:
+    tasks = original(*args, **kwargs)
+    stack = tracker.stack()
+    search = stack[-1] if stack and stack[-1].tracked and stack[-1].method == "fit" else None
+    scores: dict[int, float] | None = None
+    if search is not None:
+        scores = {}
+        search.folds.append(scores)
+
+    def wrap(task: Callable) -> Callable:
+        def run_task() -> Any:
+            local = tracker._local
+            before = getattr(local, "suppressed", False)
+            local.suppressed = True
+            try:
+                result = task()
+            finally:
+                local.suppressed = before
+            if scores is not None:
+                try:
+                    scores[int(result[0])] = float(result[1])
+                except (TypeError, ValueError, IndexError):
+                    pass
+            return result
+        return run_task
+
+    return [wrap(t) for t in tasks]
+
+
+def after_fit(tracker: Any, run: Any, est: Any, model: Any, call: Any, x_info: Any) -> None:
+    """SearchCompleted with every candidate, its fold scores, and which model is the refitted best."""
+    maps = est.getEstimatorParamMaps()
+    inner = est.getEstimator()
+    evaluator = est.getEvaluator()
+    larger = evaluator.isLargerBetter()
+    means = list(getattr(model, "avgMetrics", None) or getattr(model, "validationMetrics", None) or [])
+    stds = list(getattr(model, "stdMetrics", None) or [])
+    order = sorted(range(len(means)), key=lambda i: -means[i] if larger else means[i])
+    rank = {i: r + 1 for r, i in enumerate(order)}
+    candidates = []
+    for i, param_map in enumerate(maps):
+        candidates.append({
+            "index": i, "params": params.param_map_records(inner, param_map),
+            "mean_score": float(means[i]) if i < len(means) else None,
+            "std_score": float(stds[i]) if i < len(stds) else None, "rank": rank.get(i),
+            "fold_scores": [fold[i] for fold in call.folds if i in fold],
+        })
+    best_index = order[0] if order else None
+    best = getattr(model, "bestModel", None)
+    # The refit of the best model ran on this thread inside the search, and was tracked as its part.
+    best_id = next((part_id for _, part, part_id in call.parts if part is best), None) if best is not None else None
+    metric = evaluator.getMetricName() if hasattr(evaluator, "getMetricName") else type(evaluator).__name__
+    run.emit_action("SearchCompleted", {
+        "operator_class": type(est).__name__, "scoring": str(metric), "candidates": candidates,
+        "best_index": best_index, "best_model_id": best_id,
+    })
+    if best_id is not None and best_index is not None and best_index < len(means):
+        run.log_metric("best_score", float(means[best_index]), model_id=best_id, dataframe_id=x_info.dataframe_id)

@@ -1,0 +1,57 @@
+"""Log the prediction rows behind an evaluator's score: on the executors (Kafka) or through the driver (file log)."""
+from __future__ import annotations
+
+from typing import Any
+
+from modeldb.producers import tracking
+from modeldb.producers.spark import frames, predictions
+from modeldb.producers.spark.tracker import _describe, _get, _prediction_col
+
+MAX_SLICE_COLUMNS = 20
+
+
+def slice_columns(tracker: Any, df: Any, info: Any) -> list[str]:
+    """``slice_columns`` as configured, else the source's string columns with at most 50 values."""
+    wanted = tracker.options.slice_columns
+    names = list(wanted) if wanted is not None else list(info.root.categorical or info.categorical)
+    present = set(df.columns)
+    return [n for n in names if n in present][:MAX_SLICE_COLUMNS]
+
+
+def log_predictions(tracker: Any, run: Any, evaluator: Any, df: Any, output: Any, spark: Any) -> None:
+    info = output.info
+    prediction_col = _prediction_col(evaluator, df.columns) or output.prediction_col
+    if prediction_col not in df.columns or not frames.has_key(info.root, info.columns):
+        return
+    label_col = _get(evaluator, "labelCol")
+    label_col = label_col if isinstance(label_col, str) and label_col in df.columns else None
+    key = frames.key_expr(info.root)
+    settings = tracking.settings()
+    limit = tracker.options.max_prediction_rows
+    if limit == 0:
+        return
+    seq = next(run._seq)  # one position in the run for every prediction event, reserved now
+    head = {"run_id": run.run_id, "project": run.project, "experiment": run.experiment, "seq": seq,
+            "framework": ("pyspark", spark.version)}
+
+    def job() -> None:
+        slices = slice_columns(tracker, df, info)  # known once the source's statistics ran (earlier in the queue)
+        rows = df.select(*predictions.row_columns(key, prediction_col, label_col, slices))
+        if settings.transport_uri.scheme == "kafka" and tracker.options.executor_predictions:
+            sent = spark.sparkContext.accumulator(0)
+            _describe(df, "modeldb: prediction rows, sent by the executors")
+            try:
+                rows.foreachPartition(predictions.executor_writer(
+                    settings, head, output.model_id, info.dataframe_id, slices, sent, settings.delivery_timeout_s))
+                tracker.executor_rows_sent += sent.value
+                return
+            except Exception as exc:  # noqa: BLE001 - executors cannot reach Kafka: go through the driver
+                tracker.warn("sending prediction rows from the executors", exc)
+        _describe(df, "modeldb: prediction rows, through the driver")
+        built = predictions.build_rows(rows.limit(limit).toLocalIterator(), slices)
+        for chunk in predictions.chunks(built):
+            run.emit_action("PredictionsLogged", {"model_id": output.model_id, "dataframe_id": info.dataframe_id,
+                                                  "rows": chunk})
+
+    tracker.deferred.submit(tracker._guarded(job, "logging prediction rows"))
+

@@ -1,0 +1,572 @@
+"""The Spark ML tracker: turns pyspark.ml calls into pipeline actions.
+
+Nesting rules (a thread-local stack of calls, as in the scikit-learn tracker):
+
+* the stages a ``Pipeline.fit`` or ``PipelineModel.transform`` runs are
+  tracked as its stages (``parent_action_id``, ``stage_index``);
+* any other call made inside a tracked call is not tracked again: the inner
+  fits of a ``CrossValidator`` are its candidates, recorded with their fold
+  scores, and its evaluator calls are those scores.
+
+Everything is guarded: an error inside the tracker is logged once and the
+user's own result is returned. The Spark jobs that read data (statistics,
+samples, prediction rows) run on a background thread, off the user's.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import random
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from modeldb.events import uuid7
+from modeldb.producers import tracking
+from modeldb.producers.sklearn import lineage
+from modeldb.producers.sklearn.bounds import bounded
+from modeldb.producers.sklearn.data import Registry
+from modeldb.producers.sklearn.deferred import Deferred
+from modeldb.producers.spark import frames, params
+from modeldb.producers.spark.frames import FrameInfo
+
+log = logging.getLogger("modeldb.spark")
+
+SEARCHES = ("CrossValidator", "TrainValidationSplit")
+# Calls whose inner calls on the driver thread are tracked too: a pipeline's stages, and a search's refit of
+# the best model (its candidates run in pool threads, where tracking is suppressed).
+COMPOSITES = ("Pipeline", "PipelineModel") + SEARCHES
+INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol")
+SKIPPED_PARAMS = ("estimatorParamMaps",)
+
+
+@dataclass
+class Options:
+    experiment: str | None = None
+    log_models: bool = True
+    count_rows: bool = True
+    column_stats: bool = True
+    sample_rows: int = frames.SAMPLE_KEYS
+    key_column: str | None = None
+    slice_columns: tuple[str, ...] | None = None
+    max_prediction_rows: int = 100_000
+    log_predictions: bool = True
+    executor_predictions: bool = True
+    run_name: str | None = None
+
+
+@dataclass
+class Call:
+    obj: Any
+    method: str
+    composite: bool = False
+    action_id: str = ""
+    model_id: str | None = None
+    tracked: bool = True
+    parts: list = field(default_factory=list)  # (stage index, fitted stage, model id)
+    folds: list = field(default_factory=list)  # a search's [fold][candidate] -> metric
+
+    def allows(self, obj: Any) -> bool:
+        return self.composite and obj is not self.obj
+
+
+@dataclass
+class ModelInfo:
+    model_id: str
+    features: FrameInfo | None
+    stage_index: int | None = None
+
+
+@dataclass
+class Output:
+    """A tracked model's output frame: what an evaluator scoring it is linked to."""
+    model_id: str
+    info: FrameInfo
+    prediction_col: str
+
+
+class Tracker:
+    def __init__(self, options: Options):
+        self.options = options
+        self.frames = Registry()
+        self.models = Registry()
+        self.outputs = Registry()
+        self.deferred = Deferred()
+        self._local = threading.local()
+        self._auto_run: Any = None
+        self._run_lock = threading.Lock()
+        self._tagged: set[str] = set()
+        self._logged: set[tuple[str, str]] = set()
+        self._warned: set[str] = set()
+        self._store: Any = None
+        self.features: dict[str, tuple[list[str], list[dict[str, str]]]] = {}  # model id -> features, lineage
+        self.executor_rows_sent = 0  # prediction rows the executors sent to Kafka (read from an accumulator)
+
+    # -- state -------------------------------------------------------------------
+    def stack(self) -> list[Call]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    def suppressed(self) -> bool:
+        return getattr(self._local, "suppressed", False)
+
+    def warn(self, what: str, exc: BaseException) -> None:
+        key = f"{what}:{type(exc).__name__}"
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("modeldb: could not track %s (%s: %s); training goes on untracked", what,
+                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
+                        exc_info=log.isEnabledFor(logging.DEBUG))
+
+    def store(self, spark: Any) -> Any:
+        if self._store is None:
+            from modeldb.producers.spark.models import SparkModelStore
+
+            self._store = SparkModelStore(tracking.settings().artifacts, spark)
+        return self._store
+
+    # -- runs: one per Spark application ---------------------------------------------
+    def run(self, spark: Any, first: str = "") -> Any:
+        for run in (tracking.active_run(), tracking.latest_run()):
+            if run is not None and run.status == "RUNNING":
+                self._tag(run, spark)
+                return run
+        with self._run_lock:
+            if self._auto_run is None or self._auto_run.status != "RUNNING":
+                sc = spark.sparkContext
+                script = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0] or "notebook"
+                name = self.options.run_name or f"{script}-{first or 'spark'}-{sc.applicationId}"
+                run = tracking.Run(name=name, experiment=self.options.experiment, tags={
+                    "modeldb.autolog": "spark", **_app_tags(sc)})
+                run._start()
+                self._tagged.add(run.run_id)
+                self._auto_run = run
+                atexit.register(self._end_at_exit)
+            return self._auto_run
+
+    def _tag(self, run: Any, spark: Any) -> None:
+        if run.run_id not in self._tagged:
+            self._tagged.add(run.run_id)
+            for key, value in _app_tags(spark.sparkContext).items():
+                run.set_tag(key, value)
+
+    def _end_at_exit(self) -> None:
+        failed = getattr(sys, "last_type", None) is not None
+        self.end_auto_run("FAILED" if failed else "FINISHED", "uncaught exception" if failed else None)
+
+    def end_auto_run(self, status: str = "FINISHED", error: str | None = None) -> None:
+        self.deferred.drain()
+        run, self._auto_run = self._auto_run, None
+        if run is not None and run.status == "RUNNING":
+            run.end(status, error)
+        atexit.unregister(self._end_at_exit)
+
+    # -- the patched entry points --------------------------------------------------------
+    def call(self, obj: Any, method: str, original: Callable, args: tuple, kwargs: dict) -> Any:
+        stack = self.stack()
+        parent = stack[-1] if stack else None
+        if self.suppressed() or (parent is not None and not parent.allows(obj)) or not args \
+                or _is_param_list(args, kwargs):
+            return original(obj, *args, **kwargs)
+        try:
+            pending = self._begin(obj, method, args[0], parent)
+        except Exception as exc:  # noqa: BLE001 - never break user code
+            self.warn(f"{type(obj).__name__}.{method}", exc)
+            pending = None
+        stack.append(pending["call"] if pending else Call(obj, method, tracked=False))
+        try:
+            result = original(obj, *args, **kwargs)
+        finally:
+            stack.pop()
+        if pending is not None:
+            try:
+                handler = {"fit": self._finish_fit, "transform": self._finish_transform,
+                           "evaluate": self._finish_evaluate}[method]
+                handler(pending, obj, args, kwargs, result)
+            except Exception as exc:  # noqa: BLE001 - never break user code
+                self.warn(f"{type(obj).__name__}.{method}", exc)
+        return result
+
+    def _begin(self, obj: Any, method: str, dataset: Any, parent: Call | None) -> dict[str, Any]:
+        spark = dataset.sparkSession
+        run = self.run(spark, type(obj).__name__)
+        x_info = self.observe(dataset, run, "input")
+        cls = type(obj).__name__
+        model_id = uuid7() if method == "fit" else self.model_id(obj)
+        call = Call(obj, method, composite=cls in COMPOSITES, action_id=uuid7(), model_id=model_id)
+        stage_index = _stage_index(parent, obj, self) if parent is not None else None
+        return {"call": call, "run": run, "x": x_info, "parent": parent, "stage_index": stage_index,
+                "started": time.perf_counter(), "spark": spark}
+
+    def model_id(self, obj: Any) -> str | None:
+        info = self.models.get(obj)
+        return info.model_id if info is not None else None
+
+    # -- data --------------------------------------------------------------------------------
+    def observe(self, df: Any, run: Any, source: str) -> FrameInfo:
+        """The FrameInfo of ``df``, a new source frame unless this run produced or saw it already."""
+        known = self.frames.get(df)
+        if known is not None and known.run_id == run.run_id:
+            return known
+        columns = frames.schema_columns(df)
+        key_column = self.options.key_column if self.options.key_column in dict(columns) else None
+        info = FrameInfo(uuid7(), run.run_id, "", [n for n, _ in columns],
+                         [n for n, t in columns if t in frames.ATOMIC], key_column,
+                         provenance=known.provenance if known else None, slots=frames.vector_slots(df))
+        self.frames.put(df, info)
+        self._submit_observation(df, run, info, source, parent=None, step=None)
+        return info
+
+    def derive(self, df: Any, run: Any, parent: FrameInfo, step: tuple, provenance: dict | None,
+               source: str) -> FrameInfo:
+        """A frame made from ``parent`` by a tracked stage or split: same row keys, lineage extended."""
+        columns = frames.schema_columns(df)
+        names = [n for n, _ in columns]
+        root = parent.root
+        info = FrameInfo(uuid7(), run.run_id, "", names, root.key_columns, root.key_column,
+                         provenance=provenance if provenance is not None else parent.provenance,
+                         slots=frames.vector_slots(df), categorical=list(parent.categorical), source=root,
+                         sampled_from=None if step[0] == "randomSplit" else parent.sample_root)
+        if step[0] == "randomSplit":
+            info.sampled_from = info  # each side of a split shows its own sample, followed downstream
+        if not frames.has_key(root, names):  # a stage dropped source columns: rows can no longer be followed
+            info.source, info.sampled_from = None, None
+            info.key_columns, info.key_column = [n for n, t in columns if t in frames.ATOMIC], None
+        self.frames.put(df, info)
+        self._submit_observation(df, run, info, source, parent=parent, step=step)
+        return info
+
+    def _submit_observation(self, df: Any, run: Any, info: FrameInfo, source: str, parent: FrameInfo | None,
+                            step: tuple | None) -> None:
+        options = self.options
+        row_preserving = step is not None and step[0] != "randomSplit"
+
+        def job() -> None:
+            _describe(df, f"modeldb: observing {source}")
+            columns = frames.schema_columns(df)
+            stats: dict[str, Any] = {"n_rows": -1, "content": None, "stats": {}}
+            if parent is None or not row_preserving:
+                stats = frames.stats_job(df, columns, info.key_columns, count_rows=options.count_rows,
+                                         column_stats=options.column_stats and parent is None)
+            n_rows = parent.n_rows if row_preserving and parent is not None else stats["n_rows"]
+            if parent is not None:
+                info.fingerprint, method = frames.digest(parent.fingerprint, step), "derived"
+            else:
+                files = frames.input_file_status(df)
+                if files:
+                    info.fingerprint, method = frames.digest(frames.plan_text(df), files), "files"
+                elif stats["content"] is not None:
+                    info.fingerprint, method = frames.digest([c for c in columns], stats["content"]), "content"
+                else:
+                    info.fingerprint, method = frames.digest(frames.plan_text(df)), "plan"
+            info.n_rows = n_rows
+            keys: list[str] = []
+            rows: list[str] = []
+            if options.sample_rows > 0 and frames.has_key(info.root, info.columns):
+                chosen = info.sample_root
+                if chosen.sample_keys is None:  # this frame is the one whose rows are followed
+                    chosen.sample_keys = frames.sample_keys(df, info, options.sample_rows)
+                keys, rows = frames.sample_rows(df, info, chosen.sample_keys)
+            for name in info.columns:
+                st = stats["stats"].get(name)
+                if st and dict(columns).get(name) == "string" and (st["distinct_approx"] or 0) <= \
+                        frames.CATEGORICAL_MAX_DISTINCT and name not in info.categorical:
+                    info.categorical.append(name)
+            run.emit_action("DataFrameObserved", bounded("DataFrameObserved", {
+                "dataframe_id": info.dataframe_id, "fingerprint": info.fingerprint, "fingerprint_method": method,
+                "source": source, "n_rows": n_rows, "n_columns": len(columns),
+                "columns": [{"name": n, "type": t, "stats": stats["stats"].get(n)}
+                            for n, t in columns[:frames.MAX_COLUMNS]],
+                "sample_keys": keys, "sample_rows_json": rows,
+            }))
+
+        self.deferred.submit(self._guarded(job, f"observing {source}"))
+
+    def _guarded(self, job: Callable[[], None], what: str) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001 - a failed statistics job must not stop the others
+                self.warn(what, exc)
+        return run
+
+    # -- fit ------------------------------------------------------------------------------------
+    def _finish_fit(self, p: dict, est: Any, args: tuple, kwargs: dict, model: Any) -> None:
+        from modeldb.producers.spark import search
+
+        call, run, x_info, parent = p["call"], p["run"], p["x"], p["parent"]
+        extra = args[1] if len(args) > 1 else kwargs.get("params")
+        effective = est.copy(extra) if isinstance(extra, dict) and extra else est
+        inputs = _declared_inputs(effective, x_info.columns, with_label=True)
+        self.emit_operator(run, effective, call, "fit", [x_info.dataframe_id], [], inputs, [], [], p)
+        features, edges = self._features_of(model, x_info, call)
+        self.models.put(model, ModelInfo(call.model_id, x_info, p["stage_index"]))
+        whole = parent.model_id if parent is not None else None
+        self.store_model(run, model, call.model_id, call.action_id, x_info, features, edges, part_of=whole,
+                         spark=p["spark"])
+        if parent is not None:
+            parent.parts.append((p["stage_index"], model, call.model_id))
+        if type(est).__name__ in SEARCHES:
+            search.after_fit(self, run, est, model, call, x_info)
+        self.link_parts(model, call.model_id, call.parts, p["spark"])
+
+    def _features_of(self, model: Any, x_info: FrameInfo, call: Call) -> tuple[list[str], list[dict[str, str]]]:
+        """A model's features and (source column -> feature, path) lineage.
+
+        A pipeline or a search answers with its final model's, traced back to the source columns it used.
+        """
+        inner = [(i if i is not None else -1, part_id) for i, _, part_id in call.parts if part_id in self.features]
+        if call.composite and inner:
+            features, edges = self.features[max(inner)[1]]
+            sources = list(dict.fromkeys(e["src"] for e in edges)) if edges else features
+            self.features[call.model_id] = (sources, edges)
+            return sources, edges
+        features = _feature_names(model, x_info)
+        edges = _model_lineage(model, x_info, features)
+        self.features[call.model_id] = (features, edges)
+        return features, edges
+
+    def store_model(self, run: Any, model: Any, model_id: str, action_id: str | None, x_info: FrameInfo | None,
+                    features: list[str], edges: list[dict[str, str]], part_of: str | None, spark: Any) -> None:
+        uri, fmt, size = "", "", -1
+        if self.options.log_models:
+            from modeldb.producers.spark.models import SPARK_FORMAT, SPARK_PART
+
+            try:
+                store = self.store(spark)
+                if part_of is None:
+                    uri, size = store.put_model(model_id, model, {
+                        "operator_class": type(model).__name__, "run_id": run.run_id, "project": run.project})
+                    fmt = SPARK_FORMAT
+                else:
+                    uri, fmt = store.part_uri(part_of, model_id), SPARK_PART
+            except Exception as exc:  # noqa: BLE001 - a model Spark cannot write is still indexed
+                self.warn(f"storing {type(model).__name__}", exc)
+        run.emit_action("ModelStored", bounded("ModelStored", {
+            "model_id": model_id, "operator_class": type(model).__name__, "uri": uri, "format": fmt,
+            "size_bytes": size, "train_dataframe_id": x_info.dataframe_id if x_info else None,
+            "feature_names": features[:lineage.MAX_EDGES], "internals": params.internals(model, features),
+            "operator_module": type(model).__module__, "action_id": action_id, "parent_model_id": part_of,
+            "column_lineage": edges,
+        }))
+        for step, value in enumerate(params.objective_history(model)):
+            run.log_metric("objective", value, step, model_id=model_id)
+
+    def link_parts(self, whole: Any, whole_id: str, parts: list, spark: Any) -> None:
+        if not self.options.log_models or not parts:
+            return
+        stages = getattr(whole, "stages", None)
+        for index, part, part_id in parts:
+            try:
+                if getattr(whole, "bestModel", None) is part:
+                    locator = [["bestModel", None]]
+                elif isinstance(stages, list) and index is not None and index < len(stages) and stages[index] is part:
+                    locator = [["stages", index]]
+                else:
+                    continue
+                self.store(spark).put_part(part_id, whole_id, locator)
+            except Exception as exc:  # noqa: BLE001 - never break user code
+                self.warn(f"storing {type(part).__name__}", exc)
+
+    # -- transform -----------------------------------------------------------------------------
+    def _finish_transform(self, p: dict, obj: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        call, run, x_info = p["call"], p["run"], p["x"]
+        inputs = _declared_inputs(obj, x_info.columns, with_label=False)
+        known = set(x_info.columns)
+        outputs = [c for c in out.columns if c not in known]
+        composed = self.frames.get(out) if call.composite else None
+        if composed is not None:  # a pipeline's output: each column from the source columns its stages used
+            derivation = {c: list(dict.fromkeys(o for o, _ in composed.sources(c))) for c in outputs}
+        else:
+            derivation = _derivation(obj, inputs, outputs, frames.vector_slots(out))
+        extra = args[1] if len(args) > 1 else kwargs.get("params")
+        step = ("transform", type(obj).__name__, call.model_id or "",
+                [(r["key"], r["value"]) for r in params.flat_params(obj)], sorted((extra or {}).items(), key=str)
+                if isinstance(extra, dict) else [])
+        provenance = dict(x_info.provenance or {})
+        provenance.update(lineage.provenance(x_info, derivation))
+        out_info = composed
+        if out_info is None:
+            out_info = self.derive(out, run, x_info, step, provenance, f"{type(obj).__name__}.transform")
+        self.emit_operator(run, obj, call, "transform", [x_info.dataframe_id], [out_info.dataframe_id], inputs,
+                           outputs, lineage.edges(derivation), p, with_params=False)
+        prediction_col = _prediction_col(obj, out.columns)
+        if call.model_id is not None and prediction_col is not None:
+            self.outputs.put(out, Output(call.model_id, out_info, prediction_col))
+
+    # -- evaluate -------------------------------------------------------------------------------
+    def _finish_evaluate(self, p: dict, evaluator: Any, args: tuple, kwargs: dict, value: Any) -> None:
+        from modeldb.producers.spark import slices
+
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return
+        run, dataset = p["run"], args[0]
+        output = self.outputs.get(dataset)
+        model_id = output.model_id if output else None
+        info = output.info if output else p["x"]
+        name = _metric_name(evaluator)
+        run.log_metric(name, float(value), model_id=model_id, dataframe_id=info.dataframe_id)
+        if output is not None and self.options.log_predictions and (model_id, info.dataframe_id) not in self._logged:
+            self._logged.add((model_id, info.dataframe_id))
+            slices.log_predictions(self, run, evaluator, dataset, output, p["spark"])
+
+    # -- events ---------------------------------------------------------------------------------
+    def emit_operator(self, run: Any, obj: Any, call: Call, action: str, inputs: list[str], outputs: list[str],
+                      input_columns: list[str], output_columns: list[str], edges: list[dict[str, str]],
+                      p: dict, with_params: bool = True) -> None:
+        parent = p["parent"]
+        records = [r for r in params.flat_params(obj) if r["key"] not in SKIPPED_PARAMS] if with_params else []
+        run.emit_action("OperatorApplied", bounded("OperatorApplied", {
+            "action_id": call.action_id, "action": action, "operator_class": type(obj).__name__,
+            "operator_module": type(obj).__module__, "model_id": call.model_id, "params": records,
+            "input_dataframe_ids": inputs, "output_dataframe_ids": outputs,
+            "input_columns": input_columns[:lineage.MAX_EDGES], "output_columns": output_columns[:lineage.MAX_EDGES],
+            "column_edges": edges, "parent_action_id": parent.action_id if parent is not None else None,
+            "stage_index": p["stage_index"], "duration_ms": (time.perf_counter() - p["started"]) * 1000,
+        }))
+
+    # -- randomSplit --------------------------------------------------------------------------------
+    def random_split(self, df: Any, original: Callable, weights: Any, seed: Any, args: tuple,
+                     kwargs: dict) -> Any:
+        if self.suppressed() or self.stack() or args or kwargs:
+            return original(df, weights, seed, *args, **kwargs)
+        if seed is None:  # what pyspark does, made visible so the split can be recorded
+            seed = random.randint(0, sys.maxsize)
+        children = original(df, weights, seed)
+        try:
+            run = self.run(df.sparkSession, "randomSplit")
+            parent = self.observe(df, run, "randomSplit input")
+            total = float(sum(weights)) or 1.0
+            outputs = []
+            for i, child in enumerate(children):
+                info = self.derive(child, run, parent, ("randomSplit", list(weights), int(seed), i), None,
+                                   f"randomSplit {i}")
+                outputs.append(info.dataframe_id)
+            run.emit_action("Split", {"method": "randomSplit", "input_dataframe_ids": [parent.dataframe_id],
+                                      "weights": [float(w) / total for w in weights], "seed": int(seed),
+                                      "output_dataframe_ids": outputs})
+        except Exception as exc:  # noqa: BLE001 - never break user code
+            self.warn("randomSplit", exc)
+        return children
+
+
+def _app_tags(sc: Any) -> dict[str, str]:
+    return {"spark.app.id": str(sc.applicationId), "spark.app.name": str(sc.appName), "spark.master": str(sc.master)}
+
+
+def _describe(df: Any, text: str) -> None:
+    try:
+        df.sparkSession.sparkContext.setLocalProperty("spark.job.description", text)
+    except Exception:  # noqa: BLE001 - only a label in the Spark UI
+        pass
+
+
+def _is_param_list(args: tuple, kwargs: dict) -> bool:
+    extra = args[1] if len(args) > 1 else kwargs.get("params")
+    return isinstance(extra, (list, tuple))
+
+
+def _get(obj: Any, name: str) -> Any:
+    try:
+        if obj.hasParam(name) and obj.isDefined(name):
+            return obj.getOrDefault(name)
+    except Exception:  # noqa: BLE001
+        pass
+    return None
+
+
+def _declared_inputs(obj: Any, columns: list[str], with_label: bool) -> list[str]:
+    """The columns a stage reads: its inputCol(s) or featuresCol (and labelCol when fitting); else all."""
+    out: list[str] = []
+    for name in INPUT_PARAMS + (("labelCol",) if with_label else ()):
+        value = _get(obj, name)
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and v in columns and v not in out:
+                out.append(v)
+    return out or list(columns)
+
+
+def _derivation(obj: Any, inputs: list[str], outputs: list[str], slots: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each new column's source columns; and each named vector slot's (``country_vec_US`` from ``country_vec``)."""
+    ins, outs = _get(obj, "inputCols"), _get(obj, "outputCols")
+    pairs = dict(zip(outs, ins)) if isinstance(ins, list) and isinstance(outs, list) and len(ins) == len(outs) else {}
+    derivation: dict[str, list[str]] = {}
+    for column in outputs:
+        derivation[column] = [pairs[column]] if column in pairs and pairs[column] in inputs else list(inputs)
+    named = set(inputs)
+    for column in outputs:
+        for slot in slots.get(column, ()):
+            source = lineage._named_source(slot, named)
+            if source and slot not in derivation:
+                derivation[slot] = source
+    return derivation
+
+
+def _feature_names(model: Any, x_info: FrameInfo) -> list[str]:
+    features_col = _get(params.final_model(model), "featuresCol")
+    if isinstance(features_col, str) and features_col in x_info.slots:
+        return list(x_info.slots[features_col])
+    return _declared_inputs(model, x_info.columns, with_label=False)
+
+
+def _model_lineage(model: Any, x_info: FrameInfo | None, features: list[str]) -> list[dict[str, str]]:
+    if x_info is None:
+        return []
+    features_col = _get(params.final_model(model), "featuresCol")
+    provenance = x_info.provenance or {}
+
+    def sources(feature: str) -> tuple[tuple[str, str], ...]:
+        if feature in provenance:
+            return provenance[feature]
+        if isinstance(features_col, str) and features_col in x_info.slots:
+            return tuple((origin, f"{path} > {feature}") for origin, path in x_info.sources(features_col))
+        return x_info.sources(feature)
+
+    return lineage.model_lineage(SimpleNamespace(columns=features, sources=sources))
+
+
+def _prediction_col(obj: Any, columns: list[str]) -> str | None:
+    col = _get(params.final_model(obj), "predictionCol")
+    return col if isinstance(col, str) and col in columns else None
+
+
+def _metric_name(evaluator: Any) -> str:
+    name = _get(evaluator, "metricName")
+    return str(name) if name else type(evaluator).__name__
+
+
+def _stage_index(parent: Call, obj: Any, tracker: Tracker) -> int | None:
+    stages = getattr(parent.obj, "getStages", None)
+    stages = stages() if stages is not None else getattr(parent.obj, "stages", None)
+    for i, stage in enumerate(stages or ()):
+        if stage is obj:
+            return i
+    info = tracker.models.get(obj)  # a model fitted by this pipeline, now transforming: its estimator's slot
+    return info.stage_index if info is not None else None
+
+
+_current: Tracker | None = None
+
+
+def current() -> Tracker | None:
+    return _current
+
+
+def set_current(tracker: Tracker | None) -> None:
+    global _current
+    _current = tracker
+
+
+def _drain_current(timeout: float) -> None:
+    tracker = _current
+    if tracker is not None:
+        tracker.deferred.drain(timeout)
+
+
+tracking.before_flush(_drain_current)
