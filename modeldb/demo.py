@@ -1,10 +1,11 @@
-"""``modeldb demo``: track a realistic scikit-learn project, materialize it, answer the paper's questions.
+"""``modeldb demo``: track a realistic scikit-learn and Spark ML project, materialize it, answer the paper's questions.
 
 The project (``modeldb.demo_project``) predicts customer churn with plain
 scikit-learn under ``modeldb.sklearn.autolog()``: pipelines with a
 ColumnTransformer, a cross-validation, a grid search, gradient boosting, and
 one run branched off the baseline without a feature that turned out to be
-miscomputed. The local runner then materializes the events and the named
+miscomputed. When Java is present, the same data is also modelled with
+pyspark.ml under ``modeldb.spark.autolog()`` (``modeldb.demo_spark``). The local runner then materializes the events and the named
 queries answer the paper's three questions.
 """
 from __future__ import annotations
@@ -27,11 +28,17 @@ def run_demo(settings: Settings, runs: int, console: Console) -> None:
     modeldb.init(project=PROJECT, home=settings.home, transport=settings.transport, warehouse=settings.warehouse,
                  artifacts=settings.artifacts)
     started = time.perf_counter()
-    console.rule("[bold]ModelDB demo: customer churn, tracked by modeldb.sklearn.autolog()")
+    console.rule("[bold]ModelDB demo: customer churn, tracked by modeldb.sklearn.autolog() and modeldb.spark.autolog()")
     console.print(f"transport  {settings.transport_uri.redacted}\nwarehouse  {settings.warehouse_uri.redacted}\n"
                   f"artifacts  {settings.artifacts}\n")
+    from modeldb import demo_spark
+
+    no_spark = demo_spark.available()
+    if no_spark:
+        console.print(f"[yellow]The Spark ML part is skipped: {no_spark}.[/yellow]")
     with console.status("training…") as status:
-        names = demo_project.train(max(0, runs - 5), lambda text: status.update(f"training and tracking: {text}"))
+        names = demo_project.train(max(0, runs - 5), lambda text: status.update(f"training and tracking: {text}"),
+                                   spark=no_spark is None)
     console.print(f"tracked {len(names)} runs in {time.perf_counter() - started:.1f}s")
     if settings.transport_uri.scheme != "file":
         console.print("events are on Kafka: run `modeldb process` to materialize them, then query with `modeldb sql`.")

@@ -46,8 +46,8 @@ def _prep(columns: list[str], dense: bool = False) -> Any:
     ])
 
 
-def train(extra_logreg: int, status: Callable[[str], None]) -> list[str]:
-    """Track the whole project; returns the run names in order."""
+def train(extra_logreg: int, status: Callable[[str], None], spark: bool = False) -> list[str]:
+    """Track the whole project (with its Spark ML runs when ``spark``); returns the run names in order."""
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
@@ -102,6 +102,10 @@ def train(extra_logreg: int, status: Callable[[str], None]) -> list[str]:
         model = Pipeline([("prep", _prep(kept)), ("clf", LogisticRegression(max_iter=1000))])
         model.fit(X_train[kept], y_train)
         evaluate(model, X_test[kept])
+    if spark:
+        from modeldb import demo_spark
+
+        demo_spark.train(run, status)
     modeldb.sklearn.disable()
     modeldb.flush()
     return names

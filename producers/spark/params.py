@@ -88,8 +88,12 @@ def param_map_records(estimator: Any, param_map: dict) -> list[dict[str, Any]]:
 
 
 def final_model(model: Any) -> Any:
+    """The model that makes the predictions: a pipeline's last stage, a search's best model's."""
+    best = getattr(model, "bestModel", None)
+    if best is not None and best is not model:
+        return final_model(best)
     stages = _stages(model)
-    return stages[-1] if stages else model
+    return final_model(stages[-1]) if stages else model
 
 
 def internals(model: Any, feature_names: list[str]) -> list[dict[str, Any]]:

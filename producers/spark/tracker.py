@@ -37,6 +37,7 @@ from modeldb.producers.spark.frames import FrameInfo
 log = logging.getLogger("modeldb.spark")
 
 SEARCHES = ("CrossValidator", "TrainValidationSplit")
+SEARCH_MODELS = ("CrossValidatorModel", "TrainValidationSplitModel")
 # Calls whose inner calls on the driver thread are tracked too: a pipeline's stages, and a search's refit of
 # the best model (its candidates run in pool threads, where tracking is suppressed).
 COMPOSITES = ("Pipeline", "PipelineModel") + SEARCHES
@@ -205,7 +206,11 @@ class Tracker:
                 "started": time.perf_counter(), "spark": spark}
 
     def model_id(self, obj: Any) -> str | None:
-        info = self.models.get(obj)
+        """The model a transform belongs to; a search's model answers with its best model (as for scikit-learn)."""
+        best = getattr(obj, "bestModel", None) if type(obj).__name__ in SEARCH_MODELS else None
+        info = self.models.get(best) if best is not None else None
+        if info is None:
+            info = self.models.get(obj)
         return info.model_id if info is not None else None
 
     # -- data --------------------------------------------------------------------------------
