@@ -5,8 +5,8 @@ from typing import Any
 
 from modeldb.warehouse.queries.models import LOWER_IS_BETTER
 
-PREFERRED = ("accuracy", "accuracy_score", "f1", "f1_score", "roc_auc", "roc_auc_score", "r2", "r2_score",
-             "rmse", "mean_squared_error", "loss")
+PREFERRED = ("accuracy", "accuracy_score", "f1", "f1_score", "roc_auc", "roc_auc_score", "areaUnderROC", "r2",
+             "r2_score", "rmse", "mean_squared_error", "loss")
 
 
 def lower_is_better(metric: str) -> bool:

@@ -1,4 +1,4 @@
-"""``modeldb demo``: track a realistic scikit-learn and Spark ML project, materialize it, answer the paper's questions.
+"""``modeldb demo``: track a realistic scikit-learn and Spark ML project, materialize it, answer the questions.
 
 The project (``modeldb.demo_project``) predicts customer churn with plain
 scikit-learn under ``modeldb.sklearn.autolog()``: pipelines with a

@@ -14,12 +14,13 @@ import threading
 from collections import deque
 from typing import Callable
 
-log = logging.getLogger("modeldb.sklearn")
 EXIT_TIMEOUT_S = 30.0
 
 
 class Deferred:
-    def __init__(self) -> None:
+    def __init__(self, name: str = "sklearn") -> None:
+        self._name = name
+        self._log = logging.getLogger(f"modeldb.{name}")
         self._jobs: deque[Callable[[], None]] = deque()
         self._cond = threading.Condition()
         self._pending = 0
@@ -29,7 +30,7 @@ class Deferred:
         with self._cond:
             if self._pid != os.getpid():  # first use, or a forked child: the thread is not there
                 self._pid, self._pending = os.getpid(), len(self._jobs)
-                threading.Thread(target=self._run, name="modeldb-sklearn-deferred", daemon=True).start()
+                threading.Thread(target=self._run, name=f"modeldb-{self._name}-deferred", daemon=True).start()
                 # Registered after the emitter exists (a run emitted already), so it runs before its exit flush.
                 atexit.register(self.drain, EXIT_TIMEOUT_S)
             self._jobs.append(job)
@@ -49,7 +50,7 @@ class Deferred:
             try:
                 job()
             except Exception:  # noqa: BLE001 - a tracker bug must not stop later jobs
-                log.warning("modeldb: a deferred tracking job failed", exc_info=True)
+                self._log.warning("modeldb: a deferred tracking job failed", exc_info=True)
             finally:
                 with self._cond:
                     self._pending -= 1

@@ -14,9 +14,12 @@ What runs as Spark jobs, on the cluster, off the user's thread (see
   ``approx_count_distinct`` for the first ``MAX_STATS_COLUMNS`` columns, and an
   order-independent content hash (``count_rows=False`` or
   ``column_stats=False`` turn parts of it off);
-* the drill-down sample: the ``SAMPLE_KEYS`` rows whose row key is smallest,
-  a top-k over one column. Derived frames select the same keys with a filter
-  Spark pushes below the stages, so the same rows appear in every stage.
+* the drill-down sample: the ``CANDIDATES`` rows whose row key is smallest,
+  one top-k job that brings those rows (and nothing else) to the driver. The
+  first ``SAMPLE_KEYS`` are shown. A stage's output shows the same rows: the
+  stage is applied to the input's sample rows as a tiny local DataFrame, not
+  to the data. Each side of a split shows the candidates that landed in it,
+  found in the same job that counts it.
 
 The row key is ``xxhash64`` over the source frame's atomic columns. Spark ML
 stages append columns and keep the old ones, so every derived frame can
@@ -46,6 +49,9 @@ MAX_COLUMNS = 2000
 MAX_SAMPLE_FIELDS = 50
 MAX_VECTOR_SAMPLE = 20
 SAMPLE_KEYS = 5
+CANDIDATES = 50  # sampled at a source, so that each side of a split still shows rows of its own
+STATS_ROWS = 100_000  # column statistics cover at most about this many rows, chosen by key hash
+EXACT_SPLIT_ROWS = 200_000  # split sides of bigger data get an estimated count and no sample of their own
 CATEGORICAL_MAX_DISTINCT = 50
 ATOMIC = ("string", "double", "float", "int", "bigint", "smallint", "tinyint", "boolean", "date", "timestamp",
           "timestamp_ntz", "binary")
@@ -65,9 +71,9 @@ class FrameInfo:
     slots: dict[str, list[str]] = field(default_factory=dict)  # vector column -> slot names
     categorical: list[str] = field(default_factory=list)
     n_rows: int = -1
-    sample_keys: list[str] | None = None  # the source's sampled keys, shared by every derived frame
+    candidates: list[tuple[Any, list]] | None = None  # sampled (key, row values), smallest keys first
+    sample_df: Any = None  # the shown sample rows as a tiny local DataFrame, to apply the next stage to
     source: "FrameInfo | None" = None  # the source frame this one derives from
-    sampled_from: "FrameInfo | None" = None  # whose sample keys this frame shows: the source, or a split side
 
     def sources(self, column: str) -> tuple[tuple[str, str], ...]:
         if self.provenance is None or column not in self.provenance:
@@ -77,10 +83,6 @@ class FrameInfo:
     @property
     def root(self) -> "FrameInfo":
         return self.source if self.source is not None else self
-
-    @property
-    def sample_root(self) -> "FrameInfo":
-        return self.sampled_from if self.sampled_from is not None else self.root
 
 
 def type_name(data_type: Any) -> str:
@@ -115,8 +117,8 @@ def key_expr(info: FrameInfo) -> Any:
     from pyspark.sql import functions as F
 
     if info.key_column is not None:
-        return F.col(info.key_column).cast("string")
-    return F.xxhash64(*[F.col(c) for c in info.key_columns]).cast("string")
+        return F.col(f"`{info.key_column}`").cast("string")
+    return F.xxhash64(*[F.col(f"`{c}`") for c in info.key_columns])  # a long: cheap to compare and filter
 
 
 def has_key(info: FrameInfo, df_columns: list[str]) -> bool:
@@ -162,65 +164,90 @@ def digest(*parts: Any) -> str:
     return h.hexdigest()
 
 
-def stats_job(df: Any, columns: list[tuple[str, str]], key_columns: list[str], *, count_rows: bool,
-              column_stats: bool) -> dict[str, Any]:
-    """One aggregate over ``df``: the count, column statistics and a content hash. Returns plain values."""
+def count_job(df: Any, info: FrameInfo, *, candidates: list[Any] = ()) -> dict[str, Any]:
+    """One pass: the row count, an order-independent content hash, and which ``candidates`` keys are present."""
     from pyspark.sql import functions as F
 
-    aggs = []
-    if count_rows:
-        aggs.append(F.count(F.lit(1)).alias("n"))
-        if key_columns:
-            h = F.xxhash64(*[F.col(c) for c in key_columns])
-            aggs += [F.sum(F.pmod(h, F.lit(16777213))).alias("h_sum"), F.bit_xor(h).alias("h_xor")]
-    stat_columns = [(n, t) for n, t in columns if t in ATOMIC][:MAX_STATS_COLUMNS] if column_stats else []
+    aggs = [F.count(F.lit(1)).alias("n")]
+    if info.key_columns:
+        h = F.xxhash64(*[F.col(c) for c in info.key_columns])
+        aggs += [F.sum(F.pmod(h, F.lit(16777213))).alias("h_sum"), F.bit_xor(h).alias("h_xor")]
+    if candidates:
+        key = key_expr(info)
+        aggs.append(F.collect_set(F.when(key.isin(list(candidates)), key)).alias("present"))
+    row = df.agg(*aggs).first().asDict()
+    content = [row["n"], row.get("h_sum"), row.get("h_xor")] if "h_sum" in row else None
+    return {"n_rows": int(row["n"]), "content": content, "present": set(row.get("present") or ())}
+
+
+def stats_job(df: Any, columns: list[tuple[str, str]], info: FrameInfo, n_rows: int) -> tuple[dict, int]:
+    """Per-column statistics over at most ``STATS_ROWS`` rows chosen by key hash (all rows when fewer):
+    count, nulls, min, max, mean, std, approximate distinct values. Returns (stats, rows they cover)."""
+    from pyspark.sql import functions as F
+
+    stat_columns = [(n, t) for n, t in columns if t in ATOMIC][:MAX_STATS_COLUMNS]
+    if not stat_columns:
+        return {}, 0
+    step = max(1, -(-n_rows // STATS_ROWS)) if n_rows > 0 else 1
+    data = df
+    if step > 1 and info.key_columns:
+        data = df.where(F.pmod(F.xxhash64(*[F.col(c) for c in info.key_columns]), F.lit(step)) == 0)
+    aggs = [F.count(F.lit(1)).alias("n")]
     for i, (name, kind) in enumerate(stat_columns):
-        c = F.col(name)
+        c = F.col(f"`{name}`")
         aggs += [F.count(c).alias(f"c{i}"), F.approx_count_distinct(c, 0.05).alias(f"d{i}")]
         if kind in ("double", "float", "int", "bigint", "smallint", "tinyint"):
             x = c.cast("double")
             aggs += [F.min(x).alias(f"lo{i}"), F.max(x).alias(f"hi{i}"), F.avg(x).alias(f"m{i}"),
                      F.stddev_samp(x).alias(f"s{i}")]
-    if not aggs:
-        return {"n_rows": -1, "content": None, "stats": {}}
-    row = df.agg(*aggs).first().asDict()
-    n = row.get("n")
+    row = data.agg(*aggs).first().asDict()
+    covered = int(row["n"])
     stats = {}
     for i, (name, kind) in enumerate(stat_columns):
         count = row.get(f"c{i}")
         stats[name] = {
-            "count": count, "null_count": (n - count) if n is not None and count is not None else None,
+            "count": count, "null_count": covered - count if count is not None else None,
             "distinct_approx": row.get(f"d{i}"), "min": _finite(row.get(f"lo{i}")), "max": _finite(row.get(f"hi{i}")),
             "mean": _finite(row.get(f"m{i}")), "std": _finite(row.get(f"s{i}")), "top_values": [],
         }
-    content = [n, row.get("h_sum"), row.get("h_xor")] if "h_sum" in row else None
-    return {"n_rows": -1 if n is None else int(n), "content": content, "stats": stats}
+    return stats, covered
 
 
-def sample_keys(df: Any, info: FrameInfo, k: int = SAMPLE_KEYS) -> list[str]:
-    """The ``k`` smallest row keys: one top-k job, five values back to the driver."""
+def sample_candidates(df: Any, info: FrameInfo, n_rows: int, k: int = CANDIDATES) -> list[tuple[Any, list]]:
+    """The rows with the ``k`` smallest keys; only those rows come back to the driver.
+
+    With a known row count and a hashed key this is a filter (keys below a threshold that keeps
+    about ``4 k`` rows), not a sort; otherwise a top-k.
+    """
     from pyspark.sql import functions as F
 
     key = key_expr(info).alias("__modeldb_key")
-    rows = df.select(key).where(F.col("__modeldb_key").isNotNull()).orderBy("__modeldb_key").limit(k).collect()
-    return [r[0] for r in rows]
+    rows_df = df.select(key, *[F.col(f"`{n}`") for n in df.columns]).where(F.col("__modeldb_key").isNotNull())
+    if info.key_column is None and n_rows > 8 * k:
+        threshold = int(-(1 << 63) + min(1.0, 4 * k / n_rows) * float(1 << 64))
+        rows = rows_df.where(F.col("__modeldb_key") <= F.lit(threshold)).collect()
+        if len(rows) >= k:
+            return sorted(((r[0], list(r)[1:]) for r in rows), key=lambda kv: kv[0])[:k]
+    rows = rows_df.orderBy("__modeldb_key").limit(k).collect()
+    return [(r[0], list(r)[1:]) for r in rows]
 
 
-def sample_rows(df: Any, info: FrameInfo, keys: list[str]) -> tuple[list[str], list[str]]:
-    """The rows with these keys (a filter Spark pushes below the stages), in key order, as JSON."""
-    if not keys:
-        return [], []
+def collect_keyed(small: Any, info: FrameInfo) -> list[tuple[Any, list]]:
+    """(key, values) of every row of a tiny DataFrame (a sample with a stage applied), in key order."""
     from pyspark.sql import functions as F
 
-    names = df.columns[:MAX_SAMPLE_FIELDS]
-    rows = df.select(key_expr(info).alias("__modeldb_key"), *[F.col(f"`{n}`") for n in names]) \
-        .where(F.col("__modeldb_key").isin(keys)).limit(len(keys) * 4).collect()
-    by_key: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        d = r.asDict()
-        by_key.setdefault(d.pop("__modeldb_key"), {n: plain(d[n]) for n in names})
-    found = [k for k in keys if k in by_key]
-    return found, [json.dumps(by_key[k], default=str, allow_nan=False) for k in found]
+    rows = small.select(key_expr(info).alias("__modeldb_key"), *[F.col(f"`{n}`") for n in small.columns]).collect()
+    return sorted(((r[0], list(r)[1:]) for r in rows), key=lambda kv: kv[0])
+
+
+def small_frame(spark: Any, schema: Any, rows: list[tuple[Any, list]]) -> Any:
+    """The sampled rows as a local DataFrame with this schema (and so its ML metadata)."""
+    return spark.createDataFrame([tuple(values) for _, values in rows], schema=schema)
+
+
+def rows_json(names: list[str], rows: list[tuple[Any, list]]) -> list[str]:
+    return [json.dumps({n: plain(v) for n, v in list(zip(names, values))[:MAX_SAMPLE_FIELDS]}, default=str,
+                       allow_nan=False) for _, values in rows]
 
 
 def plain(value: Any) -> Any:

@@ -50,6 +50,13 @@ def build_rows(rows: Iterable[Any], slice_cols: list[str]) -> Iterable[dict[str,
                "slice_values": {c: ("" if r[f"s{i}"] is None else r[f"s{i}"]) for i, c in enumerate(slice_cols)}}
 
 
+def arrow_rows(table: Any) -> Iterable[dict[str, Any]]:
+    """The rows of an Arrow table as dicts (what ``build_rows`` reads), column by column."""
+    columns = table.to_pydict()
+    names = list(columns)
+    return (dict(zip(names, values)) for values in zip(*(columns[n] for n in names)))
+
+
 def chunks(rows: Iterable[dict[str, Any]], size: int = ROWS_PER_EVENT) -> Iterable[list[dict[str, Any]]]:
     chunk: list[dict[str, Any]] = []
     for row in rows:

@@ -48,7 +48,8 @@ def log_predictions(tracker: Any, run: Any, evaluator: Any, df: Any, output: Any
             except Exception as exc:  # noqa: BLE001 - executors cannot reach Kafka: go through the driver
                 tracker.warn("sending prediction rows from the executors", exc)
         _describe(df, "modeldb: prediction rows, through the driver")
-        built = predictions.build_rows(rows.limit(limit).toLocalIterator(), slices)
+        table = rows.limit(limit).toArrow()  # at most max_prediction_rows rows, in Arrow batches
+        built = predictions.build_rows(predictions.arrow_rows(table), slices)
         for chunk in predictions.chunks(built):
             run.emit_action("PredictionsLogged", {"model_id": output.model_id, "dataframe_id": info.dataframe_id,
                                                   "rows": chunk})

@@ -96,7 +96,7 @@ class Tracker:
         self.frames = Registry()
         self.models = Registry()
         self.outputs = Registry()
-        self.deferred = Deferred()
+        self.deferred = Deferred("spark")
         self._local = threading.local()
         self._auto_run: Any = None
         self._run_lock = threading.Lock()
@@ -229,72 +229,109 @@ class Tracker:
         return info
 
     def derive(self, df: Any, run: Any, parent: FrameInfo, step: tuple, provenance: dict | None,
-               source: str) -> FrameInfo:
+               source: str, stage: Any = None) -> FrameInfo:
         """A frame made from ``parent`` by a tracked stage or split: same row keys, lineage extended."""
         columns = frames.schema_columns(df)
         names = [n for n, _ in columns]
         root = parent.root
         info = FrameInfo(uuid7(), run.run_id, "", names, root.key_columns, root.key_column,
                          provenance=provenance if provenance is not None else parent.provenance,
-                         slots=frames.vector_slots(df), categorical=list(parent.categorical), source=root,
-                         sampled_from=None if step[0] == "randomSplit" else parent.sample_root)
-        if step[0] == "randomSplit":
-            info.sampled_from = info  # each side of a split shows its own sample, followed downstream
+                         slots=frames.vector_slots(df), categorical=list(parent.categorical), source=root)
         if not frames.has_key(root, names):  # a stage dropped source columns: rows can no longer be followed
-            info.source, info.sampled_from = None, None
+            info.source = None
             info.key_columns, info.key_column = [n for n, t in columns if t in frames.ATOMIC], None
         self.frames.put(df, info)
-        self._submit_observation(df, run, info, source, parent=parent, step=step)
+        self._submit_observation(df, run, info, source, parent=parent, step=step, stage=stage)
         return info
 
     def _submit_observation(self, df: Any, run: Any, info: FrameInfo, source: str, parent: FrameInfo | None,
-                            step: tuple | None) -> None:
+                            step: tuple | None, stage: Any = None) -> None:
+        """Queue the Spark jobs that describe ``df``; the event is emitted when they are done."""
         options = self.options
-        row_preserving = step is not None and step[0] != "randomSplit"
+        split = step is not None and step[0] == "randomSplit"
 
         def job() -> None:
             _describe(df, f"modeldb: observing {source}")
             columns = frames.schema_columns(df)
-            stats: dict[str, Any] = {"n_rows": -1, "content": None, "stats": {}}
-            if parent is None or not row_preserving:
-                stats = frames.stats_job(df, columns, info.key_columns, count_rows=options.count_rows,
-                                         column_stats=options.column_stats and parent is None)
-            n_rows = parent.n_rows if row_preserving and parent is not None else stats["n_rows"]
-            if parent is not None:
-                info.fingerprint, method = frames.digest(parent.fingerprint, step), "derived"
+            following = options.sample_rows > 0 and frames.has_key(info.root, info.columns)
+            counted: dict[str, Any] = {"n_rows": -1, "content": None, "present": set()}
+            stats: dict[str, Any] = {}
+            if parent is None:
+                if options.count_rows:
+                    counted = frames.count_job(df, info)
+                if options.column_stats:
+                    stats, _ = frames.stats_job(df, columns, info, counted["n_rows"])
+                info.n_rows = counted["n_rows"]
+            elif split:
+                info.n_rows = self._count_split_side(df, info, parent, step, following, counted)
             else:
-                files = frames.input_file_status(df)
-                if files:
-                    info.fingerprint, method = frames.digest(frames.plan_text(df), files), "files"
-                elif stats["content"] is not None:
-                    info.fingerprint, method = frames.digest([c for c in columns], stats["content"]), "content"
-                else:
-                    info.fingerprint, method = frames.digest(frames.plan_text(df)), "plan"
-            info.n_rows = n_rows
-            keys: list[str] = []
-            rows: list[str] = []
-            if options.sample_rows > 0 and frames.has_key(info.root, info.columns):
-                chosen = info.sample_root
-                if chosen.sample_keys is None:  # this frame is the one whose rows are followed
-                    chosen.sample_keys = frames.sample_keys(df, info, options.sample_rows)
-                keys, rows = frames.sample_rows(df, info, chosen.sample_keys)
+                info.n_rows = parent.n_rows  # Spark ML stages keep the rows
+            info.fingerprint, method = self._fingerprint(df, info, parent, step, counted, columns)
+            if following:
+                self._sample(df, info, parent, split, counted["present"], stage)
+            shown = (info.candidates or [])[:options.sample_rows]
             for name in info.columns:
-                st = stats["stats"].get(name)
+                st = stats.get(name)
                 if st and dict(columns).get(name) == "string" and (st["distinct_approx"] or 0) <= \
                         frames.CATEGORICAL_MAX_DISTINCT and name not in info.categorical:
                     info.categorical.append(name)
             run.emit_action("DataFrameObserved", bounded("DataFrameObserved", {
                 "dataframe_id": info.dataframe_id, "fingerprint": info.fingerprint, "fingerprint_method": method,
-                "source": source, "n_rows": n_rows, "n_columns": len(columns),
-                "columns": [{"name": n, "type": t, "stats": stats["stats"].get(n)}
-                            for n, t in columns[:frames.MAX_COLUMNS]],
-                "sample_keys": keys, "sample_rows_json": rows,
+                "source": source, "n_rows": info.n_rows, "n_columns": len(columns),
+                "columns": [{"name": n, "type": t, "stats": stats.get(n)} for n, t in columns[:frames.MAX_COLUMNS]],
+                "sample_keys": [str(k) for k, _ in shown], "sample_rows_json": frames.rows_json(df.columns, shown),
             }))
 
         self.deferred.submit(self._guarded(job, f"observing {source}"))
 
+    def _count_split_side(self, df: Any, info: FrameInfo, parent: FrameInfo, step: tuple, following: bool,
+                          counted: dict[str, Any]) -> int:
+        """A split side is counted (and its share of the parent's sample found) in one job, when the parent
+        has at most ``EXACT_SPLIT_ROWS`` rows; above that its count is estimated from the weights, because
+        counting a side means re-running randomSplit's sort over the whole parent."""
+        if not self.options.count_rows or parent.n_rows < 0:
+            return -1
+        if parent.n_rows <= frames.EXACT_SPLIT_ROWS:
+            candidates = [k for k, _ in parent.candidates or []] if following else []
+            counted.update(frames.count_job(df, info, candidates=candidates))
+            return counted["n_rows"]
+        weights, index = step[1], step[3]
+        info.candidates = []
+        return int(round(parent.n_rows * weights[index] / (sum(weights) or 1.0)))
+
+    @staticmethod
+    def _fingerprint(df: Any, info: FrameInfo, parent: FrameInfo | None, step: tuple | None, counted: dict,
+                     columns: list[tuple[str, str]]) -> tuple[str, str]:
+        if parent is not None:
+            return frames.digest(parent.fingerprint, step), "derived"
+        files = frames.input_file_status(df)
+        if files:
+            return frames.digest(frames.plan_text(df), files), "files"
+        if counted["content"] is not None:
+            return frames.digest(columns, counted["content"]), "content"
+        return frames.digest(frames.plan_text(df)), "plan"
+
+    def _sample(self, df: Any, info: FrameInfo, parent: FrameInfo | None, split: bool, present: set,
+                stage: Any) -> None:
+        """The rows this frame shows: a source's smallest keys; a split side's share of them; a stage's
+        output computed from its input's sample rows (a tiny local DataFrame), never from the data."""
+        spark = df.sparkSession
+        if parent is None:
+            info.candidates = frames.sample_candidates(df, info, info.n_rows)
+        elif split:
+            if info.candidates is None:  # counted exactly: the parent's sampled rows that landed here
+                info.candidates = [c for c in parent.candidates or [] if c[0] in present]
+        elif stage is not None and parent.sample_df is not None:
+            out = stage.transform(parent.sample_df)  # this thread's calls are not tracked
+            info.candidates = frames.collect_keyed(out, info)
+            info.sample_df = frames.small_frame(spark, out.schema, info.candidates) if info.candidates else None
+            return
+        shown = (info.candidates or [])[:self.options.sample_rows]
+        info.sample_df = frames.small_frame(spark, df.schema, shown) if shown else None
+
     def _guarded(self, job: Callable[[], None], what: str) -> Callable[[], None]:
         def run() -> None:
+            self._local.suppressed = True  # the tracker's own pyspark.ml calls (a stage on a sample) are not tracked
             try:
                 job()
             except Exception as exc:  # noqa: BLE001 - a failed statistics job must not stop the others
@@ -339,33 +376,42 @@ class Tracker:
 
     def store_model(self, run: Any, model: Any, model_id: str, action_id: str | None, x_info: FrameInfo | None,
                     features: list[str], edges: list[dict[str, str]], part_of: str | None, spark: Any) -> None:
-        uri, fmt, size = "", "", -1
-        if self.options.log_models:
-            from modeldb.producers.spark.models import SPARK_FORMAT, SPARK_PART
+        """Index a fitted model. A whole model is written by Spark ML's writer on the background thread
+        (its ``ModelStored`` follows); a part (a stage, a search's best model) points into its whole."""
+        from modeldb.producers.spark.models import SPARK_FORMAT, SPARK_PART
 
-            try:
-                store = self.store(spark)
-                if part_of is None:
-                    uri, size = store.put_model(model_id, model, {
-                        "operator_class": type(model).__name__, "run_id": run.run_id, "project": run.project})
-                    fmt = SPARK_FORMAT
-                else:
-                    uri, fmt = store.part_uri(part_of, model_id), SPARK_PART
-            except Exception as exc:  # noqa: BLE001 - a model Spark cannot write is still indexed
-                self.warn(f"storing {type(model).__name__}", exc)
-        run.emit_action("ModelStored", bounded("ModelStored", {
-            "model_id": model_id, "operator_class": type(model).__name__, "uri": uri, "format": fmt,
-            "size_bytes": size, "train_dataframe_id": x_info.dataframe_id if x_info else None,
+        event = {
+            "model_id": model_id, "operator_class": type(model).__name__, "uri": "", "format": "",
+            "size_bytes": -1, "train_dataframe_id": x_info.dataframe_id if x_info else None,
             "feature_names": features[:lineage.MAX_EDGES], "internals": params.internals(model, features),
             "operator_module": type(model).__module__, "action_id": action_id, "parent_model_id": part_of,
             "column_lineage": edges,
-        }))
+        }
         for step, value in enumerate(params.objective_history(model)):
             run.log_metric("objective", value, step, model_id=model_id)
+        if not self.options.log_models:
+            run.emit_action("ModelStored", bounded("ModelStored", event))
+        elif part_of is not None:
+            event.update(uri=self.store(spark).part_uri(part_of, model_id), format=SPARK_PART)
+            run.emit_action("ModelStored", bounded("ModelStored", event))
+        else:
+            def write() -> None:
+                try:
+                    uri, size = self.store(spark).put_model(model_id, model, {
+                        "operator_class": type(model).__name__, "run_id": run.run_id, "project": run.project})
+                    event.update(uri=uri, format=SPARK_FORMAT, size_bytes=size)
+                except Exception as exc:  # noqa: BLE001 - a model Spark cannot write is still indexed
+                    self.warn(f"storing {type(model).__name__}", exc)
+                run.emit_action("ModelStored", bounded("ModelStored", event))
+
+            self.deferred.submit(self._guarded(write, f"storing {type(model).__name__}"))
 
     def link_parts(self, whole: Any, whole_id: str, parts: list, spark: Any) -> None:
-        if not self.options.log_models or not parts:
-            return
+        """Record where each part sits in its whole, once the whole is written (next on the background thread)."""
+        if self.options.log_models and parts:
+            self.deferred.submit(self._guarded(lambda: self._link_parts(whole, whole_id, parts, spark), "storing parts"))
+
+    def _link_parts(self, whole: Any, whole_id: str, parts: list, spark: Any) -> None:
         stages = getattr(whole, "stages", None)
         for index, part, part_id in parts:
             try:
@@ -398,7 +444,8 @@ class Tracker:
         provenance.update(lineage.provenance(x_info, derivation))
         out_info = composed
         if out_info is None:
-            out_info = self.derive(out, run, x_info, step, provenance, f"{type(obj).__name__}.transform")
+            out_info = self.derive(out, run, x_info, step, provenance, f"{type(obj).__name__}.transform",
+                                   stage=obj.copy(extra) if isinstance(extra, dict) and extra else obj)
         self.emit_operator(run, obj, call, "transform", [x_info.dataframe_id], [out_info.dataframe_id], inputs,
                            outputs, lineage.edges(derivation), p, with_params=False)
         prediction_col = _prediction_col(obj, out.columns)

@@ -294,7 +294,8 @@ def test_two_spark_applications_at_once_into_one_project(kafka_pipeline, tmp_pat
     apps = dict(sql(pipeline, "SELECT run_id, value FROM {db}.tags FINAL WHERE project = %(p)s "
                               "AND key = 'spark.app.id'"))
     assert set(apps.values()) == app_ids and len(apps) == 2
-    ended = sql(pipeline, "SELECT run_id, status FROM {db}.runs FINAL WHERE project = %(p)s AND event_type = 'RunEnded'")
+    ended = sql(pipeline, "SELECT run_id, status FROM {db}.runs FINAL WHERE project = %(p)s "
+                          "AND event_type = 'RunEnded'")
     assert sorted(ended) == sorted((run_id, "FINISHED") for run_id in apps)
     per_run = sql(pipeline, """SELECT run_id, countIf(action = 'fit' AND operator_class = 'Pipeline'),
                                       count(), uniqExact(seq), max(seq) FROM {db}.actions WHERE project = %(p)s

@@ -76,7 +76,7 @@ def models_using_column_page(warehouse: Warehouse, project: str, column: str, li
     return warehouse.query(render(_used_sql(page), warehouse), params).to_pandas(), total
 
 
-LOWER_IS_BETTER = ("_error", "_loss", "loss", "rmse", "mae", "mse")
+LOWER_IS_BETTER = ("_error", "_loss", "loss", "Loss", "rmse", "mae", "mse")  # "Loss": Spark's logLoss, hammingLoss
 
 
 def best_models(warehouse: Warehouse, project: str, metric: str, limit: int = 10,
