@@ -26,13 +26,29 @@ def available() -> str | None:
     return None
 
 
+QUIET_LOG4J = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
+
+
 def spark_session(app_name: str, master: str = "local[2]") -> Any:
     """A quiet local SparkSession whose Python workers run this interpreter (so they can import modeldb)."""
+    import tempfile
+
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
+    log4j = os.path.join(tempfile.gettempdir(), "modeldb-spark-log4j2.properties")
+    with open(log4j, "w") as handle:  # only errors: the demo's and the tests' output stay readable
+        handle.write(QUIET_LOG4J)
     spark = (SparkSession.builder.master(master).appName(app_name)
+             .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
              .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
              .config("spark.sql.shuffle.partitions", "4").config("spark.driver.memory", "2g")
              .getOrCreate())
@@ -67,7 +83,7 @@ def train(run: Callable[..., Any], status: Callable[[str], None]) -> None:
     modeldb.spark.autolog()  # the one line for Spark ML
     try:
         X, y = customers()
-        data = spark.createDataFrame(X.assign(churned=y.astype(float)))
+        data = spark.createDataFrame(X.assign(churned=y.astype(float))).cache()  # read many times by the search
         columns = list(X.columns)
 
         def evaluate(scored: Any) -> None:
@@ -77,7 +93,7 @@ def train(run: Callable[..., Any], status: Callable[[str], None]) -> None:
 
         with run("spark-logreg-cv", "spark"):
             train_df, test_df = data.randomSplit([0.75, 0.25], seed=7)
-            lr = LogisticRegression(labelCol="churned", maxIter=50)
+            lr = LogisticRegression(labelCol="churned", maxIter=20)
             grid = ParamGridBuilder().addGrid(lr.regParam, [0.0, 0.05]).addGrid(lr.elasticNetParam, [0.0, 0.5]).build()
             cv = CrossValidator(estimator=Pipeline(stages=stages(columns, lr)), estimatorParamMaps=grid,
                                 evaluator=BinaryClassificationEvaluator(labelCol="churned"), numFolds=3,
