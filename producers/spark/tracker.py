@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from modeldb.events import uuid7
+from modeldb.events import producer_info, uuid7
 from modeldb.producers import tracking
 from modeldb.producers.sklearn import lineage
 from modeldb.producers.sklearn.bounds import bounded
@@ -145,6 +145,7 @@ class Tracker:
                 name = self.options.run_name or f"{script}-{first or 'spark'}-{sc.applicationId}"
                 run = tracking.Run(name=name, experiment=self.options.experiment, tags={
                     "modeldb.autolog": "spark", **_app_tags(sc)})
+                run._producer = producer_info("pyspark", spark.version).as_record()
                 run._start()
                 self._tagged.add(run.run_id)
                 self._auto_run = run
@@ -172,11 +173,12 @@ class Tracker:
     def call(self, obj: Any, method: str, original: Callable, args: tuple, kwargs: dict) -> Any:
         stack = self.stack()
         parent = stack[-1] if stack else None
-        if self.suppressed() or (parent is not None and not parent.allows(obj)) or not args \
+        dataset = args[0] if args else kwargs.get("dataset")
+        if self.suppressed() or (parent is not None and not parent.allows(obj)) or dataset is None \
                 or _is_param_list(args, kwargs):
             return original(obj, *args, **kwargs)
         try:
-            pending = self._begin(obj, method, args[0], parent)
+            pending = self._begin(obj, method, dataset, parent)
         except Exception as exc:  # noqa: BLE001 - never break user code
             self.warn(f"{type(obj).__name__}.{method}", exc)
             pending = None
@@ -203,7 +205,7 @@ class Tracker:
         call = Call(obj, method, composite=cls in COMPOSITES, action_id=uuid7(), model_id=model_id)
         stage_index = _stage_index(parent, obj, self) if parent is not None else None
         return {"call": call, "run": run, "x": x_info, "parent": parent, "stage_index": stage_index,
-                "started": time.perf_counter(), "spark": spark}
+                "started": time.perf_counter(), "spark": spark, "dataset": dataset}
 
     def model_id(self, obj: Any) -> str | None:
         """The model a transform belongs to; a search's model answers with its best model (as for scikit-learn)."""
@@ -458,7 +460,7 @@ class Tracker:
 
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return
-        run, dataset = p["run"], args[0]
+        run, dataset = p["run"], p["dataset"]
         output = self.outputs.get(dataset)
         model_id = output.model_id if output else None
         info = output.info if output else p["x"]

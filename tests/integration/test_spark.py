@@ -26,7 +26,7 @@ from pyspark.ml.evaluation import (BinaryClassificationEvaluator, MulticlassClas
                                    RegressionEvaluator)
 from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler  # noqa: E402
 from pyspark.ml.regression import LinearRegression  # noqa: E402
-from pyspark.ml.tuning import CrossValidator, ParamGridBuilder  # noqa: E402
+from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit  # noqa: E402
 
 PATHS = {"file+chdb": "embedded_pipeline", "kafka+clickhouse": "kafka_pipeline"}
 
@@ -214,10 +214,14 @@ def test_regression_with_an_evaluator(sp, spark):
     features = VectorAssembler(inputCols=["rooms", "area"], outputCol="features").transform(df)
     model = LinearRegression(labelCol="price", maxIter=20, solver="l-bfgs").fit(features)
     rmse = RegressionEvaluator(labelCol="price", metricName="rmse").evaluate(model.transform(features))
+    ridge = LinearRegression(labelCol="price", maxIter=20, solver="l-bfgs")
+    tvs = TrainValidationSplit(estimator=ridge, evaluator=RegressionEvaluator(labelCol="price"), trainRatio=0.7,
+                               estimatorParamMaps=ParamGridBuilder().addGrid(ridge.regParam, [0.0, 10.0]).build(),
+                               seed=2).fit(dataset=features)  # the dataset as a keyword works too
     finish(sp)
 
     model_id, names = sql(sp, "SELECT model_id, feature_names FROM {db}.models WHERE project = %(p)s "
-                              "AND operator_class = 'LinearRegressionModel'")[0]
+                              "AND operator_class = 'LinearRegressionModel' AND parent_model_id = ''")[0]
     assert names == ["rooms", "area"]
     coef = dict((r[0], r[1]) for r in sql(sp, "SELECT name, values FROM {db}.model_internals "
                                               "WHERE model_id = %(m)s", m=model_id))
@@ -228,6 +232,12 @@ def test_regression_with_an_evaluator(sp, spark):
     lineage = sql(sp, "SELECT src, dst FROM {db}.lineage WHERE project = %(p)s AND kind = 'model' "
                       "AND model_id = %(m)s ORDER BY dst", m=model_id)
     assert lineage == [("area", "area"), ("rooms", "rooms")]
+    candidates = sql(sp, "SELECT operator_class, param_values, mean_score, length(fold_scores), is_best "
+                         "FROM {db}.search_candidates WHERE project = %(p)s ORDER BY candidate")
+    assert [(c[0], c[1], c[3]) for c in candidates] == [("TrainValidationSplit", ["0.0"], 1),
+                                                       ("TrainValidationSplit", ["10.0"], 1)]
+    assert [c[2] for c in candidates] == pytest.approx(tvs.validationMetrics)
+    assert [c[4] for c in candidates] == [int(i == int(np.argmin(tvs.validationMetrics))) for i in range(2)]
 
 
 def test_executors_send_prediction_rows_to_kafka(kafka_pipeline, spark):
