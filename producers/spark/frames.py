@@ -6,20 +6,20 @@ What the driver reads for free (no Spark job):
   vector columns, which names each slot (``age``, ``country_vec_US``);
 * the plan and the input files, for the fingerprint.
 
-What runs as Spark jobs, on the cluster, off the user's thread (see
-``Observations``), each bounded:
+What runs as Spark jobs, on the cluster, on the tracker's background thread,
+each bounded:
 
-* one aggregate over a *source* frame (one not produced by a tracked stage):
-  the row count, per-column count, nulls, min, max, mean, std and
-  ``approx_count_distinct`` for the first ``MAX_STATS_COLUMNS`` columns, and an
-  order-independent content hash (``count_rows=False`` or
-  ``column_stats=False`` turn parts of it off);
-* the drill-down sample: the ``CANDIDATES`` rows whose row key is smallest,
-  one top-k job that brings those rows (and nothing else) to the driver. The
-  first ``SAMPLE_KEYS`` are shown. A stage's output shows the same rows: the
-  stage is applied to the input's sample rows as a tiny local DataFrame, not
-  to the data. Each side of a split shows the candidates that landed in it,
-  found in the same job that counts it.
+* for a *source* frame (one no tracked stage produced): one pass for the row
+  count and an order-independent content hash (``count_job``); one for column
+  statistics over at most ``STATS_ROWS`` rows chosen by key hash
+  (``stats_job``); one filter that brings the ``CANDIDATES`` rows with the
+  smallest keys, and nothing else, to the driver (``sample_candidates``);
+* for each side of a split of at most ``EXACT_SPLIT_ROWS`` rows: one pass for
+  its count and for which of the parent's candidates landed in it.
+
+A stage's output needs no job: it keeps its input's count, and shows the
+same rows, computed by applying the stage to the input's sample rows as a
+tiny local DataFrame (``small_frame``, ``collect_keyed``).
 
 The row key is ``xxhash64`` over the source frame's atomic columns. Spark ML
 stages append columns and keep the old ones, so every derived frame can
@@ -29,11 +29,12 @@ Fingerprints:
 
 * a file source: its plan plus each input file's path, size and modification
   time (method ``files``), no scan;
-* an in-memory source: the content hash from the same aggregate as the count
-  (method ``content``), or the plan alone when counting is off (``plan``);
-* a derived frame: its input's fingerprint plus the stage and its params
-  (method ``derived``), so re-running a pipeline on the same data gives the
-  same fingerprints.
+* an in-memory source: the content hash from the count's pass (method
+  ``content``), or the plan alone when counting is off (``plan``);
+* a derived frame: its input's fingerprint plus the stage, its params and
+  (for a fitted model) the fingerprint of the data it was fitted on (method
+  ``derived``), so re-running a pipeline on the same data gives the same
+  fingerprints.
 """
 from __future__ import annotations
 

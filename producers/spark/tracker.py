@@ -304,8 +304,9 @@ class Tracker:
     @staticmethod
     def _fingerprint(df: Any, info: FrameInfo, parent: FrameInfo | None, step: tuple | None, counted: dict,
                      columns: list[tuple[str, str]]) -> tuple[str, str]:
-        if parent is not None:
-            return frames.digest(parent.fingerprint, step), "derived"
+        if parent is not None:  # a FrameInfo in the step (a model's training data) counts by its fingerprint
+            resolved = [part.fingerprint if isinstance(part, FrameInfo) else part for part in step or ()]
+            return frames.digest(parent.fingerprint, resolved), "derived"
         files = frames.input_file_status(df)
         if files:
             return frames.digest(frames.plan_text(df), files), "files"
@@ -411,7 +412,8 @@ class Tracker:
     def link_parts(self, whole: Any, whole_id: str, parts: list, spark: Any) -> None:
         """Record where each part sits in its whole, once the whole is written (next on the background thread)."""
         if self.options.log_models and parts:
-            self.deferred.submit(self._guarded(lambda: self._link_parts(whole, whole_id, parts, spark), "storing parts"))
+            job = self._guarded(lambda: self._link_parts(whole, whole_id, parts, spark), "storing parts")
+            self.deferred.submit(job)
 
     def _link_parts(self, whole: Any, whole_id: str, parts: list, spark: Any) -> None:
         stages = getattr(whole, "stages", None)
@@ -439,8 +441,10 @@ class Tracker:
         else:
             derivation = _derivation(obj, inputs, outputs, frames.vector_slots(out))
         extra = args[1] if len(args) > 1 else kwargs.get("params")
-        step = ("transform", type(obj).__name__, call.model_id or "",
-                [(r["key"], r["value"]) for r in params.flat_params(obj)], sorted((extra or {}).items(), key=str)
+        fitted = self.models.get(obj)  # a model's output depends on what it was fitted on, not on its random id
+        step = ("transform", type(obj).__name__, fitted.features if fitted is not None else None,
+                [(r["key"], r["value"]) for r in params.flat_params(obj)],
+                sorted((getattr(k, "name", str(k)), str(v)) for k, v in (extra or {}).items())
                 if isinstance(extra, dict) else [])
         provenance = dict(x_info.provenance or {})
         provenance.update(lineage.provenance(x_info, derivation))

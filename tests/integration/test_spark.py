@@ -212,6 +212,7 @@ def test_regression_with_an_evaluator(sp, spark):
     pdf["price"] = 30 * pdf.rooms + 2 * pdf.area + rng.normal(0, 5, 600)
     df = spark.createDataFrame(pdf)
     features = VectorAssembler(inputCols=["rooms", "area"], outputCol="features").transform(df)
+    VectorAssembler(inputCols=["rooms", "area"], outputCol="features").transform(df).count()  # the same work again
     model = LinearRegression(labelCol="price", maxIter=20, solver="l-bfgs").fit(features)
     rmse = RegressionEvaluator(labelCol="price", metricName="rmse").evaluate(model.transform(features))
     ridge = LinearRegression(labelCol="price", maxIter=20, solver="l-bfgs")
@@ -232,6 +233,9 @@ def test_regression_with_an_evaluator(sp, spark):
     lineage = sql(sp, "SELECT src, dst FROM {db}.lineage WHERE project = %(p)s AND kind = 'model' "
                       "AND model_id = %(m)s ORDER BY dst", m=model_id)
     assert lineage == [("area", "area"), ("rooms", "rooms")]
+    assembled = sql(sp, "SELECT fingerprint_method, uniqExact(fingerprint), count() FROM {db}.dataframes "
+                        "WHERE project = %(p)s AND source = 'VectorAssembler.transform' GROUP BY fingerprint_method")
+    assert assembled == [("derived", 1, 2)]  # same input, same stage, same params: the same fingerprint
     candidates = sql(sp, "SELECT operator_class, param_values, mean_score, length(fold_scores), is_best "
                          "FROM {db}.search_candidates WHERE project = %(p)s ORDER BY candidate")
     assert [(c[0], c[1], c[3]) for c in candidates] == [("TrainValidationSplit", ["0.0"], 1),
