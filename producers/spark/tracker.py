@@ -42,6 +42,8 @@ SEARCH_MODELS = ("CrossValidatorModel", "TrainValidationSplitModel")
 # the best model (its candidates run in pool threads, where tracking is suppressed).
 COMPOSITES = ("Pipeline", "PipelineModel") + SEARCHES
 INPUT_PARAMS = ("inputCol", "inputCols", "featuresCol")
+IDLE_S = 1.0  # the background jobs start once the user's Spark jobs have paused this long…
+MAX_YIELD_S = 60.0  # …or after this long, so a busy application still gets its events
 SKIPPED_PARAMS = ("estimatorParamMaps",)
 
 
@@ -105,7 +107,8 @@ class Tracker:
         self._warned: set[str] = set()
         self._store: Any = None
         self.features: dict[str, tuple[list[str], list[dict[str, str]]]] = {}  # model id -> features, lineage
-        self.executor_rows_sent = 0  # prediction rows the executors sent to Kafka (read from an accumulator)
+        self.executor_rows_sent = 0
+        self.hurry = False  # set while someone waits for the background jobs  # prediction rows the executors sent to Kafka (read from an accumulator)
 
     # -- state -------------------------------------------------------------------
     def stack(self) -> list[Call]:
@@ -163,7 +166,7 @@ class Tracker:
         self.end_auto_run("FAILED" if failed else "FINISHED", "uncaught exception" if failed else None)
 
     def end_auto_run(self, status: str = "FINISHED", error: str | None = None) -> None:
-        self.deferred.drain()
+        self.drain()
         run, self._auto_run = self._auto_run, None
         if run is not None and run.status == "RUNNING":
             run.end(status, error)
@@ -336,10 +339,42 @@ class Tracker:
         def run() -> None:
             self._local.suppressed = True  # the tracker's own pyspark.ml calls (a stage on a sample) are not tracked
             try:
+                self._yield_to_user()
                 job()
             except Exception as exc:  # noqa: BLE001 - a failed statistics job must not stop the others
                 self.warn(what, exc)
         return run
+
+    def _yield_to_user(self) -> None:
+        """Let the user's Spark jobs go first: start when the cluster has run none for ``IDLE_S``.
+
+        The tracker's jobs would otherwise take task slots from training. It waits at most
+        ``MAX_YIELD_S`` per job, and not at all while someone waits for it (flush, disable, exit).
+        """
+        from pyspark import SparkContext
+
+        sc = SparkContext._active_spark_context
+        if sc is None:
+            return
+        status = sc.statusTracker()
+        deadline = time.monotonic() + MAX_YIELD_S
+        quiet_since = None
+        while not self.hurry and time.monotonic() < deadline:
+            if status.getActiveJobsIds():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= IDLE_S:
+                return
+            time.sleep(0.03)
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait for the background jobs, which then run without yielding to the user's."""
+        self.hurry = True
+        try:
+            return self.deferred.drain(timeout)
+        finally:
+            self.hurry = False
 
     # -- fit ------------------------------------------------------------------------------------
     def _finish_fit(self, p: dict, est: Any, args: tuple, kwargs: dict, model: Any) -> None:
@@ -624,7 +659,7 @@ def set_current(tracker: Tracker | None) -> None:
 def _drain_current(timeout: float) -> None:
     tracker = _current
     if tracker is not None:
-        tracker.deferred.drain(timeout)
+        tracker.drain(timeout)
 
 
 tracking.before_flush(_drain_current)

@@ -255,7 +255,7 @@ def test_executors_send_prediction_rows_to_kafka(kafka_pipeline, spark):
     train, test = df.randomSplit([0.5, 0.5], seed=11)
     scored = churn_pipeline().fit(train).transform(test)
     MulticlassClassificationEvaluator(labelCol="churned", metricName="f1").evaluate(scored)
-    tracker.deferred.drain(120)
+    tracker.drain(120)
     sent = tracker.executor_rows_sent
     finish(pipeline)
 
