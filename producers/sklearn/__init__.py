@@ -13,40 +13,23 @@ is active and ends when the process exits (or at ``disable()``).
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any, Iterable
 
 from modeldb.exceptions import TrackingError
+from modeldb.producers import autolog as autolog_base
 from modeldb.producers.sklearn import tracker as T
 from modeldb.producers.sklearn.patching import Patches
 from modeldb.producers.sklearn.tracker import Options
 
 __all__ = ["autolog", "disable", "Autolog"]
 
-_lock = threading.Lock()
-_patches: Patches | None = None
-
-
-class Autolog:
+class Autolog(autolog_base.Autolog):
     """Returned by ``autolog()``; as a context manager it disables tracking on exit."""
-
-    def __init__(self, options: Options):
-        self.options = options
 
     @property
     def run(self) -> Any:
         tracker = T.current()
         return tracker.run() if tracker is not None else None
-
-    def __enter__(self) -> "Autolog":
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        disable("FAILED" if exc_type is not None and not issubclass(exc_type, KeyboardInterrupt)
-                else "KILLED" if exc_type is not None else "FINISHED")
-
-    def __repr__(self) -> str:
-        return f"Autolog(enabled={T.current() is not None}, {self.options})"
 
 
 def autolog(*, experiment: str | None = None, log_models: bool = True,
@@ -61,7 +44,6 @@ def autolog(*, experiment: str | None = None, log_models: bool = True,
     max_prediction_rows: prediction rows kept per predict call once a metric links the labels.
     run_name: name of the automatic run (default ``<script>-<first estimator>``).
     """
-    global _patches
     if experiment is not None and (not isinstance(experiment, str) or not experiment.strip()):
         raise TrackingError(f"experiment must be a non-empty string, got {experiment!r}")
     if isinstance(slice_columns, str):
@@ -72,30 +54,21 @@ def autolog(*, experiment: str | None = None, log_models: bool = True,
                       slice_columns=tuple(str(c) for c in slice_columns) if slice_columns is not None else None,
                       max_prediction_rows=max_prediction_rows, run_name=run_name)
     caller = sys._getframe(1).f_globals
-    with _lock:
-        current = T.current()
-        if current is not None:
-            current.options = options
+
+    def patch(patches: Patches | None) -> Patches:
+        if patches is None:
+            patches = Patches()
+            patches.patch_loaded_estimators()
+            patches.hook_new_classes()
+            patches.patch_functions(caller)
         else:
-            T.set_current(T.Tracker(options))
-        if _patches is None:
-            _patches = Patches()
-            _patches.patch_loaded_estimators()
-            _patches.hook_new_classes()
-            _patches.patch_functions(caller)
-        else:
-            _patches.rebind(caller)
-    return Autolog(options)
+            patches.rebind(caller)
+        return patches
+
+    T.SWITCH.turn_on(options, T.Tracker, patch)
+    return Autolog(options, T.SWITCH)
 
 
 def disable(status: str = "FINISHED") -> None:
     """Stop tracking, put scikit-learn back as it was, and end the automatic run."""
-    global _patches
-    with _lock:
-        tracker = T.current()
-        T.set_current(None)
-        if _patches is not None:
-            _patches.undo()
-            _patches = None
-    if tracker is not None:
-        tracker.end_auto_run(status)
+    T.SWITCH.turn_off(status)

@@ -59,7 +59,7 @@ def from_sklearn(frame: Any) -> bool:
 def _method_wrapper(name: str, original: Callable) -> Callable:
     @functools.wraps(original)
     def tracked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        tracker = T._current
+        tracker = T.SWITCH._current
         if tracker is None or not tracker.busy() and from_sklearn(sys._getframe(1)):
             return original(self, *args, **kwargs)
         return tracker.call(self, name, original, args, kwargs)
@@ -73,7 +73,7 @@ def _metric_wrapper(original: Callable) -> Callable:
 
     @functools.wraps(original)
     def tracked(*args: Any, **kwargs: Any) -> Any:
-        tracker = T._current
+        tracker = T.SWITCH._current
         if tracker is None or tracker.busy() or from_sklearn(sys._getframe(1)):
             return original(*args, **kwargs)
         value = original(*args, **kwargs)
@@ -90,7 +90,7 @@ def _metric_wrapper(original: Callable) -> Callable:
 def _split_wrapper(original: Callable) -> Callable:
     @functools.wraps(original)
     def tracked(*arrays: Any, **options: Any) -> Any:
-        tracker = T._current
+        tracker = T.SWITCH._current
         if tracker is None or tracker.busy() or not arrays or from_sklearn(sys._getframe(1)):
             return original(*arrays, **options)
         return model_selection.train_test_split(tracker, original, arrays, options)
@@ -102,7 +102,7 @@ def _split_wrapper(original: Callable) -> Callable:
 def _cv_wrapper(name: str, original: Callable) -> Callable:
     @functools.wraps(original)
     def tracked(*args: Any, **kwargs: Any) -> Any:
-        tracker = T._current
+        tracker = T.SWITCH._current
         if tracker is None or tracker.busy() or from_sklearn(sys._getframe(1)):
             return original(*args, **kwargs)
         return model_selection.cross_validation(tracker, name, original, args, kwargs)
@@ -192,7 +192,7 @@ class Patches:
                 original.__get__(None, cls)(**kwargs)
             finally:
                 depth.n = level
-            if level == 0 and T._current is not None:
+            if level == 0 and T.SWITCH._current is not None:
                 patches.patch_class(cls)
 
         setattr(owner, "__init_subclass__", classmethod(__init_subclass__))

@@ -15,25 +15,20 @@ Nesting rules (a thread-local stack of calls):
 """
 from __future__ import annotations
 
-import atexit
-import logging
 import os
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from modeldb.events import uuid7
 from modeldb.producers import tracking
+from modeldb.producers.autolog import Switch, TrackerBase
 from modeldb.producers.artifacts import PART_FORMAT, ArtifactStore
 from modeldb.producers.sklearn import lineage, params
 from modeldb.producers.sklearn.bounds import bounded
 from modeldb.producers.sklearn.data import DataInfo, Registry, kind_of, n_rows_of
-from modeldb.producers.sklearn.deferred import Deferred
 from modeldb.producers.sklearn.observe import Observer
-
-log = logging.getLogger("modeldb.sklearn")
 
 FITS = ("fit", "fit_transform", "fit_predict")
 TRANSFORMS = ("transform", "fit_transform")
@@ -96,35 +91,17 @@ class _Pending:
     started: float = field(default_factory=time.perf_counter)
 
 
-class Tracker:
+class Tracker(TrackerBase):
     def __init__(self, options: Options):
-        self.options = options
+        super().__init__(options, "sklearn")
         self.observer = Observer()
         self.models = Registry()
         self.predictions = Registry()
-        self._local = threading.local()
-        self._auto_run: Any = None
-        self._run_lock = threading.Lock()
-        self._warned: set[str] = set()
         self._store: ArtifactStore | None = None
-        self.deferred = Deferred()
 
     # -- state -----------------------------------------------------------------
-    def stack(self) -> list[Call]:
-        stack = getattr(self._local, "stack", None)
-        if stack is None:
-            stack = self._local.stack = []
-        return stack
-
     def busy(self) -> bool:
         return bool(getattr(self._local, "stack", None))
-
-    def warn(self, what: str, exc: BaseException) -> None:
-        key = f"{what}:{type(exc).__name__}"
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning("modeldb: could not track %s (%s: %s); training goes on untracked", what,
-                        type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
 
     def store(self) -> ArtifactStore:
         if self._store is None:
@@ -141,25 +118,9 @@ class Tracker:
             if self._auto_run is None or self._auto_run.status != "RUNNING":
                 script = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0] or "notebook"
                 name = self.options.run_name or f"{script}-{first_operator or 'sklearn'}"
-                run = tracking.Run(name=name, experiment=self.options.experiment,
-                                   tags={"modeldb.autolog": "sklearn"})
-                run._start()  # active in this context; other threads reach it through the tracker
-                self._auto_run = run
-                # Registered after the run (and so after the emitter): runs before the emitter's exit flush.
-                atexit.register(self._end_at_exit)
+                self.start_auto_run(tracking.Run(name=name, experiment=self.options.experiment,
+                                                 tags={"modeldb.autolog": "sklearn"}))
             return self._auto_run
-
-    def _end_at_exit(self) -> None:
-        # An uncaught exception ends a script with sys.last_type set (atexit runs after the traceback).
-        failed = getattr(sys, "last_type", None) is not None
-        self.end_auto_run("FAILED" if failed else "FINISHED", "uncaught exception" if failed else None)
-
-    def end_auto_run(self, status: str = "FINISHED", error: str | None = None) -> None:
-        self.deferred.drain()
-        run, self._auto_run = self._auto_run, None
-        if run is not None and run.status == "RUNNING":
-            run.end(status, error)
-        atexit.unregister(self._end_at_exit)
 
     # -- estimator methods -------------------------------------------------------
     def call(self, est: Any, method: str, original: Callable, args: tuple, kwargs: dict) -> Any:
@@ -376,22 +337,8 @@ def _prediction_names(est: Any, method: str, result: Any) -> list[str]:
     return [f"{method}{i}" for i in range(width)]
 
 
-_current: Tracker | None = None
+SWITCH = Switch()  # the scikit-learn tracker that is on, if any; the patches read SWITCH._current
 
 
 def current() -> Tracker | None:
-    return _current
-
-
-def set_current(tracker: Tracker | None) -> None:
-    global _current
-    _current = tracker
-
-
-def _drain_current(timeout: float) -> None:
-    tracker = _current
-    if tracker is not None:
-        tracker.deferred.drain(timeout)
-
-
-tracking.before_flush(_drain_current)
+    return SWITCH.current()

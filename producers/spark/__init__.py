@@ -12,38 +12,21 @@ scores. One run per Spark application starts by itself (tagged with
 """
 from __future__ import annotations
 
-import threading
 from typing import Any, Iterable
 
 from modeldb.exceptions import TrackingError
+from modeldb.producers import autolog as autolog_base
 from modeldb.producers.spark import tracker as T
 from modeldb.producers.spark.tracker import Options
 
 __all__ = ["autolog", "disable", "Autolog"]
 
-_lock = threading.Lock()
-_patches: Any = None
-
-
-class Autolog:
+class Autolog(autolog_base.Autolog):
     """Returned by ``autolog()``; as a context manager it disables tracking on exit."""
-
-    def __init__(self, options: Options):
-        self.options = options
 
     @property
     def tracker(self) -> T.Tracker | None:
         return T.current()
-
-    def __enter__(self) -> "Autolog":
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        disable("FAILED" if exc_type is not None and not issubclass(exc_type, KeyboardInterrupt)
-                else "KILLED" if exc_type is not None else "FINISHED")
-
-    def __repr__(self) -> str:
-        return f"Autolog(enabled={T.current() is not None}, {self.options})"
 
 
 def _check_bool(name: str, value: Any) -> bool:
@@ -81,7 +64,6 @@ def autolog(*, experiment: str | None = None, log_models: bool = True, count_row
     executor_predictions: on Kafka, let the executors send the prediction rows themselves.
     run_name: name of the automatic run (default ``<script>-<first stage>-<application id>``).
     """
-    global _patches
     if experiment is not None and (not isinstance(experiment, str) or not experiment.strip()):
         raise TrackingError(f"experiment must be a non-empty string, got {experiment!r}")
     if isinstance(slice_columns, str):
@@ -104,26 +86,16 @@ def autolog(*, experiment: str | None = None, log_models: bool = True, count_row
         raise TrackingError("modeldb.spark.autolog() needs pyspark: pip install pyspark") from None
     from modeldb.producers.spark.patching import Patches
 
-    with _lock:
-        current = T.current()
-        if current is not None:
-            current.options = options
-        else:
-            T.set_current(T.Tracker(options))
-        if _patches is None:
-            _patches = Patches()
-            _patches.apply(T.current)
-    return Autolog(options)
+    def patch(patches: Any) -> Any:
+        if patches is None:
+            patches = Patches()
+            patches.apply(T.current)
+        return patches
+
+    T.SWITCH.turn_on(options, T.Tracker, patch)
+    return Autolog(options, T.SWITCH)
 
 
 def disable(status: str = "FINISHED") -> None:
     """Stop tracking, put pyspark back as it was, and end the automatic run (after its Spark jobs)."""
-    global _patches
-    with _lock:
-        tracker = T.current()
-        T.set_current(None)
-        if _patches is not None:
-            _patches.undo()
-            _patches = None
-    if tracker is not None:
-        tracker.end_auto_run(status)
+    T.SWITCH.turn_off(status)

@@ -14,12 +14,9 @@ samples, prediction rows) run on a background thread, off the user's.
 """
 from __future__ import annotations
 
-import atexit
-import logging
 import os
 import random
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -27,14 +24,12 @@ from typing import Any, Callable
 
 from modeldb.events import producer_info, uuid7
 from modeldb.producers import tracking
+from modeldb.producers.autolog import Switch, TrackerBase
 from modeldb.producers.sklearn import lineage
 from modeldb.producers.sklearn.bounds import bounded
 from modeldb.producers.sklearn.data import Registry
-from modeldb.producers.sklearn.deferred import Deferred
 from modeldb.producers.spark import frames, params
 from modeldb.producers.spark.frames import FrameInfo
-
-log = logging.getLogger("modeldb.spark")
 
 SEARCHES = ("CrossValidator", "TrainValidationSplit")
 SEARCH_MODELS = ("CrossValidatorModel", "TrainValidationSplitModel")
@@ -92,41 +87,25 @@ class Output:
     prediction_col: str
 
 
-class Tracker:
+class Tracker(TrackerBase):
     def __init__(self, options: Options):
-        self.options = options
+        super().__init__(options, "spark")
         self.frames = Registry()
         self.models = Registry()
         self.outputs = Registry()
-        self.deferred = Deferred("spark")
-        self._local = threading.local()
-        self._auto_run: Any = None
-        self._run_lock = threading.Lock()
         self._tagged: set[str] = set()
         self._logged: set[tuple[str, str]] = set()
-        self._warned: set[str] = set()
         self._store: Any = None
         self.features: dict[str, tuple[list[str], list[dict[str, str]]]] = {}  # model id -> features, lineage
-        self.executor_rows_sent = 0
-        self.hurry = False  # set while someone waits for the background jobs  # prediction rows the executors sent to Kafka (read from an accumulator)
+        self.executor_rows_sent = 0  # prediction rows the executors sent to Kafka (read from an accumulator)
+        self.hurry = False  # set while someone waits for the background jobs
 
     # -- state -------------------------------------------------------------------
-    def stack(self) -> list[Call]:
-        stack = getattr(self._local, "stack", None)
-        if stack is None:
-            stack = self._local.stack = []
-        return stack
-
     def suppressed(self) -> bool:
         return getattr(self._local, "suppressed", False)
 
-    def warn(self, what: str, exc: BaseException) -> None:
-        key = f"{what}:{type(exc).__name__}"
-        if key not in self._warned:
-            self._warned.add(key)
-            log.warning("modeldb: could not track %s (%s: %s); training goes on untracked", what,
-                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
-                        exc_info=log.isEnabledFor(logging.DEBUG))
+    def describe(self, exc: BaseException) -> str:
+        return str(exc).splitlines()[0] if str(exc) else ""  # a Py4J error's first line, not the Java trace
 
     def store(self, spark: Any) -> Any:
         if self._store is None:
@@ -149,10 +128,8 @@ class Tracker:
                 run = tracking.Run(name=name, experiment=self.options.experiment, tags={
                     "modeldb.autolog": "spark", **_app_tags(sc)})
                 run._producer = producer_info("pyspark", spark.version).as_record()
-                run._start()
                 self._tagged.add(run.run_id)
-                self._auto_run = run
-                atexit.register(self._end_at_exit)
+                self.start_auto_run(run)
             return self._auto_run
 
     def _tag(self, run: Any, spark: Any) -> None:
@@ -160,17 +137,6 @@ class Tracker:
             self._tagged.add(run.run_id)
             for key, value in _app_tags(spark.sparkContext).items():
                 run.set_tag(key, value)
-
-    def _end_at_exit(self) -> None:
-        failed = getattr(sys, "last_type", None) is not None
-        self.end_auto_run("FAILED" if failed else "FINISHED", "uncaught exception" if failed else None)
-
-    def end_auto_run(self, status: str = "FINISHED", error: str | None = None) -> None:
-        self.drain()
-        run, self._auto_run = self._auto_run, None
-        if run is not None and run.status == "RUNNING":
-            run.end(status, error)
-        atexit.unregister(self._end_at_exit)
 
     # -- the patched entry points --------------------------------------------------------
     def call(self, obj: Any, method: str, original: Callable, args: tuple, kwargs: dict) -> Any:
@@ -372,7 +338,7 @@ class Tracker:
         """Wait for the background jobs, which then run without yielding to the user's."""
         self.hurry = True
         try:
-            return self.deferred.drain(timeout)
+            return super().drain(timeout)
         finally:
             self.hurry = False
 
@@ -644,22 +610,8 @@ def _stage_index(parent: Call, obj: Any, tracker: Tracker) -> int | None:
     return info.stage_index if info is not None else None
 
 
-_current: Tracker | None = None
+SWITCH = Switch()  # the Spark tracker that is on, if any
 
 
 def current() -> Tracker | None:
-    return _current
-
-
-def set_current(tracker: Tracker | None) -> None:
-    global _current
-    _current = tracker
-
-
-def _drain_current(timeout: float) -> None:
-    tracker = _current
-    if tracker is not None:
-        tracker.drain(timeout)
-
-
-tracking.before_flush(_drain_current)
+    return SWITCH.current()
