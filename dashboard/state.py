@@ -101,13 +101,9 @@ def connection() -> Connection:
     inner = connect(settings)
     materializer = None
     if settings.transport_uri.scheme == "file" and settings.warehouse_uri.scheme == "chdb":
-        from pathlib import Path
-
-        from modeldb.stream_processors.deadletter import FileDeadLetters
         from modeldb.stream_processors.local import LocalRunner
 
-        runner = LocalRunner(Path(settings.transport_uri.path), inner, FileDeadLetters(settings.deadletter_path),
-                             batch_size=settings.batch_size)
+        runner = LocalRunner.from_settings(settings, inner)
         runner.catch_up()
         materializer = Materializer(runner).start()
     return Connection(ReadOnlyWarehouse(inner), settings, materializer)

@@ -36,11 +36,9 @@ def _embedded(settings: Settings) -> bool:
 
 
 def _runner(settings: Settings, warehouse: Any) -> Any:
-    from modeldb.stream_processors.deadletter import FileDeadLetters
     from modeldb.stream_processors.local import LocalRunner
 
-    return LocalRunner(Path(settings.transport_uri.path), warehouse, FileDeadLetters(settings.deadletter_path),
-                       batch_size=settings.batch_size)
+    return LocalRunner.from_settings(settings, warehouse)
 
 
 def catch_up(settings: Settings, warehouse: Any, quiet: bool = False) -> Any:
@@ -236,11 +234,22 @@ def process(
     group: Optional[str] = typer.Option(None, "--group", help="Kafka consumer group (MODELDB_CONSUMER_GROUP)."),
     engine: Optional[str] = typer.Option(None, "--engine",
                                          help="Kafka: faust (default) or confluent (MODELDB_PROCESSOR_ENGINE)."),
+    log_format: Optional[str] = typer.Option(None, "--log-format",
+                                             help="Structured log lines: text (key=value) or json (MODELDB_LOG_FORMAT)."),
 ) -> None:
-    """Run the stream processor for the configured transport (Faust for Kafka, the local runner for the file log)."""
-    settings = _settings().with_overrides(processor_engine=engine)
+    """Run the stream processor for the configured transport (Faust for Kafka, the local runner for the file log).
+
+    It logs one structured line per event of note (started, assigned, progress every 5 s,
+    warehouse_unavailable, dead_letters, stopped) and writes a heartbeat that `modeldb status` shows.
+    """
+    from modeldb.stream_processors.observe import configure_logging
+
+    settings = _settings().with_overrides(processor_engine=engine, log_format=log_format)
     if settings.processor_engine not in ("faust", "confluent"):
         raise ModelDBError(f"--engine must be faust or confluent, not {settings.processor_engine!r}")
+    if settings.log_format not in ("text", "json"):
+        raise ModelDBError(f"--log-format must be text or json, not {settings.log_format!r}")
+    configure_logging(settings.log_format)
     if settings.transport_uri.scheme == "kafka":
         err.print(f"processing {settings.transport_uri.redacted} → {settings.warehouse_uri.redacted} "
                   f"({settings.processor_engine})")
@@ -261,12 +270,8 @@ def process(
     runner = _runner(settings, warehouse)
     stop = threading.Event()
     err.print(f"processing {settings.transport} → {warehouse.description} (Ctrl-C to stop)")
-
-    def show(stats: Any) -> None:
-        err.print(f"+{stats.events} events, {stats.dead} dead letters ({stats.seconds * 1000:.0f} ms)")
-
     try:
-        runner.run_forever(stop, progress=show)
+        runner.run_forever(stop)
     except KeyboardInterrupt:
         stop.set()
 
@@ -282,21 +287,10 @@ def _run_confluent(settings: Settings, group: str) -> None:
     runner = KafkaBatchRunner(settings, connect(settings), group)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    window = {"since": time.monotonic(), "events": 0}
-
-    def show(events: int, dead: int, seconds: float) -> None:
-        window["events"] += events
-        elapsed = time.monotonic() - window["since"]
-        if elapsed >= 10:
-            err.print(f"materialized {runner.events:,} events so far "
-                      f"({window['events'] / elapsed:,.0f}/s over {elapsed:.0f}s), {runner.dead} dead letters")
-            window.update(since=time.monotonic(), events=0)
-
     try:
-        runner.run(stop, on_batch=show)
+        runner.run(stop)
     except KeyboardInterrupt:
         stop.set()
-    err.print(f"stopped after {runner.events:,} events ({runner.dead} dead letters)")
 
 
 @app.command()
@@ -428,6 +422,11 @@ def services_status() -> None:
     for service in listed:
         state = "[green]up[/green]" if service.alive() else "[red]down[/red]"
         out.print(f"{service.name:<11} {state}  pid {service.pid:<7} {service.url}")
+
+
+from modeldb import cli_stream  # noqa: E402  (it uses the consoles and settings above)
+
+cli_stream.register(app)
 
 
 def main() -> None:

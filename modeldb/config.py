@@ -154,6 +154,8 @@ class Settings:
     processor_engine: str = "faust"
     batch_size: int = 5000
     batch_seconds: float = 0.5
+    log_format: str = "text"
+    fault_pause_before_commit_s: float = 0.0
     max_param_bytes: int = 65536
     delivery_timeout_s: float = 30.0
     exit_flush_timeout_s: float = 10.0
@@ -227,6 +229,11 @@ class Settings:
             processor_engine=str(pick("processor_engine", "faust")),
             batch_size=_number(pick("batch_size", 5000), int, "MODELDB_BATCH_SIZE", minimum=1),
             batch_seconds=_number(pick("batch_seconds", 0.5), float, "MODELDB_BATCH_SECONDS", minimum=0.001),
+            log_format=str(pick("log_format", "text")).lower(),
+            # Fault injection for the crash tests: a processor sleeps this long between writing a
+            # batch and committing its offsets, so a SIGKILL can land exactly there.
+            fault_pause_before_commit_s=_number(pick("fault_pause_before_commit_s", 0.0), float,
+                                                "MODELDB_FAULT_PAUSE_BEFORE_COMMIT_S", minimum=0.0),
             max_param_bytes=_number(pick("max_param_bytes", 65536), int, "MODELDB_MAX_PARAM_BYTES", minimum=16),
             delivery_timeout_s=_number(pick("delivery_timeout_s", 30.0), float, "MODELDB_DELIVERY_TIMEOUT_S", minimum=0.1),
             exit_flush_timeout_s=_number(pick("exit_flush_timeout_s", 10.0), float, "MODELDB_EXIT_FLUSH_TIMEOUT_S", minimum=0.0),
@@ -237,6 +244,8 @@ class Settings:
         settings.warehouse_uri
         if settings.processor_engine not in ("faust", "confluent"):
             raise ConfigError(f"MODELDB_PROCESSOR_ENGINE must be faust or confluent, got {settings.processor_engine!r}")
+        if settings.log_format not in ("text", "json"):
+            raise ConfigError(f"MODELDB_LOG_FORMAT must be text or json, got {settings.log_format!r}")
         for name in ("project", "experiment"):
             value = getattr(settings, name)
             if not value or len(value) > 200 or any(c in value for c in "\n\r\t\x00"):

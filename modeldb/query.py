@@ -31,14 +31,10 @@ def _open() -> tuple[Any, str]:
 
             _warehouse = connect(settings)
         if settings.transport_uri.scheme == "file" and settings.warehouse_uri.scheme == "chdb":
-            from pathlib import Path
-
-            from modeldb.stream_processors.deadletter import FileDeadLetters
             from modeldb.stream_processors.local import LocalRunner
 
             tracking.flush()
-            LocalRunner(Path(settings.transport_uri.path), _warehouse, FileDeadLetters(settings.deadletter_path),
-                        batch_size=settings.batch_size).catch_up()
+            LocalRunner.from_settings(settings, _warehouse).catch_up()
     return _warehouse, settings.project
 
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import Any
 
 from modeldb.config import Settings
 from modeldb.exceptions import DecodeError
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
+from modeldb.stream_processors.observe import Meter, emit
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.stream_processors.topics import ensure_topics
 
@@ -68,42 +70,69 @@ def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
         broker_commit_interval=1.0,
         stream_buffer_maxsize=max(4096, settings.batch_size * 2),
         producer_acks=-1,
+        # A worker that dies is noticed in 10 s, not Faust's default 60 s, so its partitions move on.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         broker_credentials=_credentials(settings),
     )
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     dlq = app.topic(topic_name + ".dlq", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     state: dict[str, Any] = {}
+    meter = Meter("faust", group, topic_name)
+
+    def waiting(seconds: float) -> None:  # the sink's back-off, on an executor thread: the agent stops consuming
+        meter.state = "waiting"
+        emit("warehouse_unavailable", logging.WARNING, retry_in_s=round(seconds, 1), worker=meter.worker)
+        meter.tick(force=True)
+        time.sleep(seconds)
+
+    @app.on_partitions_assigned.connect
+    async def assigned(sender: Any, assigned: Any, **_: Any) -> None:
+        meter.partitions = sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned if tp.topic == topic_name)
+        emit("assigned", worker=meter.worker, partitions=",".join(p.split("[")[1][:-1] for p in meter.partitions))
 
     @app.agent(topic, name="materialize")
     async def materialize_agent(stream: Any) -> None:
         loop = asyncio.get_running_loop()
         if "sink" not in state:
             warehouse = await loop.run_in_executor(None, lambda: connect(settings))
-            state["sink"] = WarehouseSink(warehouse, max_retries=None)
+            meter.warehouse = warehouse
+            state["sink"] = WarehouseSink(warehouse, max_retries=None, sleep=waiting)
+            emit("started", worker=meter.worker, engine="faust", group=group, topic=topic_name,
+                 batch_size=settings.batch_size, batch_seconds=settings.batch_seconds)
         sink: WarehouseSink = state["sink"]
         async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
             try:
-                good, dead = await _process(loop, sink, events)
+                good, dead, newest = await _process(loop, sink, events)
             except asyncio.CancelledError:
-                log.warning("stopping in the middle of a batch: exiting before it is acknowledged; "
-                            "it will be replayed")
+                emit("stopping_mid_batch", logging.WARNING,
+                     detail="exiting before the batch is acknowledged; it will be replayed")
                 os._exit(0)
             except BaseException:
-                log.critical("batch failed; exiting before it is acknowledged so it is replayed", exc_info=True)
+                emit("batch_failed", logging.CRITICAL, exc_info=True,
+                     detail="exiting before the batch is acknowledged so it is replayed")
                 os._exit(70)
-            state["events"] = state.get("events", 0) + good
-            state["dead"] = state.get("dead", 0) + dead
+            meter.batch(good, dead, newest)
+            if dead:
+                emit("dead_letters", logging.WARNING, count=dead)
 
-    async def _process(loop: Any, sink: WarehouseSink, events: list) -> tuple[int, int]:
+    async def _process(loop: Any, sink: WarehouseSink, events: list) -> tuple[int, int, int]:
         good, dead = [], []
+        newest = 0
         for event in events:
             data = event.value
             try:
-                good.append((decode_and_validate(data), data))
+                decoded = decode_and_validate(data)
             except DecodeError as exc:
                 dead.append((event, data, str(exc)))
+                continue
+            good.append((decoded, data))
+            newest = max(newest, decoded["ts"])
         rows = materialize(good)
         await loop.run_in_executor(None, sink.write, rows)
+        if meter.state != "running":
+            meter.state = "running"
+            emit("warehouse_back", worker=meter.worker)
         deliveries = []
         for event, data, reason in dead:
             message = event.message
@@ -113,24 +142,32 @@ def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
                 "source_offset": str(message.offset).encode()}))
         for delivery in deliveries:  # wait until the dead letters are on the broker, not just buffered
             await delivery
-        return len(good), len(dead)
+        if settings.fault_pause_before_commit_s:
+            emit("written_not_committed", events=len(good), pause_s=settings.fault_pause_before_commit_s)
+            await asyncio.sleep(settings.fault_pause_before_commit_s)
+        return len(good), len(dead), newest
 
-    @app.timer(interval=10.0)
+    @app.timer(interval=1.0)
     async def report() -> None:
-        events = state.get("events", 0)
-        if events != state.get("reported", 0):
-            rate = (events - state.get("reported", 0)) / 10.0
-            log.warning("materialized %d events so far (%.0f/s over 10s), %d dead letters",
-                        events, rate, state.get("dead", 0))
-            state["reported"] = events
+        await asyncio.get_running_loop().run_in_executor(None, meter.tick)
 
-    app.modeldb_state = state
+    @app.on_before_shutdown.connect
+    async def stopped(sender: Any, **_: Any) -> None:
+        meter.state = "stopped"
+        await asyncio.get_running_loop().run_in_executor(None, lambda: meter.tick(force=True))
+        emit("stopped", worker=meter.worker, events=meter.events, dead=meter.dead)
+
+    app.modeldb_meter = meter
     return app
 
 
 def run_worker(settings: Settings, group: str = "modeldb-processor", loglevel: str = "warning") -> None:
     from faust import Worker
 
+    from modeldb.stream_processors.observe import configure_logging
+
     ensure_topics(settings)
     app = create_app(settings, group)
-    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    configure_logging(settings.log_format)  # after Faust's own logging set-up, which would replace our handler
+    worker.execute_from_commandline()

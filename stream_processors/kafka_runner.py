@@ -7,11 +7,20 @@ moves every message through several asyncio hops; this runner asks librdkafka
 for a whole batch at once (``consume(num_messages, timeout)`` — the size and
 time bounds) and works on it in one go.
 
-Same guarantees as the Faust app: offsets are committed synchronously only
-after the batch's rows are in the warehouse and its dead letters are on
-``<topic>.dlq``; a crash or a rebalance replays the uncommitted batch, and the
-idempotent tables give the same answers. One consumer group; run more workers
-to share the partitions.
+Guarantees:
+
+- **Commit after insert.** A batch's offsets (explicit, per partition) are
+  committed synchronously only after its rows are in the warehouse and its
+  dead letters are acknowledged on ``<topic>.dlq``. A crash anywhere replays
+  the uncommitted batch, and the idempotent tables give the same answers.
+- **Backpressure.** While the warehouse is unavailable the sink retries with
+  backoff; meanwhile the runner pauses its partitions and keeps polling, so it
+  stays in the group, fetches nothing new, and buffers at most what librdkafka
+  had already prefetched (bounded by ``queued.max.messages.kbytes``).
+- **Scale-out.** One consumer group; more workers share the partitions and
+  rebalance when one joins or leaves. A batch whose partitions were taken away
+  meanwhile is already written; its commit is refused and the new owner
+  replays it, which changes no answer.
 """
 from __future__ import annotations
 
@@ -23,85 +32,166 @@ from typing import Any, Callable
 from modeldb.config import Settings
 from modeldb.exceptions import DecodeError, TransportError
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
+from modeldb.stream_processors.observe import Meter, emit
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
 
 
+def kafka_conf(settings: Settings, **extra: Any) -> dict[str, Any]:
+    """librdkafka settings for the configured brokers and security, plus ``extra``."""
+    uri = settings.transport_uri
+    conf = {"bootstrap.servers": ",".join(f"{h}:{p}" for h, p in uri.hosts), "log_level": 3}
+    conf.update(settings.kafka_security.librdkafka_config())
+    conf.update(extra)
+    return conf
+
+
+def topic_of(settings: Settings) -> str:
+    return settings.transport_uri.path.strip("/") or "modeldb.events"
+
+
+def decode_batch(messages: list) -> tuple[list, list, dict, int]:
+    """Decode a batch: (good (event, bytes) pairs, dead (message, reason) pairs,
+    the offset to commit per (topic, partition), the newest event time)."""
+    good, dead, ends = [], [], {}
+    newest = 0
+    for message in messages:
+        if message.error() is not None:
+            emit("kafka_error", logging.WARNING, error=str(message.error()))
+            continue
+        ends[(message.topic(), message.partition())] = message.offset() + 1
+        data = message.value()
+        try:
+            event = decode_and_validate(data)
+        except DecodeError as exc:
+            dead.append((message, str(exc)))
+            continue
+        good.append((event, data))
+        if event["ts"] > newest:
+            newest = event["ts"]
+    return good, dead, ends, newest
+
+
 class KafkaBatchRunner:
     def __init__(self, settings: Settings, warehouse: Warehouse, group: str):
-        uri = settings.transport_uri
-        self.bootstrap = ",".join(f"{h}:{p}" for h, p in uri.hosts)
-        self.topic = uri.path.strip("/") or "modeldb.events"
+        self.topic = topic_of(settings)
         self.settings = settings
         self.group = group
-        self.sink = WarehouseSink(warehouse, max_retries=None)
-        self.events = 0
-        self.dead = 0
+        self.meter = Meter("confluent", group, self.topic, warehouse)
+        self.sink = WarehouseSink(warehouse, max_retries=None, sleep=self._wait)
+        self._consumer: Any = None
+        self._held: list[Any] = []  # messages polled while paused: the next batch starts with them
 
-    def _consumer(self) -> Any:
-        from confluent_kafka import Consumer
+    @property
+    def events(self) -> int:
+        return self.meter.events
 
-        conf = {
-            "bootstrap.servers": self.bootstrap,
-            "group.id": self.group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "fetch.min.bytes": 1,
-            "fetch.wait.max.ms": 100,
-            "max.partition.fetch.bytes": 8 * 1024 * 1024,
-            "queued.max.messages.kbytes": 256 * 1024,
-            "client.id": "modeldb-processor",
-            "log_level": 3,
-        }
-        conf.update(self.settings.kafka_security.librdkafka_config())
-        return Consumer(conf)
+    @property
+    def dead(self) -> int:
+        return self.meter.dead
 
-    def _dlq_producer(self) -> Any:
-        from confluent_kafka import Producer
+    def _consumer_conf(self) -> dict[str, Any]:
+        return kafka_conf(
+            self.settings,
+            **{"group.id": self.group,
+               "enable.auto.commit": False,
+               "auto.offset.reset": "earliest",
+               "fetch.wait.max.ms": 100,
+               "max.partition.fetch.bytes": 8 * 1024 * 1024,
+               "queued.max.messages.kbytes": 64 * 1024,
+               "session.timeout.ms": 10_000,
+               "heartbeat.interval.ms": 2_000,
+               "client.id": f"modeldb-processor-{self.meter.worker}"})
 
-        conf = {"bootstrap.servers": self.bootstrap, "acks": "all", "enable.idempotence": True, "log_level": 3}
-        conf.update(self.settings.kafka_security.librdkafka_config())
-        return Producer(conf)
+    def _on_assign(self, consumer: Any, partitions: list) -> None:
+        self.meter.partitions = sorted(set(self.meter.partitions) | {f"{p.topic}[{p.partition}]" for p in partitions})
+        emit("assigned", worker=self.meter.worker, partitions=",".join(f"{p.partition}" for p in partitions))
+
+    def _on_revoke(self, consumer: Any, partitions: list) -> None:
+        gone = {(p.topic, p.partition) for p in partitions}
+        self.meter.partitions = [p for p in self.meter.partitions
+                                 if not any(p == f"{t}[{n}]" for t, n in gone)]
+        self._held = [m for m in self._held if (m.topic(), m.partition()) not in gone]  # the new owner replays them
+        emit("revoked", worker=self.meter.worker, partitions=",".join(f"{p.partition}" for p in partitions))
+
+    def _wait(self, seconds: float) -> None:
+        """The sink's back-off: stop fetching, but keep polling so the group keeps this worker."""
+        consumer = self._consumer
+        self.meter.state = "waiting"
+        emit("warehouse_unavailable", logging.WARNING, retry_in_s=round(seconds, 1), worker=self.meter.worker)
+        self.meter.tick(force=True)
+        if consumer is None:
+            time.sleep(seconds)
+            return
+        consumer.pause(consumer.assignment())
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            message = consumer.poll(min(left, 1.0))
+            if message is not None and message.error() is None:
+                self._held.append(message)
 
     def run(self, stop: threading.Event, on_batch: Callable[[int, int, float], None] | None = None) -> None:
-        consumer, dlq = self._consumer(), self._dlq_producer()
-        consumer.subscribe([self.topic])
+        from confluent_kafka import Consumer, Producer
+
+        consumer = self._consumer = Consumer(self._consumer_conf())
+        dlq = Producer(kafka_conf(self.settings, acks="all", **{"enable.idempotence": True}))
+        consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        emit("started", worker=self.meter.worker, engine="confluent", group=self.group, topic=self.topic,
+             batch_size=self.settings.batch_size, batch_seconds=self.settings.batch_seconds)
         try:
             while not stop.is_set():
-                messages = consumer.consume(num_messages=self.settings.batch_size,
-                                            timeout=self.settings.batch_seconds)
-                if not messages:
-                    continue
-                started = time.perf_counter()
-                good, dead = [], []
-                for message in messages:
-                    if message.error() is not None:
-                        log.warning("kafka: %s", message.error())
-                        continue
-                    data = message.value()
-                    try:
-                        good.append((decode_and_validate(data), data))
-                    except DecodeError as exc:
-                        dead.append((message, str(exc)))
-                self.sink.write(materialize(good))
-                failures: list[str] = []
-                for message, reason in dead:
-                    dlq.produce(self.topic + ".dlq", value=message.value(), key=message.key(), headers={
-                        "reason": reason.encode(), "source_topic": message.topic().encode(),
-                        "source_partition": str(message.partition()).encode(),
-                        "source_offset": str(message.offset()).encode()},
-                        on_delivery=lambda err, _msg: err is not None and failures.append(str(err)))
-                # Commit only once every dead letter is acknowledged by the broker; otherwise stop
-                # uncommitted, and the batch is replayed.
-                if dead and (dlq.flush(30) or failures):
-                    raise TransportError(f"could not write {len(dead)} dead letter(s) to {self.topic}.dlq: "
-                                         f"{failures[:1] or 'timed out'}")
-                consumer.commit(asynchronous=False)
-                self.events += len(good)
-                self.dead += len(dead)
-                if on_batch is not None:
-                    on_batch(len(good), len(dead), time.perf_counter() - started)
+                messages, self._held = self._held, []
+                if len(messages) < self.settings.batch_size:
+                    messages += consumer.consume(num_messages=self.settings.batch_size - len(messages),
+                                                 timeout=self.settings.batch_seconds)
+                if messages:
+                    started = time.perf_counter()
+                    good, dead = self._process(consumer, dlq, messages)
+                    if on_batch is not None:
+                        on_batch(good, dead, time.perf_counter() - started)
+                self.meter.tick()
         finally:
+            self.meter.state = "stopped"
+            self.meter.tick(force=True)
+            emit("stopped", worker=self.meter.worker, events=self.meter.events, dead=self.meter.dead)
             consumer.close()
+            self._consumer = None
+
+    def _process(self, consumer: Any, dlq: Any, messages: list) -> tuple[int, int]:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        good, dead, ends, newest = decode_batch(messages)
+        self.sink.write(materialize(good))
+        if self.meter.state != "running":
+            self.meter.state = "running"
+            consumer.resume(consumer.assignment())
+            emit("warehouse_back", worker=self.meter.worker)
+        self._dead_letters(dlq, dead)
+        if self.settings.fault_pause_before_commit_s:
+            emit("written_not_committed", events=len(good), pause_s=self.settings.fault_pause_before_commit_s)
+            time.sleep(self.settings.fault_pause_before_commit_s)
+        try:
+            if ends:
+                consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=False)
+        except KafkaException as exc:  # rebalanced meanwhile: the rows are written; the new owner replays them
+            emit("commit_refused", logging.WARNING, error=str(exc.args[0]), events=len(good))
+        self.meter.batch(len(good), len(dead), newest)
+        if dead:
+            emit("dead_letters", logging.WARNING, count=len(dead), first_reason=dead[0][1][:200])
+        return len(good), len(dead)
+
+    def _dead_letters(self, dlq: Any, dead: list) -> None:
+        failures: list[str] = []
+        for message, reason in dead:
+            dlq.produce(self.topic + ".dlq", value=message.value(), key=message.key(), headers={
+                "reason": reason.encode(), "source_topic": message.topic().encode(),
+                "source_partition": str(message.partition()).encode(),
+                "source_offset": str(message.offset()).encode()},
+                on_delivery=lambda err, _msg: err is not None and failures.append(str(err)))
+        # Commit only once every dead letter is acknowledged by the broker; otherwise stop
+        # uncommitted, and the batch is replayed.
+        if dead and (dlq.flush(30) or failures):
+            raise TransportError(f"could not write {len(dead)} dead letter(s) to {self.topic}.dlq: "
+                                 f"{failures[:1] or 'timed out'}")

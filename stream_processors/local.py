@@ -12,12 +12,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from modeldb.config import Settings
 from modeldb.eventlog import read_records
 from modeldb.exceptions import DecodeError
 from modeldb.stream_processors.deadletter import FileDeadLetters, letter
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
+from modeldb.stream_processors.observe import Meter
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.warehouse.base import Warehouse
 
@@ -44,14 +46,24 @@ class Stats:
 
 class LocalRunner:
     def __init__(self, log_path: Path, warehouse: Warehouse, deadletters: FileDeadLetters,
-                 consumer: str = "local", batch_size: int = 5000):
+                 consumer: str = "local", batch_size: int = 5000, tables: frozenset[str] | None = None,
+                 engine: str = "local", record_dead_letters: bool = True):
         self.log_path = Path(log_path)
         self.warehouse = warehouse
         self.sink = WarehouseSink(warehouse)
         self.deadletters = deadletters
         self.consumer = consumer
         self.batch_size = batch_size
+        self.tables = tables  # only these tables (a rebuild of one derived table); None: all
+        self.record_dead_letters = record_dead_letters  # a rebuild re-reads letters already written
+        self.meter = Meter(engine, consumer, str(self.log_path), warehouse)
         self._offset: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, warehouse: Warehouse, **options: Any) -> "LocalRunner":
+        """The runner for the configured file log and dead-letter file."""
+        options.setdefault("batch_size", settings.batch_size)
+        return cls(Path(settings.transport_uri.path), warehouse, FileDeadLetters(settings.deadletter_path), **options)
 
     @property
     def source(self) -> str:
@@ -86,8 +98,11 @@ class LocalRunner:
         if end == offset:
             return stats
         rows = materialize(good)
+        if self.tables is not None:
+            rows = type(rows)({table: batch for table, batch in rows.items() if table in self.tables})
         stats.rows = self.sink.write(rows)
-        self.deadletters.write(letters)
+        if self.record_dead_letters:
+            self.deadletters.write(letters)
         now = time.time_ns()
         self.warehouse.insert("_consumer_offsets", ["consumer", "source", "offset", "ver"],
                               [(self.consumer, self.source, end, now)])
@@ -95,6 +110,7 @@ class LocalRunner:
         stats.events, stats.dead, stats.batches = len(good), len(letters), 1
         stats.reasons = [item["reason"] for item in letters[:10]]
         stats.seconds = time.perf_counter() - start
+        self.meter.batch(stats.events, stats.dead, max((e["ts"] for e, _ in good), default=0))
         return stats
 
     def catch_up(self, progress: Callable[[Stats], None] | None = None) -> Stats:
@@ -110,7 +126,18 @@ class LocalRunner:
     def run_forever(self, stop: threading.Event, poll_interval: float = 0.5,
                     progress: Callable[[Stats], None] | None = None) -> Stats:
         total = Stats()
-        while not stop.is_set():
-            total.add(self.catch_up(progress))
-            stop.wait(poll_interval)
+
+        def batch(stats: Stats) -> None:
+            self.meter.tick()
+            if progress is not None:
+                progress(stats)
+
+        try:
+            while not stop.is_set():
+                total.add(self.catch_up(batch))
+                self.meter.tick()
+                stop.wait(poll_interval)
+        finally:
+            self.meter.state = "stopped"
+            self.meter.tick(force=True)
         return total

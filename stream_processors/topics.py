@@ -1,19 +1,28 @@
-"""Topic set-up shared by both Kafka processors: the event topic and its dead-letter topic."""
+"""Topic set-up shared by both Kafka processors: the event topic and its dead-letter topic.
+
+Both keep every record forever (``retention.ms=-1``, ``retention.bytes=-1``):
+the event topic is the source of truth that ``modeldb rebuild`` replays from
+the first event, and a dead letter waits until someone retries it. A topic
+that already exists is left as it is; ``modeldb status`` warns when its
+retention would lose history.
+"""
 from __future__ import annotations
 
 from modeldb.config import Settings
+
+KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 
 def ensure_topics(settings: Settings, partitions: int = 8) -> None:
     """Create the event topic and its dead-letter topic if they are missing."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    uri = settings.transport_uri
-    bootstrap = ",".join(f"{h}:{p}" for h, p in uri.hosts)
-    topic = uri.path.strip("/") or "modeldb.events"
-    admin = AdminClient({"bootstrap.servers": bootstrap, **settings.kafka_security.librdkafka_config()})
+    from modeldb.stream_processors.kafka_runner import kafka_conf, topic_of
+
+    topic = topic_of(settings)
+    admin = AdminClient(kafka_conf(settings))
     existing = admin.list_topics(timeout=10).topics
-    wanted = [NewTopic(t, num_partitions=partitions, replication_factor=-1)
+    wanted = [NewTopic(t, num_partitions=partitions, replication_factor=-1, config=dict(KEEP_FOREVER))
               for t in (topic, topic + ".dlq") if t not in existing]
     for future in admin.create_topics(wanted).values() if wanted else []:
         try:

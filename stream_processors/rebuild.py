@@ -1,0 +1,144 @@
+"""Rebuild from the log: re-materialize a warehouse, or some tables, from the first event.
+
+The event log (the Kafka topic, or the file log) is the source of truth; the
+warehouse is derived from it. ``rebuild`` reads the whole log up to where it
+ends when the rebuild starts, and writes the materializer's rows into a
+target warehouse: an empty one (a new database or chDB directory, to switch
+to once it has caught up) or the live one, limited to named tables (a new
+derived table, or one whose materializer was fixed).
+
+Dead letters are counted, not written again: the live processor already put
+them in the dead-letter topic or file.
+
+For Kafka, ``group`` commits each batch's offsets to that consumer group, so
+``modeldb process --group <group>`` continues exactly where the rebuild ended,
+and an interrupted rebuild resumes. The topic must keep every event for this
+to cover all of history: ``ensure_topics`` creates it with ``retention.ms=-1``.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from modeldb.config import Settings
+from modeldb.exceptions import ConfigError
+from modeldb.stream_processors.kafka_runner import decode_batch, kafka_conf, topic_of
+from modeldb.stream_processors.materializer import COLUMNS, materialize
+from modeldb.stream_processors.sink import WarehouseSink
+from modeldb.warehouse.base import Warehouse
+
+
+@dataclass
+class Rebuilt:
+    events: int = 0
+    dead: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def check_tables(tables: list[str] | None) -> frozenset[str] | None:
+    """The tables to fill, validated against the materializer's; None means all of them."""
+    if not tables:
+        return None
+    unknown = sorted(set(tables) - set(COLUMNS))
+    if unknown:
+        raise ConfigError(f"unknown table(s) {', '.join(unknown)}: the materializer fills "
+                          f"{', '.join(sorted(COLUMNS))}")
+    return frozenset(tables)
+
+
+def _only(rows: Any, tables: frozenset[str] | None) -> Any:
+    return rows if tables is None else type(rows)({t: batch for t, batch in rows.items() if t in tables})
+
+
+def kafka_backlog(settings: Settings) -> dict[int, tuple[int, int]]:
+    """Each partition's (low, high) watermark now: what a rebuild will read."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = topic_of(settings)
+    consumer = Consumer(kafka_conf(settings, **{"group.id": f"modeldb-probe-{uuid.uuid4().hex[:8]}"}))
+    try:
+        meta = consumer.list_topics(topic, timeout=15).topics.get(topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            raise ConfigError(f"topic {topic} not found on {settings.transport_uri.redacted}")
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15) for p in meta.partitions}
+    finally:
+        consumer.close()
+
+
+def rebuild_kafka(settings: Settings, target: Warehouse, tables: frozenset[str] | None = None,
+                  group: str | None = None, progress: Callable[[int], None] | None = None) -> Rebuilt:
+    """Read the topic from its first event to its end at the start, into ``target``."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = topic_of(settings)
+    ends = {p: high for p, (low, high) in kafka_backlog(settings).items() if high > low}
+    consumer = Consumer(kafka_conf(settings, **{
+        "group.id": group or f"modeldb-rebuild-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
+        "auto.offset.reset": "earliest", "queued.max.messages.kbytes": 64 * 1024}))
+    sink = WarehouseSink(target, max_retries=None)
+    done = Rebuilt()
+    started = time.perf_counter()
+    try:
+        starts = {p: -2 for p in ends}  # OFFSET_BEGINNING, or the group's committed offset when resuming
+        if group:
+            for tp in consumer.committed([TopicPartition(topic, p) for p in ends], timeout=15):
+                if tp.offset >= 0:
+                    starts[tp.partition] = tp.offset
+        pending = {p for p in ends if starts[p] < 0 or starts[p] < ends[p]}
+        consumer.assign([TopicPartition(topic, p, starts[p]) for p in pending])
+        while pending:
+            messages = [m for m in consumer.consume(settings.batch_size, timeout=1.0)
+                        if m.error() is None and m.partition() in pending and m.offset() < ends[m.partition()]]
+            if not messages:  # nothing left below the end offsets (e.g. gaps): ask where each partition is
+                for tp in consumer.position([TopicPartition(topic, p) for p in pending]):
+                    if tp.offset >= ends[tp.partition]:
+                        pending.discard(tp.partition)
+                continue
+            good, dead, positions, _ = decode_batch(messages)
+            done.rows += sink.write(_only(materialize(good), tables))
+            if group:
+                consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
+                                asynchronous=False)
+            for (_, partition), position in positions.items():
+                if position >= ends[partition]:
+                    pending.discard(partition)
+            done.events += len(good)
+            done.dead += len(dead)
+            if progress is not None:
+                progress(len(messages))
+    finally:
+        consumer.close()
+    done.seconds = time.perf_counter() - started
+    return done
+
+
+def rebuild_file(settings: Settings, target: Warehouse, tables: frozenset[str] | None = None,
+                 progress: Callable[[int], None] | None = None) -> Rebuilt:
+    """Read the file log from byte 0 into ``target`` (as the local runner does, with its own offsets)."""
+    from modeldb.stream_processors.local import LocalRunner
+
+    path = Path(settings.transport_uri.path)
+    if not path.exists():
+        raise ConfigError(f"no event log at {path}: nothing to rebuild from")
+    # The live consumer name when filling everything (so `modeldb process` goes on from the end);
+    # a fresh one for some tables, so the live runner's offsets are not touched.
+    consumer = "local" if tables is None else f"rebuild-{uuid.uuid4().hex[:8]}"
+    runner = LocalRunner.from_settings(settings, target, consumer=consumer, tables=tables, engine="rebuild",
+                                       record_dead_letters=False)
+    if runner.committed_offset() and tables is None:
+        raise ConfigError(f"{target.description} already holds events of {path} "
+                          "(rebuild into an empty warehouse, or name the tables to refill with --table)")
+    done = Rebuilt()
+    started = time.perf_counter()
+    stats = runner.catch_up(lambda s: progress(s.events + s.dead) if progress is not None else None)
+    done.events, done.dead, done.rows = stats.events, stats.dead, stats.rows
+    done.seconds = time.perf_counter() - started
+    return done

@@ -1,0 +1,160 @@
+"""The figures behind ``modeldb status``: lag, rate, freshness, dead letters and health.
+
+Each part is gathered on its own and reports its own failure, so a status
+check on a half-broken installation still shows what works and names what
+does not.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from modeldb.config import Settings
+from modeldb.exceptions import ModelDBError
+from modeldb.stream_processors.observe import HEARTBEAT_S
+
+STALE_S = 3 * HEARTBEAT_S
+WORKERS_SINCE_S = 3600
+
+
+def gather(settings: Settings, group: str | None = None) -> dict[str, Any]:
+    group = group or settings.consumer_group
+    status: dict[str, Any] = {"transport": settings.transport_uri.redacted, "warehouse": settings.warehouse_uri.redacted,
+                              "group": group, "problems": []}
+    if settings.transport_uri.scheme == "kafka":
+        _kafka(settings, group, status)
+    else:
+        group = status["group"] = "local"
+    warehouse = _warehouse(settings, status)
+    if settings.transport_uri.scheme == "file" and warehouse is not None:
+        _file_log(settings, warehouse, status)
+    _dead_letters(settings, status)
+    if warehouse is not None:
+        _workers(warehouse, group, status)
+    return status
+
+
+def _problem(status: dict[str, Any], text: str) -> None:
+    status["problems"].append(text)
+
+
+def _warehouse(settings: Settings, status: dict[str, Any]) -> Any:
+    from modeldb.warehouse.factory import connect
+
+    started = time.perf_counter()
+    try:
+        warehouse = connect(settings, migrate=False)
+        version = warehouse.query("SELECT version()").scalar()
+        newest = warehouse.query(f"SELECT max(ts), count() FROM `{warehouse.database}`.events_raw")
+    except ModelDBError as exc:
+        status["warehouse_health"] = {"ok": False, "error": str(exc)}
+        _problem(status, f"warehouse: {exc}")
+        return None
+    newest_ts, rows = newest.rows[0]
+    status["warehouse_health"] = {"ok": True, "version": str(version),
+                                  "ms": round((time.perf_counter() - started) * 1000, 1)}
+    status["events_stored"] = int(rows)
+    status["newest_event_age_s"] = round(time.time() - int(newest_ts) / 1e6, 3) if newest_ts else None
+    return warehouse
+
+
+def _kafka(settings: Settings, group: str, status: dict[str, Any]) -> None:
+    import uuid
+
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    from modeldb.stream_processors.kafka_runner import kafka_conf, topic_of
+
+    topic = topic_of(settings)
+    status["topic"] = topic
+    probe = Consumer(kafka_conf(settings, **{"group.id": group, "enable.auto.commit": False,
+                                             "client.id": f"modeldb-status-{uuid.uuid4().hex[:6]}"}))
+    try:
+        meta = probe.list_topics(timeout=10)
+        status["broker_health"] = {"ok": True, "brokers": len(meta.brokers)}
+        info = meta.topics.get(topic)
+        if info is None or info.error is not None:
+            _problem(status, f"topic {topic} does not exist yet (a processor creates it when it starts)")
+            status["partitions"] = []
+            return
+        parts = [TopicPartition(topic, p) for p in sorted(info.partitions)]
+        committed = probe.committed(parts, timeout=10)
+        rows = []
+        for tp in committed:
+            low, high = probe.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10)
+            done = tp.offset if tp.offset >= 0 else low
+            rows.append({"partition": tp.partition, "end": high, "committed": tp.offset if tp.offset >= 0 else None,
+                         "lag": max(0, high - done)})
+        status["partitions"] = rows
+        status["lag"] = sum(r["lag"] for r in rows)
+    except KafkaException as exc:
+        status["broker_health"] = {"ok": False, "error": str(exc.args[0])}
+        _problem(status, f"broker: {exc.args[0]}")
+        return
+    finally:
+        probe.close()
+    admin = AdminClient(kafka_conf(settings))
+    try:
+        described = admin.describe_consumer_groups([group])[group].result(10)
+        status["members"] = [{"client_id": m.client_id, "host": m.host,
+                              "partitions": sorted(tp.partition for tp in (m.assignment.topic_partitions or []))}
+                             for m in described.members]
+        status["group_state"] = str(described.state).rsplit(".", 1)[-1]
+        config = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
+        entries = next(iter(config.values())).result(10)
+        retention = entries["retention.ms"].value
+        policy = entries["cleanup.policy"].value
+        status["retention_ms"] = int(retention)
+        if int(retention) >= 0 and "compact" not in policy:
+            _problem(status, f"topic {topic} deletes events after {int(retention) / 3.6e6:.0f} h "
+                             "(retention.ms): `modeldb rebuild` can then no longer replay all of history")
+    except Exception as exc:  # noqa: BLE001 - an admin API refusal must not hide the rest of the status
+        status.setdefault("members", [])
+        _problem(status, f"consumer group {group}: {exc}")
+
+
+def _file_log(settings: Settings, warehouse: Any, status: dict[str, Any]) -> None:
+    from modeldb.stream_processors.local import LocalRunner
+
+    runner = LocalRunner.from_settings(settings, warehouse)
+    path = Path(settings.transport_uri.path)
+    size = path.stat().st_size if path.exists() else 0
+    status["log_bytes"] = size
+    status["lag_bytes"] = runner.backlog_bytes()
+
+
+def _dead_letters(settings: Settings, status: dict[str, Any]) -> None:
+    from modeldb.stream_processors.deadletter import store
+
+    try:
+        letters = store(settings)
+        status["dead_letters"] = letters.count()
+        status["dead_letters_at"] = letters.where
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        status["dead_letters"] = None
+        _problem(status, f"dead letters: {exc}")
+
+
+def _workers(warehouse: Any, group: str, status: dict[str, Any]) -> None:
+    since = int((time.time() - WORKERS_SINCE_S) * 1e6)
+    result = warehouse.query(
+        f"SELECT worker, argMax(engine, ver), argMax(state, ver), argMax(events, ver), argMax(dead, ver), "
+        f"argMax(rate, ver), argMax(newest_ts, ver), argMax(partitions, ver), max(updated) "
+        f"FROM `{warehouse.database}`._processors WHERE group_name = %(g)s AND updated >= %(since)s "
+        f"GROUP BY worker ORDER BY worker", {"g": group, "since": since})
+    now = time.time()
+    workers = []
+    for worker, engine, state, events, dead, rate, newest, partitions, updated in result.rows:
+        age = now - int(updated) / 1e6
+        health = state if state != "running" else ("ok" if age <= STALE_S else f"silent {age:.0f}s")
+        workers.append({"worker": worker, "engine": engine, "health": health, "events": int(events),
+                        "dead": int(dead), "rate": float(rate) if age <= STALE_S and state == "running" else 0.0,
+                        "heartbeat_age_s": round(age, 1), "partitions": partitions})
+        if health.startswith("silent") or health == "waiting":
+            _problem(status, f"worker {worker}: {health}")
+    status["workers"] = workers
+    status["events_per_s"] = round(sum(w["rate"] for w in workers), 1)
+    if not any(w["health"] in ("ok", "waiting") for w in workers):
+        _problem(status, f"no live processor in group {group} (start one with `modeldb process`)")
