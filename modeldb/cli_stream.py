@@ -178,7 +178,7 @@ def dlq_list(
     done = _materialized(settings, [d["event_id"] for d, _ in decoded if d is not None])
     if as_json:
         for item, (event, _) in zip(shown, decoded):
-            out.print_json(json.dumps({"id": item.id, "ts": item.ts, "reason": item.reason, "source": item.source,
+            typer.echo(json.dumps({"id": item.id, "ts": item.ts, "reason": item.reason, "source": item.source,
                                        "partition": item.partition, "offset": item.offset, "size": len(item.original),
                                        "status": _status_of(item, event, done)}))
         return

@@ -286,18 +286,12 @@ def start_clickhouse_cluster(workdir: Path, name: str = "modeldb", shards: int =
     return started
 
 
-def start_kafka(workdir: Path, port: int | None = None, timeout: float = 90.0, partitions: int = 4) -> Service:
-    java = shutil.which("java")
-    if java is None:
-        raise ServiceError("java not found: Kafka needs Java 17 (apt-get install openjdk-17-jre-headless)")
-    libs = kafka_libs()
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    broker, controller = port or free_port(), free_port()
+def _kafka_properties(workdir: Path, node_id: int, broker: int, controller: int, voters: str, replicas: int,
+                      partitions: int) -> Path:
     props = workdir / "server.properties"
     props.write_text(f"""process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller}
+node.id={node_id}
+controller.quorum.voters={voters}
 listeners=PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}
 advertised.listeners=PLAINTEXT://127.0.0.1:{broker}
 controller.listener.names=CONTROLLER
@@ -305,46 +299,103 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs={workdir}/data
 num.partitions={partitions}
-offsets.topic.replication.factor=1
+default.replication.factor={replicas}
+min.insync.replicas={min(2, replicas)}
+offsets.topic.replication.factor={replicas}
 offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={replicas}
+transaction.state.log.min.isr={min(2, replicas)}
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=-1
 """)
+    return props
+
+
+def _kafka_jvm(workdir: Path) -> list[str]:
+    java = shutil.which("java")
+    if java is None:
+        raise ServiceError("java not found: Kafka needs Java 17 (apt-get install openjdk-17-jre-headless)")
+    libs = kafka_libs()
     _log4j(workdir, "kafka.log", "log4j.logger.kafka=INFO\nlog4j.logger.org.apache.kafka=WARN\n")
-    classpath = f"{libs}/*"
-    jvm = [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-           f"-Dlog4j.configuration=file:{workdir}/log4j.properties", "-cp", classpath]
+    return [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{workdir}/log4j.properties", "-cp", f"{libs}/*"]
+
+
+def _cluster_id() -> str:
+    cluster_id = "-"
+    while cluster_id.startswith("-"):  # a leading dash reads as an option (Kafka's own Uuid avoids it too)
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return cluster_id
+
+
+def _launch_kafka(workdir: Path, cluster_id: str) -> subprocess.Popen:
+    """Format the node's storage once, then start it from its server.properties."""
+    jvm = _kafka_jvm(workdir)
+    props = workdir / "server.properties"
     if not (workdir / "data" / "meta.properties").exists():
-        cluster_id = "-"
-        while cluster_id.startswith("-"):  # a leading dash reads as an option (Kafka's own Uuid avoids it too)
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
                              capture_output=True, text=True)
         if fmt.returncode != 0:
             raise ServiceError(f"kafka storage format failed: {fmt.stdout}{fmt.stderr}")
-    log = workdir / "stdout.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(jvm + ["kafka.Kafka", str(props)], stdout=out, stderr=subprocess.STDOUT,
+    with open(workdir / "stdout.log", "ab") as out:
+        return subprocess.Popen(jvm + ["kafka.Kafka", str(props)], stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, cwd=workdir, start_new_session=True)
 
+
+def _wait_kafka(proc: subprocess.Popen, workdir: Path, bootstrap: str, brokers: int, timeout: float) -> None:
     def ready() -> bool:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{broker}", "log_level": 0})
-        metadata = admin.list_topics(timeout=2)
-        return bool(metadata.brokers)
+        admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        return len(admin.list_topics(timeout=2).brokers) >= brokers
 
     _wait(ready, timeout, "kafka", proc, workdir / "kafka.log")
+
+
+def start_kafka(workdir: Path, port: int | None = None, timeout: float = 90.0, partitions: int = 4) -> Service:
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker, controller = port or free_port(), free_port()
+    _kafka_properties(workdir, 1, broker, controller, f"1@127.0.0.1:{controller}", 1, partitions)
+    proc = _launch_kafka(workdir, _cluster_id())
+    _wait_kafka(proc, workdir, f"127.0.0.1:{broker}", 1, timeout)
     return Service("kafka", proc.pid, broker, str(workdir), f"kafka://127.0.0.1:{broker}")
+
+
+def start_kafka_cluster(workdir: Path, nodes: int = 3, timeout: float = 180.0, partitions: int = 4) -> list[Service]:
+    """``nodes`` combined broker+controller nodes in one KRaft quorum: replication factor ``nodes``,
+    ``min.insync.replicas`` 2. Each node is a Service; ``restart`` brings a stopped one back."""
+    workdir = Path(workdir)
+    ports = [(free_port(), free_port()) for _ in range(nodes)]
+    voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
+    cluster_id, started = _cluster_id(), []
+    try:
+        for i, (broker, controller) in enumerate(ports):
+            node = workdir / f"node-{i + 1}"
+            node.mkdir(parents=True, exist_ok=True)
+            _kafka_properties(node, i + 1, broker, controller, voters, nodes, partitions)
+            proc = _launch_kafka(node, cluster_id)
+            started.append((proc, Service(f"kafka-{i + 1}", proc.pid, broker, str(node), f"kafka://127.0.0.1:{broker}")))
+        bootstrap = ",".join(f"127.0.0.1:{b}" for b, _ in ports)
+        for proc, service in started:
+            _wait_kafka(proc, Path(service.workdir), bootstrap, nodes, timeout)
+    except Exception:
+        for _, service in started:
+            service.kill()
+        raise
+    return [service for _, service in started]
 
 
 def restart(service: Service, timeout: float = 90.0) -> Service:
     """Start a stopped service again on the same port and work directory (for fault tests)."""
     if service.name == "kafka":
         return start_kafka(Path(service.workdir), port=service.port, timeout=timeout)
+    if service.name.startswith("kafka-"):  # a cluster node: same properties, same quorum
+        workdir = Path(service.workdir)
+        proc = _launch_kafka(workdir, "")
+        _wait_kafka(proc, workdir, f"127.0.0.1:{service.port}", 1, timeout)
+        return Service(service.name, proc.pid, service.port, service.workdir, service.url)
     return start_clickhouse(Path(service.workdir), port=service.port, timeout=timeout)
 
 
