@@ -31,7 +31,8 @@ def gather(settings: Settings, group: str | None = None) -> dict[str, Any]:
         _file_log(settings, warehouse, status)
     _dead_letters(settings, status)
     if warehouse is not None:
-        _workers(warehouse, group, status)
+        # In embedded mode every reader materializes what it needs first, so no worker is needed.
+        _workers(warehouse, group, status, needed=settings.transport_uri.scheme == "kafka")
     return status
 
 
@@ -137,7 +138,7 @@ def _dead_letters(settings: Settings, status: dict[str, Any]) -> None:
         _problem(status, f"dead letters: {exc}")
 
 
-def _workers(warehouse: Any, group: str, status: dict[str, Any]) -> None:
+def _workers(warehouse: Any, group: str, status: dict[str, Any], needed: bool) -> None:
     since = int((time.time() - WORKERS_SINCE_S) * 1e6)
     result = warehouse.query(
         f"SELECT worker, argMax(engine, ver), argMax(state, ver), argMax(events, ver), argMax(dead, ver), "
@@ -156,5 +157,5 @@ def _workers(warehouse: Any, group: str, status: dict[str, Any]) -> None:
             _problem(status, f"worker {worker}: {health}")
     status["workers"] = workers
     status["events_per_s"] = round(sum(w["rate"] for w in workers), 1)
-    if not any(w["health"] in ("ok", "waiting") for w in workers):
+    if needed and not any(w["health"] in ("ok", "waiting") for w in workers):
         _problem(status, f"no live processor in group {group} (start one with `modeldb process`)")
