@@ -115,3 +115,41 @@ def test_new_summaries_are_backfilled_from_a_warehouse_that_predates_them(wareho
     counts = warehouse.query(f"SELECT uniqExactMerge(runs), uniqExactMerge(models) FROM `{old}`.project_counts "
                              "WHERE project = 'p' GROUP BY project").rows
     assert counts == [(1, 1)]
+
+
+def test_processes_starting_together_on_a_fresh_warehouse_migrate_it_once(clickhouse):
+    """Processor replicas start at once: one migrates under the lock, the others wait and find it done."""
+    import subprocess
+
+    from tests.integration.conftest import MODELDB, cli_env, unique
+
+    database = unique("race")
+    env = cli_env(MODELDB_WAREHOUSE=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{database}")
+    procs = [subprocess.Popen([MODELDB, "migrate"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(4)]
+    results = [(p.wait(120), p.stderr.read()) for p in procs]
+    assert all(code == 0 for code, _ in results), results
+    from modeldb.config import Settings
+    from modeldb.warehouse.factory import connect
+
+    wh = connect(Settings.load(env={}, warehouse=env["MODELDB_WAREHOUSE"]), migrate=False)
+    try:
+        versions = [r[0] for r in wh.query(f"SELECT version FROM `{database}`._migrations ORDER BY version").rows]
+        assert versions == [m.version for m in migrations()]  # each exactly once
+        assert wh.query(f"EXISTS TABLE `{database}`._migration_lock").scalar() == 0
+    finally:
+        wh.close()
+
+
+def test_a_lock_left_by_a_dead_process_is_named_with_the_way_out(warehouse, monkeypatch):
+    from modeldb.warehouse import migrate
+
+    table = f"`{warehouse.database}`._migration_lock"
+    warehouse.execute(f"CREATE TABLE {table} (holder String) ENGINE = Memory")
+    warehouse.insert("_migration_lock", ["holder"], [("gone-host:4242 since yesterday",)])
+    try:
+        with pytest.raises(MigrationError, match=r"gone-host:4242.*DROP TABLE"):
+            with migrate._lock(warehouse, wait_s=0.5):
+                pass
+    finally:
+        warehouse.execute(f"DROP TABLE IF EXISTS {table}")
