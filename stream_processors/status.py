@@ -138,6 +138,11 @@ def _dead_letters(settings: Settings, status: dict[str, Any]) -> None:
         _problem(status, f"dead letters: {exc}")
 
 
+def _partition_numbers(text: str) -> str:
+    """``topic[0],topic[3]`` → ``0,3`` (the topic is the status's own)."""
+    return ",".join(part.rsplit("[", 1)[-1].rstrip("]") for part in text.split(",") if part)
+
+
 def _workers(warehouse: Any, group: str, status: dict[str, Any], needed: bool) -> None:
     since = int((time.time() - WORKERS_SINCE_S) * 1e6)
     result = warehouse.query(
@@ -152,7 +157,7 @@ def _workers(warehouse: Any, group: str, status: dict[str, Any], needed: bool) -
         health = state if state != "running" else ("ok" if age <= STALE_S else f"silent {age:.0f}s")
         workers.append({"worker": worker, "engine": engine, "health": health, "events": int(events),
                         "dead": int(dead), "rate": float(rate) if age <= STALE_S and state == "running" else 0.0,
-                        "heartbeat_age_s": round(age, 1), "partitions": partitions})
+                        "heartbeat_age_s": round(age, 1), "partitions": _partition_numbers(partitions) if state != "stopped" else ""})
         if health.startswith("silent") or health == "waiting":
             _problem(status, f"worker {worker}: {health}")
     status["workers"] = workers
