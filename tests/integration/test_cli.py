@@ -127,7 +127,7 @@ def test_sql_writes_parquet_and_schema_explains_every_table(clickhouse, tmp_path
     assert described["lineage"]["meaning"].startswith("column lineage")
     assert all(c["meaning"] for t in described.values() for c in t["columns"])
     unknown = run_cli("schema", "nope", **env)
-    assert unknown.returncode == 2 and "tables: _consumer_offsets, actions" in unknown.stderr
+    assert unknown.returncode == 2 and "tables: _consumer_offsets, _processors, actions" in unknown.stderr
 
 
 def test_plain_clickhouse_client_reads_the_warehouse(kafka_pipeline, clickhouse):
