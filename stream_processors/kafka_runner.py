@@ -27,7 +27,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from modeldb.config import Settings
 from modeldb.exceptions import DecodeError, TransportError
@@ -80,7 +82,7 @@ class KafkaBatchRunner:
         self.settings = settings
         self.group = group
         self.meter = Meter("confluent", group, self.topic, warehouse)
-        self.sink = WarehouseSink(warehouse, max_retries=None, sleep=self._wait)
+        self.sink = WarehouseSink(warehouse, max_retries=None, sleep=self._backoff)
         self._consumer: Any = None
         self._held: list[Any] = []  # messages polled while paused: the next batch starts with them
 
@@ -116,23 +118,38 @@ class KafkaBatchRunner:
         self._held = [m for m in self._held if (m.topic(), m.partition()) not in gone]  # the new owner replays them
         emit("revoked", worker=self.meter.worker, partitions=",".join(f"{p.partition}" for p in partitions))
 
-    def _wait(self, seconds: float) -> None:
-        """The sink's back-off: stop fetching, but keep polling so the group keeps this worker."""
-        consumer = self._consumer
+    def _backoff(self, seconds: float) -> None:
+        """The sink's back-off (on the writer thread); the main thread sees ``waiting`` and pauses fetching."""
         self.meter.state = "waiting"
         emit("warehouse_unavailable", logging.WARNING, retry_in_s=round(seconds, 1), worker=self.meter.worker)
         self.meter.tick(force=True)
-        if consumer is None:
-            time.sleep(seconds)
-            return
-        consumer.pause(consumer.assignment())
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            message = consumer.poll(min(left, 1.0))
-            if message is not None and message.error() is None:
-                self._held.append(message)
+        time.sleep(seconds)
 
-    def run(self, stop: threading.Event, on_batch: Callable[[int, int, float], None] | None = None) -> None:
+    def _await(self, consumer: Any, future: Future) -> None:
+        """Wait for the previous batch's write and commit. While the warehouse is down, stop fetching
+        but keep polling, so the group keeps this worker; what the poll returns is held for later."""
+        paused = False
+        try:
+            while True:
+                try:
+                    return future.result(timeout=0.2)
+                except FutureTimeout:
+                    pass
+                if self.meter.state == "waiting":
+                    if not paused:
+                        consumer.pause(consumer.assignment())
+                        paused = True
+                    message = consumer.poll(0.5)
+                    if message is not None and message.error() is None:
+                        self._held.append(message)
+        finally:
+            if paused:
+                consumer.resume(consumer.assignment())
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume, decode and materialize batch N+1 while batch N is written and committed on a
+        writer thread: ClickHouse works on one batch while Python decodes the next. Writes and
+        commits stay in order, one at a time."""
         from confluent_kafka import Consumer, Producer
 
         consumer = self._consumer = Consumer(self._consumer_conf())
@@ -140,6 +157,8 @@ class KafkaBatchRunner:
         consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         emit("started", worker=self.meter.worker, engine="confluent", group=self.group, topic=self.topic,
              batch_size=self.settings.batch_size, batch_seconds=self.settings.batch_seconds)
+        writer = ThreadPoolExecutor(1, thread_name_prefix="modeldb-writer")
+        pending: Future | None = None
         try:
             while not stop.is_set():
                 messages, self._held = self._held, []
@@ -147,40 +166,44 @@ class KafkaBatchRunner:
                     messages += consumer.consume(num_messages=self.settings.batch_size - len(messages),
                                                  timeout=self.settings.batch_seconds)
                 if messages:
-                    started = time.perf_counter()
-                    good, dead = self._process(consumer, dlq, messages)
-                    if on_batch is not None:
-                        on_batch(good, dead, time.perf_counter() - started)
+                    good, dead, ends, newest = decode_batch(messages)
+                    rows = materialize(good)
+                    if pending is not None:
+                        self._await(consumer, pending)
+                    pending = writer.submit(self._write, consumer, dlq, rows, dead, ends, len(good), newest)
+                elif pending is not None and pending.done():
+                    pending.result()
+                    pending = None
                 self.meter.tick()
+            if pending is not None:  # a clean stop: the last batch is written and committed
+                self._await(consumer, pending)
         finally:
+            writer.shutdown(wait=True)
             self.meter.state = "stopped"
             self.meter.tick(force=True)
             emit("stopped", worker=self.meter.worker, events=self.meter.events, dead=self.meter.dead)
             consumer.close()
             self._consumer = None
 
-    def _process(self, consumer: Any, dlq: Any, messages: list) -> tuple[int, int]:
+    def _write(self, consumer: Any, dlq: Any, rows: Any, dead: list, ends: dict, good: int, newest: int) -> None:
         from confluent_kafka import KafkaException, TopicPartition
 
-        good, dead, ends, newest = decode_batch(messages)
-        self.sink.write(materialize(good))
+        self.sink.write(rows)
         if self.meter.state != "running":
             self.meter.state = "running"
-            consumer.resume(consumer.assignment())
             emit("warehouse_back", worker=self.meter.worker)
         self._dead_letters(dlq, dead)
         if self.settings.fault_pause_before_commit_s:
-            emit("written_not_committed", events=len(good), pause_s=self.settings.fault_pause_before_commit_s)
+            emit("written_not_committed", events=good, pause_s=self.settings.fault_pause_before_commit_s)
             time.sleep(self.settings.fault_pause_before_commit_s)
         try:
             if ends:
                 consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=False)
         except KafkaException as exc:  # rebalanced meanwhile: the rows are written; the new owner replays them
-            emit("commit_refused", logging.WARNING, error=str(exc.args[0]), events=len(good))
-        self.meter.batch(len(good), len(dead), newest)
+            emit("commit_refused", logging.WARNING, error=str(exc.args[0]), events=good)
+        self.meter.batch(good, len(dead), newest)
         if dead:
             emit("dead_letters", logging.WARNING, count=len(dead), first_reason=dead[0][1][:200])
-        return len(good), len(dead)
 
     def _dead_letters(self, dlq: Any, dead: list) -> None:
         failures: list[str] = []

@@ -269,7 +269,12 @@ def test_a_three_broker_cluster_loses_a_broker_while_runs_log_and_loses_nothing(
         bootstrap = ",".join(f"127.0.0.1:{node.port}" for node in nodes)
         stream = Stream(tmp_path, svc, "confluent", bootstrap=bootstrap)
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        topic = admin.list_topics(stream.topic, timeout=10).topics[stream.topic]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # a new topic's metadata reaches every broker a moment later
+            topic = admin.list_topics(stream.topic, timeout=10).topics[stream.topic]
+            if topic.partitions:
+                break
+            time.sleep(0.5)
         assert {len(p.replicas) for p in topic.partitions.values()} == {3}
         config = next(iter(admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, stream.topic)])
                            .values())).result(10)
