@@ -126,12 +126,40 @@ def encode(event: dict[str, Any]) -> bytes:
     return _encoder()(event)
 
 
+_compiled: tuple[bytes, Any] | None = None  # (current header, compiled reader), built on first decode
+
+
+def _compiled_reader() -> tuple[bytes, Any]:
+    global _compiled
+    if _compiled is None:
+        from modeldb.avro_reader import compile_reader
+
+        _compiled = (current_header(), compile_reader(_without_logical_types(expanded_event_schema())))
+    return _compiled
+
+
 def decode(data: bytes) -> dict[str, Any]:
     """Decode a single-object record into the current reader schema.
+
+    Records written by the current schema go through the compiled reader
+    (``modeldb.avro_reader``), about twice as fast as fastavro and equal to it on
+    every input: it hands anything unusual back to fastavro, which then returns
+    its own answer or raises. Records written by a released older schema are
+    resolved by fastavro.
 
     Raises ``DecodeError`` with a reason a human can act on: a bad marker, an
     unknown writer fingerprint, or a body that does not parse.
     """
+    header, read = _compiled or _compiled_reader()
+    if type(data) is bytes and data.startswith(header):
+        try:
+            return read(data, HEADER_LEN)
+        except Exception:  # unusual or corrupt body: fastavro decides, with its own error
+            pass
+    return _decode_fastavro(data)
+
+
+def _decode_fastavro(data: bytes) -> dict[str, Any]:
     if len(data) < HEADER_LEN:
         raise DecodeError(f"record is {len(data)} bytes, shorter than the 10-byte single-object header")
     if data[:2] != MARKER:

@@ -50,3 +50,28 @@ def test_redelivery_produces_identical_rows():
 def test_validation_rejects_an_empty_run_id():
     with pytest.raises(DecodeError, match="empty run_id"):
         decode_and_validate(codec.encode(event("TagSet", run_id="")))
+
+
+def test_raw_row_and_fast_path_rows_are_exact():
+    import base64
+
+    from modeldb.events import typed_param
+
+    data = codec.encode(event("MetricLogged", value=0.25, step=3, model_id="m1", slice=""))
+    e = decode_and_validate(data)
+    rows = materialize([(e, data)])
+    raw = dict(zip(COLUMNS["events_raw"], rows["events_raw"][0]))
+    assert raw["body"] == base64.b64encode(data).decode() and raw["schema_fingerprint"] == data[2:10].hex()
+    assert (raw["producer_framework"], raw["ver"], raw["ts"]) == ("", e["ts"], e["ts"])
+    ts = e["ts"]
+    assert rows["metrics"] == [("p", "loss", "run-1", 3, 0.25, "m1", "", "", e["event_id"], ts, ts)]
+    assert rows["run_summary"] == [("p", "e", "run-1", "metric", "loss", "", 0.25, 3, ts, ts)]
+    assert rows["model_summary"] == [("p", "e", "run-1", "m1", "metric", "loss", "", 0.25, 3, ts, ts)]
+    assert rows["projects"] == [("p", ts, ts)]
+    sliced = decode_and_validate(codec.encode(event("MetricLogged", slice="country = 'US'")))
+    assert materialize([(sliced, data)])["run_summary"] == []
+    none = decode_and_validate(codec.encode(event("ParamLogged", param=typed_param("k", None))))
+    rows = materialize([(none, data)])
+    ts = none["ts"]
+    assert rows["params"] == [("p", "run-1", "k", "none", "", 0.0, 0, none["event_id"], ts, ts)]
+    assert rows["run_summary"] == [("p", "e", "run-1", "param", "k", "", 0.0, 0, ts, ts)]
