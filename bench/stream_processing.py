@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from foundation import MODELDB, pct, start_worker  # bench/ is on sys.path when run as a script
+from foundation import MODELDB, pct  # bench/ is on sys.path when run as a script
 
 import modeldb
 from modeldb import codec, services
@@ -33,6 +33,20 @@ from modeldb.events import envelope, producer_info, typed_param
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
 from modeldb.stream_processors.topics import ensure_topics
 from modeldb.warehouse.factory import connect
+
+
+BATCH_ENV: dict[str, str] = {}  # MODELDB_BATCH_* for the workers, from --batch-size / --batch-seconds
+
+
+def start_worker(root: Path, settings: Settings, group: str, engine: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
+    env.update(MODELDB_HOME=str(root), MODELDB_TRANSPORT=settings.transport, MODELDB_WAREHOUSE=settings.warehouse,
+               MODELDB_CONSUMER_GROUP=group, MODELDB_PROCESSOR_ENGINE=engine, **BATCH_ENV)
+    log = open(root / f"{group}.log", "ab")
+    try:
+        return subprocess.Popen([MODELDB, "process"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root)
+    finally:
+        log.close()
 
 
 def project_events(runs: int) -> list[tuple[bytes, bytes]]:
@@ -77,12 +91,14 @@ def publish(bootstrap: str, topic: str, events: list[tuple[bytes, bytes]]) -> No
 
 
 def committed(bootstrap: str, topic: str, group: str) -> int:
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     try:
         parts = [TopicPartition(topic, p) for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions]
         return sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=10))
+    except KafkaException:  # e.g. NOT_COORDINATOR while the group's coordinator is being set up
+        return 0
     finally:
         consumer.close()
 
@@ -197,7 +213,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2500)
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--engines", default="confluent,faust")
+    parser.add_argument("--batch-size", type=int, help="MODELDB_BATCH_SIZE for the workers (default: the setting's)")
+    parser.add_argument("--batch-seconds", type=float, help="MODELDB_BATCH_SECONDS for the workers")
+    parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
+    if args.batch_size:
+        BATCH_ENV["MODELDB_BATCH_SIZE"] = str(args.batch_size)
+    if args.batch_seconds:
+        BATCH_ENV["MODELDB_BATCH_SECONDS"] = str(args.batch_seconds)
     engines = args.engines.split(",")
     root = Path(tempfile.mkdtemp(prefix="modeldb-stream-bench-"))
     print(f"work dir {root}")
@@ -225,7 +248,8 @@ def main() -> None:
         started = time.perf_counter()
         target = f"clickhouse://default@127.0.0.1:{ch.port}/rebuilt_{uuid.uuid4().hex[:6]}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
-        env.update(MODELDB_HOME=str(root), MODELDB_TRANSPORT=settings.transport, MODELDB_WAREHOUSE=settings.warehouse)
+        env.update(MODELDB_HOME=str(root), MODELDB_TRANSPORT=settings.transport, MODELDB_WAREHOUSE=settings.warehouse,
+                   **BATCH_ENV)
         result = subprocess.run([MODELDB, "rebuild", "--into", target], capture_output=True, text=True, env=env)
         if result.returncode:
             raise SystemExit(result.stderr)
@@ -236,6 +260,8 @@ def main() -> None:
             per = f"  {rate / int(name.split(', ')[1][0]):>9,.0f}/worker" if "worker(s)" in name else ""
             print(f"  {name:<48} {rate:>10,.0f}  ({rate / raw:.0%} of raw consume){per}")
         print(f"  (rebuild: {result.stderr.strip().splitlines()[-1]})")
+        if args.skip_latency:
+            return
         print(f"\nlog_metric → queryable, default batch settings (batch_seconds={settings.batch_seconds}, "
               f"batch_size={settings.batch_size}), {args.latency_samples} samples at 20/s:")
         for engine in engines:

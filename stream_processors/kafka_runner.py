@@ -24,6 +24,7 @@ Guarantees:
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -159,6 +160,13 @@ class KafkaBatchRunner:
              batch_size=self.settings.batch_size, batch_seconds=self.settings.batch_seconds)
         writer = ThreadPoolExecutor(1, thread_name_prefix="modeldb-writer")
         pending: Future | None = None
+        # A batch holds tens of thousands of fresh dicts and tuples, so the automatic collector runs
+        # over and over, on objects that are about to be freed by reference counting anyway (it cost
+        # about a third of decoding). The processor makes no reference cycles of its own: collect
+        # them once a minute instead.
+        gc.freeze()
+        gc.disable()
+        collected = time.monotonic()
         try:
             while not stop.is_set():
                 messages, self._held = self._held, []
@@ -174,10 +182,14 @@ class KafkaBatchRunner:
                 elif pending is not None and pending.done():
                     pending.result()
                     pending = None
+                if time.monotonic() - collected > 60:
+                    gc.collect()
+                    collected = time.monotonic()
                 self.meter.tick()
             if pending is not None:  # a clean stop: the last batch is written and committed
                 self._await(consumer, pending)
         finally:
+            gc.enable()
             writer.shutdown(wait=True)
             self.meter.state = "stopped"
             self.meter.tick(force=True)
