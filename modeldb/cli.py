@@ -244,7 +244,7 @@ def process(
     """
     from modeldb.stream_processors.observe import configure_logging
 
-    settings = _settings().with_overrides(processor_engine=engine, log_format=log_format)
+    settings = _settings().with_overrides(processor_engine=engine, log_format=log_format and log_format.lower())
     if settings.processor_engine not in ("faust", "confluent"):
         raise ModelDBError(f"--engine must be faust or confluent, not {settings.processor_engine!r}")
     if settings.log_format not in ("text", "json"):

@@ -3,16 +3,29 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.table import Table
 
 from modeldb.cli import _settings, err, out
 from modeldb.config import Settings
-from modeldb.exceptions import ConfigError
+from modeldb.exceptions import ConfigError, TransportError
 
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect dead letters and re-send them after a fix.")
+
+
+@contextmanager
+def _kafka_errors(settings: Settings) -> Iterator[None]:
+    """A Kafka client error becomes one clear line naming the broker, not a traceback."""
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "KafkaException":
+            raise
+        error = exc.args[0] if exc.args else exc
+        raise TransportError(f"Kafka ({settings.transport_uri.redacted}): {getattr(error, 'str', lambda: error)()}") from None
 
 
 def _age(seconds: float | None) -> str:
@@ -64,8 +77,8 @@ def _print_status(s: dict[str, Any]) -> None:
     health.add_row("workers", "[green]ok[/green]" if alive else "[red]none alive[/red]", f"{alive} of {len(workers)} alive")
     out.print(health)
     lag = s.get("lag", s.get("lag_bytes"))
-    unit = "events" if "lag" in s else "bytes"
-    out.print(f"\n[bold]lag[/bold] {lag if lag is not None else '—':,} {unit}   "
+    unit = "events" if "topic" in s else "bytes"
+    out.print(f"\n[bold]lag[/bold] {'—' if lag is None else format(lag, ',')} {unit}   "
               f"[bold]events/s[/bold] {s.get('events_per_s', 0):,.0f}   "
               f"[bold]newest event[/bold] {_age(s.get('newest_event_age_s'))} old   "
               f"[bold]stored[/bold] {s.get('events_stored', 0):,} events   "
@@ -106,14 +119,23 @@ def rebuild(
     settings = _settings()
     tables = rb.check_tables(table)
     target_settings = settings.with_overrides(warehouse=into) if into else settings
-    target_settings.warehouse_uri  # a bad --into fails here, with the setting named
+    try:
+        target_settings.warehouse_uri
+    except ConfigError as exc:
+        raise ConfigError(f"--into: {exc}".replace("MODELDB_WAREHOUSE: ", "")) from None
     kafka = settings.transport_uri.scheme == "kafka"
     if not kafka and settings.transport_uri.scheme != "file":
         raise ConfigError(f"rebuild reads a kafka:// topic or a file:// log, not {settings.transport_uri.scheme}://")
     if group and not kafka:
         raise ConfigError("--group is for a Kafka topic; the file log keeps its offsets in the warehouse")
     target = connect(target_settings)
-    total = sum(high - low for low, high in rb.kafka_backlog(settings).values()) if kafka else None
+    with _kafka_errors(settings):
+        backlog = rb.kafka_backlog(settings) if kafka else {}
+    total = sum(high - low for low, high in backlog.values()) if kafka else None
+    deleted = sum(low for low, _ in backlog.values())
+    if deleted:
+        err.print(f"[yellow]warning:[/yellow] the topic no longer holds its first {deleted:,} event(s) "
+                  "(retention deleted them): the rebuild covers what is left")
     err.print(f"rebuilding {target.description} from {settings.transport_uri.redacted}"
               + (f" ({', '.join(sorted(tables))} only)" if tables else ""))
     columns = [TextColumn("rebuild"), BarColumn(), MofNCompleteColumn() if total else TextColumn("{task.completed:,} events"),
@@ -122,10 +144,14 @@ def rebuild(
         task = progress.add_task("rebuild", total=total)
         advance = lambda n: progress.update(task, advance=n)  # noqa: E731
         if kafka:
-            done = rb.rebuild_kafka(settings, target, tables, group=group, progress=advance)
+            with _kafka_errors(settings):
+                done = rb.rebuild_kafka(settings, target, tables, group=group, progress=advance)
         else:
             done = rb.rebuild_file(target_settings.with_overrides(transport=settings.transport), target, tables,
                                    progress=advance)
+    if done.resumed:
+        err.print(f"[yellow]note:[/yellow] group {group} had already committed {done.resumed:,} record(s); the rebuild "
+                  "went on from there (give it a group of its own to start from the first event)")
     err.print(f"rebuilt {done.events:,} events into {done.rows:,} rows in {done.seconds:.1f}s "
               f"({done.rate:,.0f} events/s); {done.dead} undecodable event(s) skipped (already dead letters)")
 
@@ -134,6 +160,11 @@ def _letters(settings: Settings) -> Any:
     from modeldb.stream_processors.deadletter import store
 
     return store(settings)
+
+
+def _read_letters(settings: Settings) -> list[Any]:
+    with _kafka_errors(settings):
+        return list(_letters(settings).letters())
 
 
 def _materialized(settings: Settings, event_ids: list[str]) -> set[str]:
@@ -172,7 +203,7 @@ def dlq_list(
     """Every dead letter: id, when, reason, source, and whether this code can now take it."""
     settings = _settings()
     store = _letters(settings)
-    letters = list(store.letters())
+    letters = _read_letters(settings)
     shown = letters[-limit:]
     decoded = [item.decoded() for item in shown]
     done = _materialized(settings, [d["event_id"] for d, _ in decoded if d is not None])
@@ -195,7 +226,7 @@ def dlq_list(
 
 def _find(settings: Settings, ids: list[str]) -> list[Any]:
     wanted = set(ids)
-    found = [item for item in _letters(settings).letters() if item.id in wanted]
+    found = [item for item in _read_letters(settings) if item.id in wanted]
     missing = wanted - {item.id for item in found}
     if missing:
         raise ConfigError(f"no dead letter with id {', '.join(sorted(missing))} (see `modeldb dlq list`)")
@@ -231,7 +262,7 @@ def dlq_retry(
     """
     settings = _settings()
     store = _letters(settings)
-    letters = _find(settings, ids) if ids else list(store.letters())
+    letters = _find(settings, ids) if ids else _read_letters(settings)
     if not letters:
         err.print("no dead letters")
         return
@@ -241,7 +272,8 @@ def dlq_retry(
             if (event is not None and event["event_id"] not in done) or (event is None and force)]
     undecodable = [(item, why) for item, event, why in decoded if event is None]
     already = sum(1 for _, event, _ in decoded if event is not None and event["event_id"] in done)
-    sent = store.resend(settings, send) if send else 0
+    with _kafka_errors(settings):
+        sent = store.resend(settings, send) if send else 0
     err.print(f"re-sent {sent} dead letter(s) to {settings.transport_uri.redacted}; {already} already materialized; "
               f"{len(undecodable)} still undecodable" + ("" if force or not undecodable else " (kept; --force sends them)"))
     for item, why in undecodable[:5]:

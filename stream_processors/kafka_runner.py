@@ -19,8 +19,12 @@ Guarantees:
   had already prefetched (bounded by ``queued.max.messages.kbytes``).
 - **Scale-out.** One consumer group; more workers share the partitions and
   rebalance when one joins or leaves. A batch whose partitions were taken away
-  meanwhile is already written; its commit is refused and the new owner
-  replays it, which changes no answer.
+  meanwhile is already written; it commits only the partitions it still owns,
+  and the new owner replays the rest, which changes no answer. A commit that
+  fails (a broker restarting) is retried with the next batch or when idle.
+- **Stop.** SIGTERM finishes the batch in flight and commits it; if the
+  warehouse is down at that moment, the worker stops without committing it,
+  and the batch is replayed.
 """
 from __future__ import annotations
 
@@ -55,6 +59,10 @@ def topic_of(settings: Settings) -> str:
     return settings.transport_uri.path.strip("/") or "modeldb.events"
 
 
+class StoppedWaiting(Exception):
+    """A stop request arrived while the writer waited for the warehouse."""
+
+
 def decode_batch(messages: list) -> tuple[list, list, dict, int]:
     """Decode a batch: (good (event, bytes) pairs, dead (message, reason) pairs,
     the offset to commit per (topic, partition), the newest event time)."""
@@ -86,6 +94,8 @@ class KafkaBatchRunner:
         self.sink = WarehouseSink(warehouse, max_retries=None, sleep=self._backoff)
         self._consumer: Any = None
         self._held: list[Any] = []  # messages polled while paused: the next batch starts with them
+        self._uncommitted: dict[tuple[str, int], int] = {}  # offsets whose commit failed, to commit again
+        self._stop = threading.Event()
 
     @property
     def events(self) -> int:
@@ -109,6 +119,8 @@ class KafkaBatchRunner:
                "client.id": f"modeldb-processor-{self.meter.worker}"})
 
     def _on_assign(self, consumer: Any, partitions: list) -> None:
+        if self.meter.state == "waiting":  # a rebalance during an outage: the new partitions wait too
+            consumer.pause(partitions)
         self.meter.partitions = sorted(set(self.meter.partitions) | {f"{p.topic}[{p.partition}]" for p in partitions})
         emit("assigned", worker=self.meter.worker, partitions=",".join(f"{p.partition}" for p in partitions))
 
@@ -120,11 +132,13 @@ class KafkaBatchRunner:
         emit("revoked", worker=self.meter.worker, partitions=",".join(f"{p.partition}" for p in partitions))
 
     def _backoff(self, seconds: float) -> None:
-        """The sink's back-off (on the writer thread); the main thread sees ``waiting`` and pauses fetching."""
+        """The sink's back-off (on the writer thread); the main thread sees ``waiting`` and pauses fetching.
+        A stop request ends the wait: the batch stays uncommitted and is replayed by the next owner."""
         self.meter.state = "waiting"
         emit("warehouse_unavailable", logging.WARNING, retry_in_s=round(seconds, 1), worker=self.meter.worker)
         self.meter.tick(force=True)
-        time.sleep(seconds)
+        if self._stop.wait(seconds):
+            raise StoppedWaiting("stopped while the warehouse was unavailable; the batch was not committed")
 
     def _await(self, consumer: Any, future: Future) -> None:
         """Wait for the previous batch's write and commit. While the warehouse is down, stop fetching
@@ -153,6 +167,7 @@ class KafkaBatchRunner:
         commits stay in order, one at a time."""
         from confluent_kafka import Consumer, Producer
 
+        self._stop = stop
         consumer = self._consumer = Consumer(self._consumer_conf())
         dlq = Producer(kafka_conf(self.settings, acks="all", **{"enable.idempotence": True}))
         consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -182,12 +197,16 @@ class KafkaBatchRunner:
                 elif pending is not None and pending.done():
                     pending.result()
                     pending = None
+                elif pending is None and self._uncommitted:  # idle: retry a commit that failed earlier
+                    self._commit(consumer, {})
                 if time.monotonic() - collected > 60:
                     gc.collect()
                     collected = time.monotonic()
                 self.meter.tick()
             if pending is not None:  # a clean stop: the last batch is written and committed
                 self._await(consumer, pending)
+        except StoppedWaiting as exc:
+            emit("stopped_uncommitted", logging.WARNING, detail=str(exc))
         finally:
             gc.enable()
             writer.shutdown(wait=True)
@@ -198,8 +217,6 @@ class KafkaBatchRunner:
             self._consumer = None
 
     def _write(self, consumer: Any, dlq: Any, rows: Any, dead: list, ends: dict, good: int, newest: int) -> None:
-        from confluent_kafka import KafkaException, TopicPartition
-
         self.sink.write(rows)
         if self.meter.state != "running":
             self.meter.state = "running"
@@ -208,14 +225,35 @@ class KafkaBatchRunner:
         if self.settings.fault_pause_before_commit_s:
             emit("written_not_committed", events=good, pause_s=self.settings.fault_pause_before_commit_s)
             time.sleep(self.settings.fault_pause_before_commit_s)
-        try:
-            if ends:
-                consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in ends.items()], asynchronous=False)
-        except KafkaException as exc:  # rebalanced meanwhile: the rows are written; the new owner replays them
-            emit("commit_refused", logging.WARNING, error=str(exc.args[0]), events=good)
+        self._commit(consumer, ends)
         self.meter.batch(good, len(dead), newest)
         if dead:
             emit("dead_letters", logging.WARNING, count=len(dead), first_reason=dead[0][1][:200])
+
+    def _commit(self, consumer: Any, ends: dict) -> None:
+        """Commit these offsets, and any that failed before, for the partitions this worker still owns.
+
+        A partition that moved to another worker is left to it (it replays from the group's offset);
+        committing it from here could move that offset backwards. A failed commit (e.g. the broker
+        restarting) is kept and retried with the next batch, or when idle."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        offsets = {**self._uncommitted, **ends}
+        if not offsets:
+            return
+        owned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        mine = {key: offset for key, offset in offsets.items() if key in owned}
+        self._uncommitted = {}
+        if len(mine) < len(offsets):
+            emit("commit_skipped", partitions=",".join(str(p) for (_, p) in offsets if (_, p) not in owned),
+                 detail="partitions moved to another worker, which replays them")
+        if not mine:
+            return
+        try:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in mine.items()], asynchronous=False)
+        except KafkaException as exc:  # the rows are written; commit again later (a replay would be harmless)
+            self._uncommitted = mine
+            emit("commit_failed", logging.WARNING, error=str(exc.args[0]), retry="with the next batch or when idle")
 
     def _dead_letters(self, dlq: Any, dead: list) -> None:
         failures: list[str] = []

@@ -37,6 +37,7 @@ class Rebuilt:
     dead: int = 0
     rows: int = 0
     seconds: float = 0.0
+    resumed: int = 0  # records the group had already committed: the rebuild went on from there
 
     @property
     def rate(self) -> float:
@@ -92,6 +93,7 @@ def rebuild_kafka(settings: Settings, target: Warehouse, tables: frozenset[str] 
             for tp in consumer.committed([TopicPartition(topic, p) for p in ends], timeout=15):
                 if tp.offset >= 0:
                     starts[tp.partition] = tp.offset
+                    done.resumed += min(tp.offset, ends[tp.partition])
         pending = {p for p in ends if starts[p] < 0 or starts[p] < ends[p]}
         consumer.assign([TopicPartition(topic, p, starts[p]) for p in pending])
         while pending:
@@ -133,9 +135,10 @@ def rebuild_file(settings: Settings, target: Warehouse, tables: frozenset[str] |
     consumer = "local" if tables is None else f"rebuild-{uuid.uuid4().hex[:8]}"
     runner = LocalRunner.from_settings(settings, target, consumer=consumer, tables=tables, engine="rebuild",
                                        record_dead_letters=False)
-    if runner.committed_offset() and tables is None:
-        raise ConfigError(f"{target.description} already holds events of {path} "
+    if tables is None and runner.committed_offset() >= path.stat().st_size:
+        raise ConfigError(f"{target.description} already holds events of {path}, up to its end "
                           "(rebuild into an empty warehouse, or name the tables to refill with --table)")
+    # A committed offset short of the end: an interrupted rebuild (or a lagging warehouse) goes on from it.
     done = Rebuilt()
     started = time.perf_counter()
     stats = runner.catch_up(lambda s: progress(s.events + s.dead) if progress is not None else None)

@@ -29,7 +29,10 @@ def gather(settings: Settings, group: str | None = None) -> dict[str, Any]:
     warehouse = _warehouse(settings, status)
     if settings.transport_uri.scheme == "file" and warehouse is not None:
         _file_log(settings, warehouse, status)
-    _dead_letters(settings, status)
+    if status.get("broker_health", {"ok": True})["ok"]:
+        _dead_letters(settings, status)
+    else:
+        status["dead_letters"] = None  # on the broker that is down
     if warehouse is not None:
         # In embedded mode every reader materializes what it needs first, so no worker is needed.
         _workers(warehouse, group, status, needed=settings.transport_uri.scheme == "kafka")
@@ -49,8 +52,11 @@ def _warehouse(settings: Settings, status: dict[str, Any]) -> Any:
         version = warehouse.query("SELECT version()").scalar()
         newest = warehouse.query(f"SELECT max(ts), count() FROM `{warehouse.database}`.events_raw")
     except ModelDBError as exc:
-        status["warehouse_health"] = {"ok": False, "error": str(exc)}
-        _problem(status, f"warehouse: {exc}")
+        text = str(exc)
+        if "UNKNOWN_TABLE" in text or "doesn't exist" in text:
+            text = "no ModelDB tables yet: run `modeldb migrate`, or start a processor (it migrates)"
+        status["warehouse_health"] = {"ok": False, "error": text}
+        _problem(status, f"warehouse: {text}")
         return None
     newest_ts, rows = newest.rows[0]
     status["warehouse_health"] = {"ok": True, "version": str(version),
@@ -91,8 +97,9 @@ def _kafka(settings: Settings, group: str, status: dict[str, Any]) -> None:
         status["partitions"] = rows
         status["lag"] = sum(r["lag"] for r in rows)
     except KafkaException as exc:
-        status["broker_health"] = {"ok": False, "error": str(exc.args[0])}
-        _problem(status, f"broker: {exc.args[0]}")
+        error = exc.args[0].str() if hasattr(exc.args[0], "str") else str(exc.args[0])
+        status["broker_health"] = {"ok": False, "error": error}
+        _problem(status, f"broker: {error}")
         return
     finally:
         probe.close()
@@ -108,6 +115,10 @@ def _kafka(settings: Settings, group: str, status: dict[str, Any]) -> None:
         retention = entries["retention.ms"].value
         policy = entries["cleanup.policy"].value
         status["retention_ms"] = int(retention)
+        retention_bytes = int(entries["retention.bytes"].value)
+        if retention_bytes >= 0 and "compact" not in policy:
+            _problem(status, f"topic {topic} deletes events beyond {retention_bytes:,} bytes per partition "
+                             "(retention.bytes): `modeldb rebuild` can then no longer replay all of history")
         if int(retention) >= 0 and "compact" not in policy:
             _problem(status, f"topic {topic} deletes events after {int(retention) / 3.6e6:.0f} h "
                              "(retention.ms): `modeldb rebuild` can then no longer replay all of history")
@@ -135,7 +146,8 @@ def _dead_letters(settings: Settings, status: dict[str, Any]) -> None:
         status["dead_letters_at"] = letters.where
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         status["dead_letters"] = None
-        _problem(status, f"dead letters: {exc}")
+        error = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
+        _problem(status, f"dead letters: {error}")
 
 
 def _partition_numbers(text: str) -> str:
@@ -145,11 +157,24 @@ def _partition_numbers(text: str) -> str:
 
 def _workers(warehouse: Any, group: str, status: dict[str, Any], needed: bool) -> None:
     since = int((time.time() - WORKERS_SINCE_S) * 1e6)
-    result = warehouse.query(
+    try:
+        result = _heartbeats(warehouse, group, since)
+    except ModelDBError as exc:  # e.g. a warehouse not migrated yet (status does not migrate)
+        status["workers"] = []
+        _problem(status, f"worker heartbeats: {exc}")
+        return
+    _summarize_workers(result, group, status, needed)
+
+
+def _heartbeats(warehouse: Any, group: str, since: int) -> Any:
+    return warehouse.query(
         f"SELECT worker, argMax(engine, ver), argMax(state, ver), argMax(events, ver), argMax(dead, ver), "
         f"argMax(rate, ver), argMax(newest_ts, ver), argMax(partitions, ver), max(updated) "
         f"FROM `{warehouse.database}`._processors WHERE group_name = %(g)s AND updated >= %(since)s "
         f"GROUP BY worker ORDER BY worker", {"g": group, "since": since})
+
+
+def _summarize_workers(result: Any, group: str, status: dict[str, Any], needed: bool) -> None:
     now = time.time()
     workers = []
     for worker, engine, state, events, dead, rate, newest, partitions, updated in result.rows:
@@ -158,8 +183,8 @@ def _workers(warehouse: Any, group: str, status: dict[str, Any], needed: bool) -
         workers.append({"worker": worker, "engine": engine, "health": health, "events": int(events),
                         "dead": int(dead), "rate": float(rate) if age <= STALE_S and state == "running" else 0.0,
                         "heartbeat_age_s": round(age, 1), "partitions": _partition_numbers(partitions) if state != "stopped" else ""})
-        if health.startswith("silent") or health == "waiting":
-            _problem(status, f"worker {worker}: {health}")
+        if health == "waiting":
+            _problem(status, f"worker {worker}: waiting for the warehouse (not consuming)")
     status["workers"] = workers
     status["events_per_s"] = round(sum(w["rate"] for w in workers), 1)
     if needed and not any(w["health"] in ("ok", "waiting") for w in workers):

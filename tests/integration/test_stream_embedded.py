@@ -74,3 +74,16 @@ def test_status_dlq_and_rebuild_on_the_embedded_default(tmp_path):
         copy = run_cli("sql", sql, "--format", "csv", MODELDB_WAREHOUSE=f"chdb://{rebuilt_dir}", **env)
         assert live.returncode == 0 and copy.returncode == 0, live.stderr + copy.stderr
         assert live.stdout == copy.stdout and live.stdout.count("\n") > 1
+
+
+def test_status_names_a_broker_that_is_down_in_one_line(tmp_path):
+    env = {"MODELDB_HOME": str(tmp_path), "MODELDB_TRANSPORT": "kafka://127.0.0.1:1/events"}
+    fresh = run_cli("status", "--json", **env)
+    assert "no ModelDB tables yet: run `modeldb migrate`" in fresh.stdout
+    assert run_cli("migrate", **env).returncode == 0
+    text = run_cli("status", **env)
+    assert text.returncode == 1 and "Traceback" not in text.stdout + text.stderr, text.stderr
+    assert "broker" in text.stdout and "down" in text.stdout and "lag — events" in text.stdout
+    figures = json.loads(run_cli("status", "--json", **env).stdout)
+    assert figures["broker_health"]["ok"] is False and any("broker" in p for p in figures["problems"])
+    assert figures["warehouse_health"]["ok"] is True  # the rest is still reported

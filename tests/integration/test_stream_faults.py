@@ -7,6 +7,7 @@ load comes from separate processes logging through the public API.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -15,6 +16,7 @@ import pytest
 
 from modeldb import codec
 from modeldb.events import envelope, producer_info
+from tests.integration import loadgen
 from tests.integration.conftest import MODELDB, unique
 from tests.integration.stream_harness import Services, Stream
 
@@ -55,15 +57,24 @@ def test_sigkill_between_insert_and_commit_replays_the_batch_and_changes_no_answ
     stream.load(project, runs=30, steps=40)
     stream.finish_loads()
     # The first worker writes a batch, then sleeps before committing: that is where it is killed.
+    total = 30 * loadgen.events_per_run(40)
     stream.start_worker("doomed", MODELDB_FAULT_PAUSE_BEFORE_COMMIT_S="30")
     stream.wait_log("doomed", "written_not_committed")
     stream.stop_worker("doomed", signal.SIGKILL)
-    assert stream.lag() > 0  # nothing of that batch was committed
+    written = int(re.search(r"written_not_committed events=(\d+)", stream.log("doomed"))[1])
+    assert written > 0 and stream.lag() == total  # its batch is in ClickHouse, and nothing is committed
     stream.start_worker("survivor")
     stream.settle()
-    figures = stream.check(project, runs=30, steps=40)
-    # The killed batch's rows were written twice (proof it was replayed), yet every answer is exact.
-    assert figures["raw_rows"] > figures["distinct"]
+    stream.check(project, runs=30, steps=40)
+    # The survivor materialized every event again, the killed batch's included: it was replayed,
+    # written twice, and every answer above is still exact.
+    deadline, seen = time.monotonic() + 30, None
+    while time.monotonic() < deadline:  # its heartbeat (every 5 s) catches up with its last batch
+        seen = next(w for w in status(stream)["workers"] if w["worker"].endswith(f":{stream.workers['survivor'].pid}"))
+        if seen["events"] == total:
+            break
+        time.sleep(1)
+    assert seen["events"] == total, seen
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -81,6 +92,9 @@ def test_clickhouse_down_during_a_load_stops_consuming_then_resumes_by_itself(st
         backlog = stream.lag()
         assert backlog > 0  # consumed but not committed, or not consumed at all: either way, kept in Kafka
         assert stream.workers["w"].poll() is None
+        figures = status(stream)  # what an operator sees meanwhile
+        assert figures["warehouse_health"]["ok"] is False and figures["broker_health"]["ok"] is True
+        assert len(figures["members"]) == 1 and figures["members"][0]["partitions"], figures  # still in the group
     finally:
         svc.restart("clickhouse")
     stream.finish_loads()
@@ -198,6 +212,9 @@ def test_rebuild_into_an_empty_warehouse_gives_the_same_answers(stream_factory, 
                             capture_output=True, text=True, timeout=300, env=stream.env())
     assert result.returncode == 0, result.stderr
     assert f"rebuilt {live['events']:,} events" in result.stderr
+    resumed = subprocess.run([MODELDB, "rebuild", "--into", into, "--group", stream.group], capture_output=True,
+                             text=True, timeout=120, env=stream.env())
+    assert resumed.returncode == 0 and f"had already committed {live['events']:,} record(s)" in resumed.stderr
     assert stream.answers(project, database=target) == stream.answers(project)
     wh = stream.warehouse()
     try:
@@ -284,7 +301,8 @@ def test_a_three_broker_cluster_loses_a_broker_while_runs_log_and_loses_nothing(
         stream.wait_log("w", "assigned")
         stream.load(project, runs=40, steps=30, pause_s=0.15)
         time.sleep(2)
-        nodes[1].kill()
+        leader = topic.partitions[0].leader  # a broker that leads a partition the worker is reading
+        nodes[leader - 1].kill()
         stream.finish_loads()
         stream.settle()
         stream.check(project, runs=40, steps=30)
