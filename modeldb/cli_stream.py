@@ -11,7 +11,7 @@ from rich.table import Table
 
 from modeldb.cli import _settings, err, out
 from modeldb.config import Settings
-from modeldb.exceptions import ConfigError, TransportError
+from modeldb.exceptions import ConfigError, TransportError, WarehouseError
 
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect dead letters and re-send them after a fix.")
 
@@ -189,10 +189,21 @@ def _materialized(settings: Settings, event_ids: list[str]) -> set[str]:
     return found
 
 
-def _status_of(letter: Any, decoded: dict | None, materialized: set[str]) -> str:
+def _status_of(letter: Any, decoded: dict | None, materialized: set[str] | None) -> str:
     if decoded is None:
         return "undecodable"
+    if materialized is None:
+        return "decodes (warehouse unreachable)"
     return "materialized" if decoded["event_id"] in materialized else "ready to retry"
+
+
+def _materialized_or_none(settings: Settings, event_ids: list[str]) -> set[str] | None:
+    """For listing: a warehouse that is down leaves the status open instead of failing the list."""
+    try:
+        return _materialized(settings, event_ids)
+    except WarehouseError as exc:
+        err.print(f"[yellow]warning:[/yellow] {exc}", highlight=False)
+        return None
 
 
 @dlq_app.command("list")
@@ -206,7 +217,7 @@ def dlq_list(
     letters = _read_letters(settings)
     shown = letters[-limit:]
     decoded = [item.decoded() for item in shown]
-    done = _materialized(settings, [d["event_id"] for d, _ in decoded if d is not None])
+    done = _materialized_or_none(settings, [d["event_id"] for d, _ in decoded if d is not None])
     if as_json:
         for item, (event, _) in zip(shown, decoded):
             typer.echo(json.dumps({"id": item.id, "ts": item.ts, "reason": item.reason, "source": item.source,
@@ -246,7 +257,7 @@ def dlq_show(letter_id: str = typer.Argument(..., help="The id from `modeldb dlq
     if event is None:
         out.print(f"[bold]now[/bold] still undecodable: {reason_now}", highlight=False)
         return
-    state = "materialized" if event["event_id"] in _materialized(settings, [event["event_id"]]) else "ready to retry"
+    state = _status_of(item, event, _materialized_or_none(settings, [event["event_id"]]))
     out.print(f"[bold]now[/bold] decodes ({state}):")
     out.print_json(json.dumps(event, default=str))
 
