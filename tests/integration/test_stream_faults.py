@@ -276,6 +276,7 @@ def _dlq(stream: Stream, *args: str, check: bool = True) -> subprocess.Completed
 
 def test_a_three_broker_cluster_loses_a_broker_while_runs_log_and_loses_nothing(svc, tmp_path):
     """KRaft, three combined nodes, replication factor 3, min.insync.replicas 2; one node is SIGKILLed."""
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, ConfigResource
 
     from modeldb import services
@@ -286,15 +287,18 @@ def test_a_three_broker_cluster_loses_a_broker_while_runs_log_and_loses_nothing(
         bootstrap = ",".join(f"127.0.0.1:{node.port}" for node in nodes)
         stream = Stream(tmp_path, svc, "confluent", bootstrap=bootstrap)
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # a new topic's metadata reaches every broker a moment later
-            topic = admin.list_topics(stream.topic, timeout=10).topics[stream.topic]
-            if topic.partitions:
-                break
+        deadline, topic, config = time.monotonic() + 60, None, None
+        while time.monotonic() < deadline:  # a new topic reaches every broker's metadata a moment later
+            try:
+                topic = admin.list_topics(stream.topic, timeout=10).topics[stream.topic]
+                config = next(iter(admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, stream.topic)])
+                                   .values())).result(10)
+                if topic.partitions:
+                    break
+            except KafkaException:  # UNKNOWN_TOPIC_OR_PART from a broker that has not heard of it yet
+                pass
             time.sleep(0.5)
         assert {len(p.replicas) for p in topic.partitions.values()} == {3}
-        config = next(iter(admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, stream.topic)])
-                           .values())).result(10)
         assert config["min.insync.replicas"].value == "2"
         project = unique("cluster")
         stream.start_worker("w")
