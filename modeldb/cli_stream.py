@@ -9,7 +9,7 @@ from typing import Any, Iterator, Optional
 import typer
 from rich.table import Table
 
-from modeldb.cli import _settings, err, out
+from modeldb.cli import _embedded, _settings, catch_up, err, out
 from modeldb.config import Settings
 from modeldb.exceptions import ConfigError, TransportError, WarehouseError
 
@@ -24,8 +24,9 @@ def _kafka_errors(settings: Settings) -> Iterator[None]:
     except Exception as exc:
         if type(exc).__name__ != "KafkaException":
             raise
-        error = exc.args[0] if exc.args else exc
-        raise TransportError(f"Kafka ({settings.transport_uri.redacted}): {getattr(error, 'str', lambda: error)()}") from None
+        from modeldb.stream_processors.kafka_runner import kafka_error_text
+
+        raise TransportError(f"Kafka ({settings.transport_uri.redacted}): {kafka_error_text(exc)}") from None
 
 
 def _age(seconds: float | None) -> str:
@@ -175,10 +176,8 @@ def _materialized(settings: Settings, event_ids: list[str]) -> set[str]:
     from modeldb.warehouse.factory import connect
 
     warehouse = connect(settings)
-    if settings.transport_uri.scheme == "file" and settings.warehouse_uri.scheme == "chdb":
-        from modeldb.stream_processors.local import LocalRunner
-
-        LocalRunner.from_settings(settings, warehouse).catch_up()
+    if _embedded(settings):
+        catch_up(settings, warehouse, quiet=True)
     found: set[str] = set()
     for start in range(0, len(event_ids), 1000):
         chunk = event_ids[start:start + 1000]

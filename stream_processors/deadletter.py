@@ -117,12 +117,9 @@ class KafkaDeadLetters:
                                                      "enable.auto.commit": False}))
 
     def _ends(self, consumer: Any) -> dict[int, tuple[int, int]]:
-        from confluent_kafka import TopicPartition
+        from modeldb.stream_processors.kafka_runner import watermarks
 
-        meta = consumer.list_topics(self.topic, timeout=15).topics.get(self.topic)
-        if meta is None or meta.error is not None:
-            return {}
-        return {p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=15) for p in meta.partitions}
+        return watermarks(consumer, self.topic) or {}
 
     def count(self) -> int:
         consumer = self._consumer()

@@ -81,9 +81,7 @@ def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
     meter = Meter("faust", group, topic_name)
 
     def waiting(seconds: float) -> None:  # the sink's back-off, on an executor thread: the agent stops consuming
-        meter.state = "waiting"
-        emit("warehouse_unavailable", logging.WARNING, retry_in_s=round(seconds, 1), worker=meter.worker)
-        meter.tick(force=True)
+        meter.waiting(seconds)
         time.sleep(seconds)
 
     @app.on_partitions_assigned.connect
@@ -130,9 +128,7 @@ def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
             newest = max(newest, decoded["ts"])
         rows = materialize(good)
         await loop.run_in_executor(None, sink.write, rows)
-        if meter.state != "running":
-            meter.state = "running"
-            emit("warehouse_back", worker=meter.worker)
+        meter.recovered()
         deliveries = []
         for event, data, reason in dead:
             message = event.message

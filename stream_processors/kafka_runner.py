@@ -59,6 +59,22 @@ def topic_of(settings: Settings) -> str:
     return settings.transport_uri.path.strip("/") or "modeldb.events"
 
 
+def watermarks(consumer: Any, topic: str, timeout: float = 15) -> dict[int, tuple[int, int]] | None:
+    """Each partition's (low, high) offsets, or None if the topic does not exist."""
+    from confluent_kafka import TopicPartition
+
+    meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+    if meta is None or meta.error is not None:
+        return None
+    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout) for p in sorted(meta.partitions)}
+
+
+def kafka_error_text(exc: BaseException) -> str:
+    """The readable part of a confluent-kafka exception (its KafkaError's text)."""
+    error = exc.args[0] if exc.args else exc
+    return error.str() if hasattr(error, "str") else str(error)
+
+
 class StoppedWaiting(Exception):
     """A stop request arrived while the writer waited for the warehouse."""
 
@@ -134,9 +150,7 @@ class KafkaBatchRunner:
     def _backoff(self, seconds: float) -> None:
         """The sink's back-off (on the writer thread); the main thread sees ``waiting`` and pauses fetching.
         A stop request ends the wait: the batch stays uncommitted and is replayed by the next owner."""
-        self.meter.state = "waiting"
-        emit("warehouse_unavailable", logging.WARNING, retry_in_s=round(seconds, 1), worker=self.meter.worker)
-        self.meter.tick(force=True)
+        self.meter.waiting(seconds)
         if self._stop.wait(seconds):
             raise StoppedWaiting("stopped while the warehouse was unavailable; the batch was not committed")
 
@@ -218,9 +232,7 @@ class KafkaBatchRunner:
 
     def _write(self, consumer: Any, dlq: Any, rows: Any, dead: list, ends: dict, good: int, newest: int) -> None:
         self.sink.write(rows)
-        if self.meter.state != "running":
-            self.meter.state = "running"
-            emit("warehouse_back", worker=self.meter.worker)
+        self.meter.recovered()
         self._dead_letters(dlq, dead)
         if self.settings.fault_pause_before_commit_s:
             emit("written_not_committed", events=good, pause_s=self.settings.fault_pause_before_commit_s)
@@ -253,7 +265,7 @@ class KafkaBatchRunner:
             consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in mine.items()], asynchronous=False)
         except KafkaException as exc:  # the rows are written; commit again later (a replay would be harmless)
             self._uncommitted = mine
-            emit("commit_failed", logging.WARNING, error=str(exc.args[0]), retry="with the next batch or when idle")
+            emit("commit_failed", logging.WARNING, error=kafka_error_text(exc), retry="with the next batch or when idle")
 
     def _dead_letters(self, dlq: Any, dead: list) -> None:
         failures: list[str] = []

@@ -97,9 +97,7 @@ class LocalRunner:
                 letters.append(letter(record.payload, str(exc), self.source, 0, record.offset))
         if end == offset:
             return stats
-        rows = materialize(good)
-        if self.tables is not None:
-            rows = type(rows)({table: batch for table, batch in rows.items() if table in self.tables})
+        rows = materialize(good).only(self.tables)
         stats.rows = self.sink.write(rows)
         if self.record_dead_letters:
             self.deadletters.write(letters)

@@ -91,6 +91,10 @@ class Rows(dict):
     def count(self) -> int:
         return sum(len(v) for v in self.values())
 
+    def only(self, tables: frozenset[str] | None) -> "Rows":
+        """These tables' rows (all of them for None): a rebuild of some tables."""
+        return self if tables is None else Rows({t: batch for t, batch in self.items() if t in tables})
+
 
 def materialize(events: Iterable[tuple[dict[str, Any], bytes]]) -> Rows:
     # The per-event path is written for speed (locals, no helper calls for the common

@@ -105,6 +105,20 @@ class Meter:
         self.batches += 1
         self.newest_ts = max(self.newest_ts, newest_ts)
 
+    def waiting(self, retry_in_s: float) -> None:
+        """The warehouse is unavailable: say so now, in the log and in a heartbeat."""
+        self.state = "waiting"
+        emit("warehouse_unavailable", logging.WARNING, retry_in_s=round(retry_in_s, 1), worker=self.worker)
+        self.tick(force=True)
+
+    def recovered(self) -> bool:
+        """A write went through: if the worker was waiting, it is running again (True)."""
+        if self.state == "running":
+            return False
+        self.state = "running"
+        emit("warehouse_back", worker=self.worker)
+        return True
+
     def figures(self) -> dict[str, Any]:
         now = time.monotonic()
         since, counted = self._mark

@@ -21,11 +21,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from modeldb.config import Settings
 from modeldb.exceptions import ConfigError
-from modeldb.stream_processors.kafka_runner import decode_batch, kafka_conf, topic_of
+from modeldb.stream_processors.kafka_runner import decode_batch, kafka_conf, topic_of, watermarks
 from modeldb.stream_processors.materializer import COLUMNS, materialize
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.warehouse.base import Warehouse
@@ -55,21 +55,17 @@ def check_tables(tables: list[str] | None) -> frozenset[str] | None:
     return frozenset(tables)
 
 
-def _only(rows: Any, tables: frozenset[str] | None) -> Any:
-    return rows if tables is None else type(rows)({t: batch for t, batch in rows.items() if t in tables})
-
-
 def kafka_backlog(settings: Settings) -> dict[int, tuple[int, int]]:
     """Each partition's (low, high) watermark now: what a rebuild will read."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer
 
     topic = topic_of(settings)
     consumer = Consumer(kafka_conf(settings, **{"group.id": f"modeldb-probe-{uuid.uuid4().hex[:8]}"}))
     try:
-        meta = consumer.list_topics(topic, timeout=15).topics.get(topic)
-        if meta is None or meta.error is not None or not meta.partitions:
+        found = watermarks(consumer, topic)
+        if not found:
             raise ConfigError(f"topic {topic} not found on {settings.transport_uri.redacted}")
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15) for p in meta.partitions}
+        return found
     finally:
         consumer.close()
 
@@ -105,7 +101,7 @@ def rebuild_kafka(settings: Settings, target: Warehouse, tables: frozenset[str] 
                         pending.discard(tp.partition)
                 continue
             good, dead, positions, _ = decode_batch(messages)
-            done.rows += sink.write(_only(materialize(good), tables))
+            done.rows += sink.write(materialize(good).only(tables))
             if group:
                 consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
                                 asynchronous=False)

@@ -12,6 +12,7 @@ from typing import Any
 
 from modeldb.config import Settings
 from modeldb.exceptions import ModelDBError
+from modeldb.stream_processors.kafka_runner import kafka_error_text
 from modeldb.stream_processors.observe import HEARTBEAT_S
 
 STALE_S = 3 * HEARTBEAT_S
@@ -97,7 +98,7 @@ def _kafka(settings: Settings, group: str, status: dict[str, Any]) -> None:
         status["partitions"] = rows
         status["lag"] = sum(r["lag"] for r in rows)
     except KafkaException as exc:
-        error = exc.args[0].str() if hasattr(exc.args[0], "str") else str(exc.args[0])
+        error = kafka_error_text(exc)
         status["broker_health"] = {"ok": False, "error": error}
         _problem(status, f"broker: {error}")
         return
@@ -146,7 +147,7 @@ def _dead_letters(settings: Settings, status: dict[str, Any]) -> None:
         status["dead_letters_at"] = letters.where
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         status["dead_letters"] = None
-        error = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
+        error = kafka_error_text(exc)
         _problem(status, f"dead letters: {error}")
 
 
