@@ -10,10 +10,15 @@ order, and all runs as a DataFrame, on a 10,000-run SQLite store, and the ratios
 Starts its own Kafka and ClickHouse; prints figures, asserts nothing.
 
     .venv/bin/python bench/warehouse_scale.py [--runs 100000] [--producers 2] [--workers 2] [--mlflow]
+        [--data DIR]
+
+With ``--data DIR`` the built warehouse (server data and the chDB copy) is kept in DIR, and a
+later run with the same DIR and ``--runs`` times the queries again without rebuilding.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import random
@@ -139,6 +144,7 @@ def timings(wh, repeats: int) -> dict[str, float]:
     model_id = wh.query("SELECT model_id FROM scale.models WHERE project = 'scale' LIMIT 2").rows
     fingerprint_run = run_id
     columns = [f"params.p{k}" for k in range(20)] + [f"metrics.m{k}" for k in range(10)]
+    everything = columns + ["metrics.loss", "tags.team"]  # what MLflow returns with each run
     cases = {
         "projects": lambda: Q.PROJECTS.frame(wh),
         "project_metrics": lambda: Q.PROJECT_METRICS.frame(wh, project=PROJECT),
@@ -146,7 +152,7 @@ def timings(wh, repeats: int) -> dict[str, float]:
             wh, PROJECT, where="params.p0 = '3' AND metrics.m0 > 0.5", order_by="metrics.m1 DESC", limit=100),
         "runs: OR filter, 30 columns": lambda: Q.search_runs(
             wh, PROJECT, where="params.p1 >= 5 OR tags.team = 't1'", columns=columns, limit=1000),
-        "runs: all as DataFrame": lambda: Q.search_runs(wh, PROJECT, columns=columns, limit=1_000_000),
+        "models (first page)": lambda: Q.search_models(wh, PROJECT),
         "models: filter+order": lambda: Q.search_models(
             wh, PROJECT, where="params.C > 1 AND metrics.accuracy > 0.9", order_by="metrics.f1 DESC", limit=100),
         "best_runs": lambda: Q.BEST_RUNS.frame(wh, project=PROJECT, metric="m0", limit=10),
@@ -155,10 +161,20 @@ def timings(wh, repeats: int) -> dict[str, float]:
         "run_params": lambda: Q.RUN_PARAMS.frame(wh, project=PROJECT, run_id=run_id),
         "param_vs_metric": lambda: Q.PARAM_VS_METRIC.frame(wh, project=PROJECT, param="p0", metric="m0"),
         "param_vs_metric_agg": lambda: Q.param_vs_metric_agg(wh, PROJECT, "p1", "m0", "median", "run"),
-        "models_using_column": lambda: Q.MODELS_USING_COLUMN.frame(wh, project=PROJECT, column="raw_3"),
+        "models_using_column (1,000 + total)": lambda: Q.models_using_column_page(wh, PROJECT, "raw_3", 1000),
         "compare_models": lambda: Q.compare_models(wh, PROJECT, model_id[0][0], model_id[1][0]),
         "version_tree": lambda: Q.version_tree(wh, PROJECT, fingerprint_run),
-        "models": lambda: Q.MODELS.frame(wh, project=PROJECT),
+        # MLflow's two searches, with the same answer: every matching run (up to 1,000) with all its
+        # params, latest metrics and tags, in the same order.
+        "mlflow shape: filter_order": lambda: Q.search_runs(
+            wh, PROJECT, where="params.p0 = '3' AND metrics.m0 > 0.5", order_by="metrics.m1 DESC",
+            columns=everything, limit=1000),
+        "mlflow shape: filter_order_2": lambda: Q.search_runs(
+            wh, PROJECT, where="metrics.m0 > 0.9", order_by="params.p1 ASC", columns=everything, limit=1000),
+        # Whole answers: their time is mostly the size of the answer.
+        "whole: all runs as DataFrame": lambda: Q.search_runs(wh, PROJECT, columns=everything, limit=1_000_000),
+        "whole: every model": lambda: Q.MODELS.frame(wh, project=PROJECT),
+        "whole: models_using_column": lambda: Q.MODELS_USING_COLUMN.frame(wh, project=PROJECT, column="raw_3"),
     }
     out = {}
     for name, case in cases.items():
@@ -187,14 +203,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--mlflow", action="store_true")
     parser.add_argument("--mlflow-runs", type=int, default=10_000)
+    parser.add_argument("--data", help="keep the built warehouse here, and reuse it when it is already built")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="modeldb-scale-"))
-    kafka = services.start_kafka(home / "kafka")
+    home = Path(args.data) if args.data else Path(tempfile.mkdtemp(prefix="modeldb-scale-"))
+    home.mkdir(parents=True, exist_ok=True)
+    marker = home / f"built-{args.runs}.json"
+    reuse = marker.exists()
+    kafka = None if reuse else services.start_kafka(home / "kafka")
     clickhouse = services.start_clickhouse(home / "clickhouse")
     try:
-        print(f"building {args.runs:,} runs through Kafka ({args.producers} producers, {args.workers} workers)…",
-              file=sys.stderr)
-        built = build(args, kafka, clickhouse, home)
+        if reuse:
+            built = json.loads(marker.read_text())
+            print(f"reusing the {args.runs:,} runs built in {home}", file=sys.stderr)
+        else:
+            print(f"building {args.runs:,} runs through Kafka ({args.producers} producers, {args.workers} workers)…",
+                  file=sys.stderr)
+            built = build(args, kafka, clickhouse, home)
+            kafka.stop()
+            kafka = None
         from modeldb.warehouse.factory import connect
 
         server = connect(Settings.load(env={}, home=home,
@@ -204,12 +230,18 @@ def main() -> None:
                                   "SELECT 'params', count() FROM scale.params").rows)
         print("timing the named queries on the ClickHouse server…", file=sys.stderr)
         on_server = timings(server, args.repeats)
-        print("copying into chDB and timing there…", file=sys.stderr)
-        chdb = copy_to_chdb(clickhouse, home)
+        if reuse:
+            chdb = connect(Settings.load(env={}, home=home, warehouse=f"chdb://{home}/chdb?database=scale"))
+        else:
+            print("copying into chDB…", file=sys.stderr)
+            chdb = copy_to_chdb(clickhouse, home)
+            marker.write_text(json.dumps(built))
+        print("timing the named queries on chDB…", file=sys.stderr)
         on_chdb = timings(chdb, args.repeats)
     finally:
         clickhouse.stop()
-        kafka.stop()
+        if kafka:
+            kafka.stop()
     print(f"\nbuilt: {built['events']:,} events in {built['seconds']:.0f}s ({built['rate']:,.0f} events/s end to end); "
           + ", ".join(f"{k}: {v:,}" for k, v in sizes.items()))
     print(f"\n{'named query':<30} {'ClickHouse ms':>14} {'chDB ms':>9}")
@@ -218,17 +250,19 @@ def main() -> None:
     if args.mlflow:
         theirs = mlflow(args.mlflow_runs, args.repeats)
         if theirs:
-            q = theirs["queries"]
-            ours_filter = on_server["runs: filter+order+page"]
-            ours_all = on_server["runs: all as DataFrame"]
+            ours_runs = sizes.get("runs", 0)
+            same = ours_runs == theirs["runs"]
             print(f"\nMLflow {theirs['mlflow_version']} (SQLite) at {theirs['runs']:,} runs vs ModelDB at "
-                  f"{sizes.get('runs', 0):,} runs (ClickHouse server):")
-            print(f"  search_runs filter+order: {q['filter_order']['median'] * 1000:,.0f} ms vs {ours_filter:.1f} ms "
-                  f"({q['filter_order']['median'] * 1000 / ours_filter:,.0f}x)")
-            print(f"  all runs as a DataFrame:  {q['all_runs_dataframe']['median'] * 1000:,.0f} ms vs "
-                  f"{ours_all:.1f} ms for all {sizes.get('runs', 0):,} runs "
-                  f"({q['all_runs_dataframe']['median'] * 1000 / ours_all:,.0f}x)")
-
+                  f"{ours_runs:,} runs{'' if same else ' (NOT the same size: run with --runs ' + str(theirs['runs']) + ' for an equal comparison)'}:")
+            print(f"{'query':<22} {'MLflow ms':>10} {'ClickHouse ms':>14} {'ratio':>7} {'chDB ms':>9} {'ratio':>7}")
+            for theirs_name, ours_name in (("filter_order", "mlflow shape: filter_order"),
+                                           ("filter_order_2", "mlflow shape: filter_order_2"),
+                                           ("all_runs_dataframe", "whole: all runs as DataFrame")):
+                if theirs_name not in theirs["queries"]:
+                    continue
+                ms = theirs["queries"][theirs_name]["median"] * 1000
+                print(f"{theirs_name:<22} {ms:>10,.0f} {on_server[ours_name]:>14.1f} {ms / on_server[ours_name]:>6.0f}x "
+                      f"{on_chdb[ours_name]:>9.1f} {ms / on_chdb[ours_name]:>6.0f}x")
 
 if __name__ == "__main__":
     main()

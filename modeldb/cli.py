@@ -176,6 +176,9 @@ def query_command(
         if title:
             out.print(f"[bold]{title}[/bold]")
         _emit(_as_result(frame), fmt, output if not title else None)
+        total = frame.attrs.get("total") if hasattr(frame, "attrs") else None
+        if total is not None and total > len(frame):
+            err.print(f"[dim]showing {len(frame):,} of {total:,}; limit=0 shows all[/dim]")
 
 
 def _argument(key: str, value: str, default: Any) -> Any:

@@ -106,10 +106,21 @@ def param_vs_metric_agg(param: str, metric: str, agg: str = "mean", entity: str 
     return Q.param_vs_metric_agg(warehouse, project, param, metric, agg, entity)
 
 
-def models_using_column(column: str, project: str | None = None) -> Any:
-    """Every model that used a column, directly or through derived columns, with the path."""
+def models_using_column(column: str, limit: int = 1000, project: str | None = None) -> Any:
+    """Models that used a column, directly or through derived columns, with the path (``limit``: 0 for all).
+
+    How many models used it in all is in ``frame.attrs["total"]``.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"limit must be a non-negative integer (0 for all), got {limit!r}")
     warehouse, project = _project(project)
-    return Q.MODELS_USING_COLUMN.frame(warehouse, project=project, column=column)
+    if limit == 0:
+        frame = Q.MODELS_USING_COLUMN.frame(warehouse, project=project, column=column)
+        frame.attrs["total"] = len(frame)
+        return frame
+    frame, total = Q.models_using_column_page(warehouse, project, column, limit)
+    frame.attrs["total"] = total
+    return frame
 
 
 def models_on_dataset(fingerprint: str, project: str | None = None) -> Any:

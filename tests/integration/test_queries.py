@@ -158,5 +158,8 @@ def test_model_queries(loaded):
     trained = {r["model_id"]: r["hops"] for r in first["on_dataset"]}
     assert all(trained[m["model_id"]] == 1 for m in first["models"])  # the frame, split, then fitted on
     assert {"Pipeline", "OneHotEncoder", "LogisticRegression"} <= {m["operator_class"] for m in first["using"]}
+    page, total = Q.models_using_column_page(wh, project, "country", limit=2)
+    assert total == len(first["using"]) > 2 and len(page) == 2
+    assert set(page.model_id) <= {m["model_id"] for m in first["using"]}
     params = {r["item"]: r for r in first["compare"]["params"]}
     assert params["clf__C"]["differs"] and not params["clf__max_iter"]["differs"]

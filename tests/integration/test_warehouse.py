@@ -23,6 +23,19 @@ def test_the_default_path_refuses_to_change_data(warehouse, statement):
     assert warehouse.query(f"SELECT count() FROM {db}.tags").scalar() == 0
 
 
+
+def test_a_checked_template_stays_read_only_with_any_values(warehouse):
+    """chDB checks a query template once; bound values are literals, so no value can make it write."""
+    db = f"`{warehouse.database}`"
+    template = "SELECT %(value)s AS v"
+    assert warehouse.query(template, {"value": "first"}).scalar() == "first"
+    evil = f"x'); DROP TABLE {db}.params; SELECT ('"
+    assert warehouse.query(template, {"value": evil}).scalar() == evil
+    for _ in range(2):  # a refused template is refused every time, never remembered as safe
+        with pytest.raises(ReadOnlyError, match="refused"):
+            warehouse.query(f"DROP TABLE {db}.params")
+    assert "params" in {r[0] for r in warehouse.query(f"SHOW TABLES FROM {db}").rows}
+
 def test_multi_statements_are_refused(warehouse):
     db = f"`{warehouse.database}`"
     with pytest.raises(WarehouseError, match="Multi-statements are not allowed"):

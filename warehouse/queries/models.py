@@ -13,7 +13,7 @@ SELECT model_id,
        argMax(parent_model_id, ver) AS parent_model_id,
        argMax(size_bytes, ver) AS size_bytes,
        argMax(train_dataframe_id, ver) AS train_dataframe_id,
-       length(argMax(feature_names, ver)) AS features,
+       argMax(length(feature_names), ver) AS features,  -- the length, not the array, is kept per group
        toString(toDateTime(intDiv(min(ts), 1000000))) AS created
 FROM {db}.models
 WHERE project = %(project)s
