@@ -61,9 +61,11 @@ def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_b
     having = f"countIf(kind = {quote(entity)} AND key = {quote(anchor[1])}) > 0 AND ({condition.sql})"
     ordering = f"{order.sql + ', ' if order.sql else ''}min(ts), {id_column}"
 
-    def run(sql: str) -> Any:
+    def run(sql: str, ids: list[str] | None = None) -> Any:
+        # The page's ids are a parameter, so the statement is the same for every page of one search.
+        params = {"project": project} if ids is None else {"project": project, "ids": ids}
         try:
-            return warehouse.query(render(sql, warehouse), {"project": project})
+            return warehouse.query(render(sql, warehouse), params)
         except WarehouseError as exc:
             if exc.code not in USER_ERRORS:
                 raise
@@ -81,9 +83,9 @@ def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_b
         GROUP BY {id_column} HAVING {having} ORDER BY {ordering} LIMIT {int(offset)}, {int(limit)}""").rows]
     frame = run(f"""
         SELECT {id_column}, {', '.join(fields)} FROM {{db}}.{table}
-        WHERE project = %(project)s AND {id_column} IN ({', '.join(quote(i) for i in ids) or "''"})
+        WHERE project = %(project)s AND {id_column} IN (SELECT arrayJoin(%(ids)s))
           AND ({_rows(display_keys)})
-        GROUP BY {id_column}""").to_pandas()
+        GROUP BY {id_column}""", ids or [""]).to_pandas()
     return frame.set_index(id_column).loc[ids].reset_index() if ids else frame
 
 
