@@ -158,6 +158,7 @@ def test_model_queries(loaded):
     trained = {r["model_id"]: r["hops"] for r in first["on_dataset"]}
     assert all(trained[m["model_id"]] == 1 for m in first["models"])  # the frame, split, then fitted on
     assert {"Pipeline", "OneHotEncoder", "LogisticRegression"} <= {m["operator_class"] for m in first["using"]}
+    assert first["best_models"] == Q.BEST_MODELS.frame(wh, project=project, metric="f1_score").to_dict("records")
     page, total = Q.models_using_column_page(wh, project, "country", limit=2)
     assert total == len(first["using"]) > 2 and len(page) == 2
     assert set(page.model_id) <= {m["model_id"] for m in first["using"]}

@@ -84,8 +84,19 @@ def best_models(warehouse: Warehouse, project: str, metric: str, limit: int = 10
     """The best models by ``metric``; errors and losses rank ascending unless told otherwise."""
     if lower_is_better is None:
         lower_is_better = metric.endswith(LOWER_IS_BETTER)
-    return BEST_MODELS.frame(warehouse, project=project, metric=metric, limit=int(limit),
-                             lower_is_better=1 if lower_is_better else 0)
+    # BEST_MODELS in two steps: rank once, then read the attributes of just those models (the
+    # models table is sorted by model id). As one statement, 18.16 ranks every model twice.
+    params = {"project": project, "metric": metric, "limit": int(limit),
+              "lower_is_better": 1 if lower_is_better else 0}
+    ranked = warehouse.query(render(_RANKED, warehouse), params).to_pandas()
+    ids = ranked["model_id"].tolist()
+    attributes = warehouse.query(render(f"SELECT * FROM {model_attributes('SELECT arrayJoin(%(ids)s)')}", warehouse),
+                                 {"project": project, "ids": ids or [""]}).to_pandas()
+    frame = ranked.merge(attributes[["model_id", "operator_class", "run_id", "parent_model_id"]], on="model_id",
+                         how="left")
+    for column in ("operator_class", "run_id", "parent_model_id"):
+        frame[column] = frame[column].fillna("")
+    return frame[["model_id", "operator_class", "run_id", "parent_model_id", "value", "dataframe_id"]]
 
 
 def models_on_dataset(warehouse: Warehouse, project: str, fingerprint: str, max_hops: int = 6) -> Any:
