@@ -222,6 +222,8 @@ def start_clickhouse(workdir: Path, port: int | None = None, timeout: float = 60
     def ready() -> bool:
         from clickhouse_driver import Client
 
+        # Not listening yet raises here, quietly; the driver would log a traceback for every attempt.
+        socket.create_connection(("127.0.0.1", tcp), timeout=1).close()
         client = Client("127.0.0.1", port=tcp, connect_timeout=1)
         try:
             return client.execute("SELECT 1")[0][0] == 1

@@ -71,9 +71,12 @@ def models_using_column_page(warehouse: Warehouse, project: str, column: str, li
         WHERE project = %(project)s AND kind = 'model' AND src = %(column)s""", warehouse), params).scalar() or 0)
     if total <= limit:
         return MODELS_USING_COLUMN.frame(warehouse, **params), total
-    page = (f"SELECT DISTINCT model_id FROM {{db}}.lineage WHERE project = %(project)s AND kind = 'model' "
-            f"AND src = %(column)s ORDER BY model_id LIMIT {int(limit)}")
-    return warehouse.query(render(_used_sql(page), warehouse), params).to_pandas(), total
+    # The page's ids first, then the answer for just those: as a subquery, 18.16 would find them twice.
+    ids = [row[0] for row in warehouse.query(render(
+        f"SELECT DISTINCT model_id FROM {{db}}.lineage WHERE project = %(project)s AND kind = 'model' "
+        f"AND src = %(column)s ORDER BY model_id LIMIT {int(limit)}", warehouse), params).rows]
+    return warehouse.query(render(_used_sql("SELECT arrayJoin(%(ids)s)"), warehouse),
+                           {**params, "ids": ids or [""]}).to_pandas(), total
 
 
 LOWER_IS_BETTER = ("_error", "_loss", "loss", "Loss", "rmse", "mae", "mse")  # "Loss": Spark's logLoss, hammingLoss
