@@ -263,9 +263,10 @@ def main() -> None:
             kafka.stop()
     print(f"\nbuilt: {built['events']:,} events in {built['seconds']:.0f}s ({built['rate']:,.0f} events/s end to end); "
           + ", ".join(f"{k}: {v:,}" for k, v in sizes.items()))
-    print(f"\n{'named query':<30} {'ClickHouse ms':>14} {'chDB ms':>9}")
+    width = max(len(name) for name in on_server) + 1
+    print(f"\n{'named query':<{width}} {'ClickHouse ms':>14} {'chDB ms':>9}")
     for name in on_server:
-        print(f"{name:<30} {on_server[name]:>14.1f} {on_chdb[name]:>9.1f}")
+        print(f"{name:<{width}} {on_server[name]:>14.1f} {on_chdb[name]:>9.1f}")
     if args.mlflow:
         theirs = mlflow(args.mlflow_runs, args.repeats)
         if theirs:
