@@ -38,11 +38,17 @@ class ReadOnlyWarehouse:
         self.capabilities = inner.capabilities
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
+        return self._read(lambda: self._inner.query(sql, params, readonly=True), sql, params)
+
+    def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._read(lambda: self._inner.frame(sql, params), sql, params)
+
+    def _read(self, run: Any, sql: str, params: Mapping[str, Any] | None) -> Any:
         statements = getattr(_recording, "statements", None)
         if statements is not None:
             statements.append(bind(sql, params).strip())
         try:
-            return self._inner.query(sql, params, readonly=True)
+            return run()
         except ReadOnlyError as exc:
             reason = str(exc).split(";")[0].split(" (use ")[0]
             raise ReadOnlyError(f"{reason}. The dashboard only reads; nothing was changed.", exc.code) from None

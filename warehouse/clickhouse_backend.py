@@ -87,6 +87,9 @@ class ClickHouseWarehouse:
             raise _translate(exc, self.description) from None
         return Result([m[0] for m in meta], [m[1] for m in meta], [tuple(r) for r in rows])
 
+    def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.query(sql, params).to_pandas()  # columnar fetch measured no faster: the server dominates
+
     def close(self) -> None:
         with self._lock:
             self._client.disconnect()

@@ -36,6 +36,22 @@ def test_a_checked_template_stays_read_only_with_any_values(warehouse):
             warehouse.query(f"DROP TABLE {db}.params")
     assert "params" in {r[0] for r in warehouse.query(f"SHOW TABLES FROM {db}").rows}
 
+
+@pytest.mark.parametrize("sql", [
+    "SELECT 'a\\'b' AS s, toNullable('x') AS ns, CAST(NULL AS Nullable(String)) AS nn, nan AS fnan, -inf AS finf, "
+    "toInt64(-5) AS i, toUInt8(1) AS u8, ['a', 'b'] AS arr, [1.5, 2] AS farr, 1.0 AS f, CAST([] AS Array(String)) AS e",
+    "SELECT number, if(number % 2 = 0, toNullable(toFloat64(number)), NULL) AS nf, "
+    "if(number % 2 = 0, toNullable(toString(number)), NULL) AS ns, if(number % 2 = 0, toNullable(number), NULL) AS ni "
+    "FROM system.numbers LIMIT 4",
+    "SELECT number, 'x' AS s FROM system.numbers LIMIT 0",
+    "SELECT toUInt64(18446744073709551615) AS u, toUInt32(7) AS u32",
+])
+def test_frame_is_the_same_answer_as_query(warehouse, sql):
+    """chDB's frame() takes its own faster output path; its answer must not differ from query()'s."""
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(warehouse.frame(sql), warehouse.query(sql).to_pandas())
+
 def test_multi_statements_are_refused(warehouse):
     db = f"`{warehouse.database}`"
     with pytest.raises(WarehouseError, match="Multi-statements are not allowed"):

@@ -61,10 +61,12 @@ def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_b
     having = f"countIf(kind = {quote(entity)} AND key = {quote(anchor[1])}) > 0 AND ({condition.sql})"
     ordering = f"{order.sql + ', ' if order.sql else ''}min(ts), {id_column}"
 
-    def run(sql: str, ids: list[str] | None = None) -> Any:
+    def run(sql: str, ids: list[str] | None = None, frame: bool = False) -> Any:
         # The page's ids are a parameter, so the statement is the same for every page of one search.
         params = {"project": project} if ids is None else {"project": project, "ids": ids}
         try:
+            if frame:
+                return warehouse.frame(render(sql, warehouse), params)
             return warehouse.query(render(sql, warehouse), params)
         except WarehouseError as exc:
             if exc.code not in USER_ERRORS:
@@ -76,7 +78,7 @@ def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_b
         return run(f"""
             SELECT {id_column}, {', '.join(fields)} FROM {{db}}.{table}
             WHERE project = %(project)s AND ({_rows(filter_keys | display_keys)})
-            GROUP BY {id_column} HAVING {having} ORDER BY {ordering} LIMIT {int(offset)}, {int(limit)}""").to_pandas()
+            GROUP BY {id_column} HAVING {having} ORDER BY {ordering} LIMIT {int(offset)}, {int(limit)}""", frame=True)
     ids = [row[0] for row in run(f"""
         SELECT {id_column} FROM {{db}}.{table}
         WHERE project = %(project)s AND ({_rows(filter_keys)})
@@ -85,7 +87,7 @@ def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_b
         SELECT {id_column}, {', '.join(fields)} FROM {{db}}.{table}
         WHERE project = %(project)s AND {id_column} IN (SELECT arrayJoin(%(ids)s))
           AND ({_rows(display_keys)})
-        GROUP BY {id_column}""", ids or [""]).to_pandas()
+        GROUP BY {id_column}""", ids or [""], frame=True)
     return frame.set_index(id_column).loc[ids].reset_index() if ids else frame
 
 
