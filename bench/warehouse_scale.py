@@ -284,5 +284,6 @@ def main() -> None:
                 print(f"{theirs_name:<22} {ms:>10,.0f} {on_server[ours_name]:>14.1f} {ms / on_server[ours_name]:>6.0f}x "
                       f"{on_chdb[ours_name]:>9.1f} {ms / on_chdb[ours_name]:>6.0f}x")
 
+
 if __name__ == "__main__":
     main()

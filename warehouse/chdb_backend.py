@@ -221,10 +221,8 @@ def _plain(value: Any) -> Any:
     """A DataFrame cell as the row path gives it: arrays as lists, numpy scalars as Python's, bytes as text."""
     import numpy as np
 
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
     if isinstance(value, np.ndarray):
         return [_plain(v) for v in value.tolist()]
     if isinstance(value, np.generic):
         return value.item()
-    return value
+    return _text(value)

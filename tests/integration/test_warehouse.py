@@ -23,7 +23,6 @@ def test_the_default_path_refuses_to_change_data(warehouse, statement):
     assert warehouse.query(f"SELECT count() FROM {db}.tags").scalar() == 0
 
 
-
 def test_a_checked_template_stays_read_only_with_any_values(warehouse):
     """chDB checks a query template once; bound values are literals, so no value can make it write."""
     db = f"`{warehouse.database}`"
@@ -51,6 +50,7 @@ def test_frame_is_the_same_answer_as_query(warehouse, sql):
     import pandas as pd
 
     pd.testing.assert_frame_equal(warehouse.frame(sql), warehouse.query(sql).to_pandas())
+
 
 def test_multi_statements_are_refused(warehouse):
     db = f"`{warehouse.database}`"
