@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration install system-deps bench compose-check clean
+.PHONY: demo test unit integration lint install system-deps bench compose-check clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
@@ -33,12 +33,16 @@ system-deps: install
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	@command -v mvn >/dev/null || { echo "installing Maven"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null; }
-	$(BIN)/python -c 'from modeldb.services import kafka_libs; print("kafka jars:", kafka_libs())'
+	$(BIN)/python -c 'from modeldb.devtools.services import kafka_libs; print("kafka jars:", kafka_libs())'
 
 ## Unit tests (no services), then integration tests. The integration session
 ## starts Kafka (KRaft) and clickhouse-server on free loopback ports and stops them.
-test: system-deps
+test: system-deps lint
 	$(BIN)/python -m pytest -q tests/unit tests/integration
+
+## The import contract (pyproject's [tool.importlinter]): the layers of DESIGN.md, no import circles.
+lint: install
+	$(BIN)/python tools/lint_imports.py
 
 unit: install
 	$(BIN)/python -m pytest -q tests/unit

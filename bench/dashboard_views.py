@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from modeldb import services
+from modeldb.devtools import services
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from warehouse_scale import PROJECT, build  # noqa: E402

@@ -21,8 +21,8 @@ import uuid
 from pathlib import Path
 
 import modeldb
-from modeldb import codec, services
-from modeldb.config import Settings
+from modeldb.core import codec, services
+from modeldb.core.config import Settings
 from modeldb.stream_processors.deadletter import FileDeadLetters
 from modeldb.stream_processors.local import LocalRunner
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
@@ -113,7 +113,7 @@ def main() -> None:
         # Pre-encode N metric events, put them on a fresh topic, then time a fresh worker draining them.
         from confluent_kafka import Producer
 
-        from modeldb.events import envelope, producer_info
+        from modeldb.core.events import envelope, producer_info
 
         producer_rec = producer_info().as_record()
         run_ids = [uuid.uuid4().hex for _ in range(200)]
@@ -176,7 +176,7 @@ def main() -> None:
 
         # local runner, file log -> chDB, same events
         log_home = root / "local"
-        from modeldb.eventlog import EventLogWriter, frame
+        from modeldb.core.eventlog import EventLogWriter, frame
 
         writer = EventLogWriter(log_home / "events.log")
         writer.append(b"".join(frame(v) for v in encoded))

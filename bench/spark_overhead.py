@@ -54,7 +54,7 @@ def main() -> None:
 
     import modeldb
     import modeldb.spark
-    from modeldb.demo_spark import spark_session
+    from modeldb.devtools.demo_spark import spark_session
     from pyspark.sql import functions as F
 
     home = Path(tempfile.mkdtemp(prefix="modeldb-spark-bench-"))

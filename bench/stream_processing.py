@@ -27,9 +27,9 @@ from pathlib import Path
 from foundation import MODELDB, pct  # bench/ is on sys.path when run as a script
 
 import modeldb
-from modeldb import codec, services
-from modeldb.config import Settings
-from modeldb.events import envelope, producer_info, typed_param
+from modeldb.core import codec, services
+from modeldb.core.config import Settings
+from modeldb.core.events import envelope, producer_info, typed_param
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
 from modeldb.stream_processors.topics import ensure_topics
 from modeldb.warehouse.factory import connect

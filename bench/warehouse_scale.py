@@ -31,8 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from modeldb import services
-from modeldb.config import Settings
+from modeldb.devtools import services
+from modeldb.core.config import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for mlflow_runner
 from mlflow_runner import run_in_mlflow_venv  # noqa: E402
@@ -44,7 +44,7 @@ PROJECT = "scale"
 def produce(transport: str, home: str, first: int, count: int) -> None:
     """One producer process: ``count`` runs through the public API to Kafka."""
     import modeldb
-    from modeldb.events import typed_param, uuid7
+    from modeldb.core.events import typed_param, uuid7
 
     modeldb.init(project=PROJECT, experiment="sweep", home=home, transport=transport)
     features = [f"f{k}" for k in range(10)]

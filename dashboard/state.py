@@ -17,8 +17,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import streamlit as st
 
-from modeldb.config import Settings
-from modeldb.exceptions import (ModelDBError, ReadOnlyError, WarehouseError, WarehouseLocked,
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import (ModelDBError, ReadOnlyError, WarehouseError, WarehouseLocked,
                                 WarehouseUnavailable)
 from modeldb.warehouse.base import Result, Warehouse, bind
 from modeldb.warehouse.queries import FilterError

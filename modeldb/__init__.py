@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from modeldb.core import __version__
 
 _API = {
     "init": "modeldb.producers.tracking",
@@ -23,8 +23,8 @@ _API = {
     "active_run": "modeldb.producers.tracking",
     "flush": "modeldb.producers.tracking",
     "Run": "modeldb.producers.tracking",
-    "Settings": "modeldb.config",
-    "ModelDBError": "modeldb.exceptions",
+    "Settings": "modeldb.core.config",
+    "ModelDBError": "modeldb.core.exceptions",
     "load_model": "modeldb.producers.artifacts",
 }
 _SUBMODULES = ("sklearn", "spark", "query")
@@ -49,7 +49,7 @@ def _run() -> Any:
 
     run = tracking.active_run()
     if run is None:
-        from modeldb.exceptions import TrackingError
+        from modeldb.core.exceptions import TrackingError
 
         raise TrackingError("no active run: use `with modeldb.start_run():` first")
     return run

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from modeldb.config import Settings
-from modeldb.exceptions import ConfigError, TrackingError
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ConfigError, TrackingError
 
 PICKLE = "pickle"
 PART_FORMAT = "part"

@@ -21,8 +21,8 @@ import time
 from collections import deque
 from typing import Any
 
-from modeldb import codec
-from modeldb.exceptions import TransportError
+from modeldb.core import codec
+from modeldb.core.exceptions import TransportError
 from modeldb.producers.base import Transport
 from modeldb.producers.spill import SpillLog
 

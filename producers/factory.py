@@ -1,8 +1,8 @@
 """Pick the transport from the transport URI. Heavy clients are imported only when asked."""
 from __future__ import annotations
 
-from modeldb.config import Settings
-from modeldb.exceptions import ConfigError
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ConfigError
 from modeldb.producers.base import Transport, Undeliverable
 
 

@@ -2,15 +2,15 @@
 
 Limits: the log lives on one machine's disk; writers on several hosts need
 Kafka. Records are durable once ``flush`` returns (fsync). Many processes may
-append at once (see ``modeldb.eventlog``). The key is not stored: each event
+append at once (see ``modeldb.core.eventlog``). The key is not stored: each event
 carries its run id.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from modeldb.eventlog import EventLogWriter, frame
-from modeldb.exceptions import TransportError
+from modeldb.core.eventlog import EventLogWriter, frame
+from modeldb.core.exceptions import TransportError
 from modeldb.producers.base import Undeliverable
 
 BUFFER_BYTES = 256 * 1024

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from modeldb.config import KafkaSecurity, Uri
+from modeldb.core.config import KafkaSecurity, Uri
 from modeldb.producers.base import Undeliverable
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from modeldb.eventlog import EventLogWriter, frame, read_records
+from modeldb.core.eventlog import EventLogWriter, frame, read_records
 
 
 class SpillLog:

@@ -25,9 +25,9 @@ import traceback
 from itertools import count
 from typing import Any, Callable, Mapping
 
-from modeldb.config import Settings
-from modeldb.events import as_metric_value, envelope, producer_info, python_framework, typed_param, uuid7
-from modeldb.exceptions import TrackingError
+from modeldb.core.config import Settings
+from modeldb.core.events import as_metric_value, envelope, producer_info, python_framework, typed_param, uuid7
+from modeldb.core.exceptions import TrackingError
 from modeldb.producers.emitter import Emitter
 from modeldb.producers.factory import make_transport
 from modeldb.producers.spill import SpillLog

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from modeldb.config import Settings
-from modeldb.exceptions import ConfigError, DecodeError
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ConfigError, DecodeError
 
 
 def letter(data: bytes, reason: str, source: str, partition: int, offset: int) -> dict[str, Any]:
@@ -82,7 +82,7 @@ class FileDeadLetters:
 
     def resend(self, settings: Settings, letters: list[Letter]) -> int:
         """Append the originals to the file event log, where the local runner reads them again."""
-        from modeldb.eventlog import EventLogWriter, frame
+        from modeldb.core.eventlog import EventLogWriter, frame
 
         writer = EventLogWriter(Path(settings.transport_uri.path))
         try:
@@ -158,7 +158,7 @@ class KafkaDeadLetters:
         """Produce the originals to the event topic again, with their original key (the run id)."""
         from confluent_kafka import Producer
 
-        from modeldb.exceptions import TransportError
+        from modeldb.core.exceptions import TransportError
         from modeldb.stream_processors.kafka_runner import kafka_conf, topic_of
 
         producer = Producer(kafka_conf(settings, acks="all", **{"enable.idempotence": True}))

@@ -21,8 +21,8 @@ import os
 import time
 from typing import Any
 
-from modeldb.config import Settings
-from modeldb.exceptions import DecodeError
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import DecodeError
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
 from modeldb.stream_processors.observe import Meter, emit
 from modeldb.stream_processors.sink import WarehouseSink

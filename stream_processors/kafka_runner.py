@@ -36,8 +36,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from modeldb.config import Settings
-from modeldb.exceptions import DecodeError, TransportError
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import DecodeError, TransportError
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
 from modeldb.stream_processors.observe import Meter, emit
 from modeldb.stream_processors.sink import WarehouseSink

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from modeldb.config import Settings
-from modeldb.eventlog import read_records
-from modeldb.exceptions import DecodeError
+from modeldb.core.config import Settings
+from modeldb.core.eventlog import read_records
+from modeldb.core.exceptions import DecodeError
 from modeldb.stream_processors.deadletter import FileDeadLetters, letter
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
 from modeldb.stream_processors.observe import Meter

@@ -14,9 +14,9 @@ import binascii
 from collections import defaultdict
 from typing import Any, Iterable
 
-from modeldb import codec
-from modeldb.events import EVENT_TYPES, typed_param
-from modeldb.exceptions import DecodeError
+from modeldb.core import codec
+from modeldb.core.events import EVENT_TYPES, typed_param
+from modeldb.core.exceptions import DecodeError
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "events_raw": ("event_id", "event_type", "schema_version", "ts", "project", "experiment", "run_id", "seq",

@@ -21,7 +21,7 @@ import socket
 import time
 from typing import Any
 
-from modeldb.exceptions import ModelDBError
+from modeldb.core.exceptions import ModelDBError
 from modeldb.warehouse.base import Warehouse
 
 log = logging.getLogger("modeldb.processor")

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from modeldb.config import Settings
-from modeldb.exceptions import ConfigError
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ConfigError
 from modeldb.stream_processors.kafka_runner import decode_batch, kafka_conf, topic_of, watermarks
 from modeldb.stream_processors.materializer import COLUMNS, materialize
 from modeldb.stream_processors.sink import WarehouseSink

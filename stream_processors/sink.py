@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Callable
 
-from modeldb.exceptions import WarehouseError, WarehouseUnavailable
+from modeldb.core.exceptions import WarehouseError, WarehouseUnavailable
 from modeldb.stream_processors.materializer import COLUMNS, Rows
 from modeldb.warehouse.base import Warehouse
 

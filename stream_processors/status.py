@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from modeldb.config import Settings
-from modeldb.exceptions import ModelDBError
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ModelDBError
 from modeldb.stream_processors.kafka_runner import kafka_error_text
 from modeldb.stream_processors.observe import HEARTBEAT_S
 

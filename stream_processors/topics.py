@@ -8,7 +8,7 @@ retention would lose history.
 """
 from __future__ import annotations
 
-from modeldb.config import Settings
+from modeldb.core.config import Settings
 
 KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 

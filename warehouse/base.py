@@ -2,7 +2,7 @@
 
 The DDL, the queries and the dedup rules live once, above the backends
 (``ddl/``, ``migrate.py``, ``queries.py``). Both backends raise the same
-``modeldb.exceptions`` types, translated at their boundary with ClickHouse's
+``modeldb.core.exceptions`` types, translated at their boundary with ClickHouse's
 error code kept.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
-from modeldb.exceptions import WarehouseError
+from modeldb.core.exceptions import WarehouseError
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from modeldb.exceptions import ReadOnlyError, WarehouseError, WarehouseLocked
+from modeldb.core.exceptions import ReadOnlyError, WarehouseError, WarehouseLocked
 from modeldb.warehouse.base import Capabilities, Result, bind, error_code, quote
 
 _READ_KINDS = ("SelectWithUnionQuery", "SelectQuery", "ShowTables", "ShowColumns", "ShowCreateTableQuery",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Mapping, Sequence
 
-from modeldb.config import Secret, Uri
-from modeldb.exceptions import ReadOnlyError, WarehouseError, WarehouseUnavailable
+from modeldb.core.config import Secret, Uri
+from modeldb.core.exceptions import ReadOnlyError, WarehouseError, WarehouseUnavailable
 from modeldb.warehouse.base import Capabilities, Result, bind
 
 READONLY_CODE = 164

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from modeldb.exceptions import MigrationError
+from modeldb.core.exceptions import MigrationError
 
 _VIEW = re.compile(r"^CREATE MATERIALIZED VIEW IF NOT EXISTS (`[^`]+`)\.`?(\w+)`? TO \1\.`?(\w+)`?\s+AS\s+(.*)$", re.S)
 _CREATE = re.compile(

@@ -1,8 +1,8 @@
 """Pick the warehouse backend from the warehouse URI; heavy clients load only when asked."""
 from __future__ import annotations
 
-from modeldb.config import Settings
-from modeldb.exceptions import ConfigError
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ConfigError
 from modeldb.warehouse.base import Warehouse
 
 

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from modeldb.exceptions import MigrationError, WarehouseError
+from modeldb.core.exceptions import MigrationError, WarehouseError
 from modeldb.warehouse.base import Warehouse
 from modeldb.warehouse.cluster import distribute
 from modeldb.warehouse.ddl import migrations

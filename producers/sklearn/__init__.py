@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Iterable
 
-from modeldb.exceptions import TrackingError
+from modeldb.core.exceptions import TrackingError
 from modeldb.producers import autolog as autolog_base
 from modeldb.producers.sklearn import tracker as T
 from modeldb.producers.sklearn.patching import Patches

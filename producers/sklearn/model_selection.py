@@ -114,7 +114,7 @@ def after_fit(tracker: Any, run: Any, est: Any, call: Any, x_info: DataInfo | No
     best_model_id = None
     best = getattr(est, "best_estimator_", None)
     if best is not None:
-        from modeldb.events import uuid7
+        from modeldb.core.events import uuid7
         from modeldb.producers.sklearn.tracker import ModelInfo, emit_operator
 
         best_model_id, refit_action = uuid7(), uuid7()

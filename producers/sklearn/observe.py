@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from modeldb.events import uuid7
+from modeldb.core.events import uuid7
 from modeldb.producers.sklearn import data as D
 from modeldb.producers.sklearn.bounds import bounded
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from modeldb.events import typed_param
+from modeldb.core.events import typed_param
 
 MAX_PARAM_TEXT = 2000
 MAX_INTERNAL_VALUES = 10_000

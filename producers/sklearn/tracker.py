@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from modeldb.events import uuid7
+from modeldb.core.events import uuid7
 from modeldb.producers import tracking
 from modeldb.producers.autolog import Switch, TrackerBase
 from modeldb.producers.artifacts import PART_FORMAT, ArtifactStore

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from modeldb.exceptions import TrackingError
+from modeldb.core.exceptions import TrackingError
 from modeldb.producers import autolog as autolog_base
 from modeldb.producers.spark import tracker as T
 from modeldb.producers.spark.tracker import Options

@@ -18,7 +18,7 @@ import importlib
 import json
 from typing import Any
 
-from modeldb.exceptions import TrackingError
+from modeldb.core.exceptions import TrackingError
 
 SPARK_FORMAT = "spark-ml"
 SPARK_PART = "spark-part"

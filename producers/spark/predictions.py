@@ -81,8 +81,8 @@ def executor_writer(settings: Any, head: dict[str, Any], model_id: str, datafram
     def write_partition(rows: Iterable[Any]) -> None:
         from pyspark import TaskContext
 
-        from modeldb import codec
-        from modeldb.events import now_micros, producer_info
+        from modeldb.core import codec
+        from modeldb.core.events import now_micros, producer_info
         from modeldb.producers.kafka import KafkaTransport
 
         failures: list[str] = []

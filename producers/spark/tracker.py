@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Callable
 
-from modeldb.events import producer_info, uuid7
+from modeldb.core.events import producer_info, uuid7
 from modeldb.producers import tracking
 from modeldb.producers.autolog import Switch, TrackerBase
 from modeldb.producers.sklearn import lineage

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 import modeldb
-from modeldb import services
-from modeldb.config import Settings
-from modeldb.eventlog import EventLogWriter, frame
+from modeldb.devtools import services
+from modeldb.core.config import Settings
+from modeldb.core.eventlog import EventLogWriter, frame
 from modeldb.stream_processors.deadletter import FileDeadLetters
 from modeldb.stream_processors.local import LocalRunner
 from modeldb.warehouse.factory import connect

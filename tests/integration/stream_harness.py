@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from modeldb import codec, services
-from modeldb.config import Settings
-from modeldb.exceptions import ModelDBError
+from modeldb.core import codec, services
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ModelDBError
 from modeldb.warehouse import queries as Q
 from modeldb.warehouse.factory import connect
 from tests.integration import loadgen

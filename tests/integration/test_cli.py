@@ -5,7 +5,7 @@ import json
 import os
 
 import modeldb
-from modeldb import services
+from modeldb.devtools import services
 from tests.integration.conftest import run_cli, unique
 
 
@@ -78,7 +78,7 @@ def test_passwords_never_reach_the_output(clickhouse, tmp_path):
 
 
 def test_process_once_reports_dead_letters(tmp_path):
-    from modeldb.eventlog import EventLogWriter, frame
+    from modeldb.core.eventlog import EventLogWriter, frame
 
     modeldb.init(project="once", home=tmp_path)
     with modeldb.start_run() as run:

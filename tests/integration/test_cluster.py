@@ -7,9 +7,9 @@ import pytest
 from clickhouse_driver import Client
 
 import modeldb
-from modeldb import services
-from modeldb.config import Settings
-from modeldb.eventlog import EventLogWriter, frame, read_records
+from modeldb.devtools import services
+from modeldb.core.config import Settings
+from modeldb.core.eventlog import EventLogWriter, frame, read_records
 from modeldb.stream_processors.deadletter import FileDeadLetters
 from modeldb.stream_processors.local import LocalRunner
 from modeldb.warehouse.factory import connect

@@ -15,9 +15,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import modeldb
-from modeldb.config import Settings
+from modeldb.core.config import Settings
 from modeldb.dashboard import state
-from modeldb.demo_project import BAD_COLUMN, train
+from modeldb.devtools.demo_project import BAD_COLUMN, train
 from modeldb.warehouse import queries as Q
 from tests.integration.conftest import unique
 
@@ -264,7 +264,7 @@ def test_writes_typed_into_the_sql_page_are_refused_and_change_nothing(app, chur
 
 
 def test_the_dashboards_connection_cannot_write(app, churn):
-    from modeldb.exceptions import ReadOnlyError
+    from modeldb.core.exceptions import ReadOnlyError
 
     _open(app, "overview")
     wh = state.connection().warehouse
@@ -295,7 +295,7 @@ def test_an_empty_warehouse_and_an_unreachable_one_get_messages(monkeypatch, cli
         _open(at, page)
         assert any("No projects yet" in i.value for i in at.info), page
 
-    from modeldb.services import free_port
+    from modeldb.devtools.services import free_port
 
     monkeypatch.setenv("MODELDB_WAREHOUSE", f"clickhouse://default@127.0.0.1:{free_port()}/modeldb")
     _release()
@@ -308,7 +308,7 @@ def test_an_empty_warehouse_and_an_unreachable_one_get_messages(monkeypatch, cli
 
 def test_losing_the_warehouse_mid_session_is_a_message(monkeypatch, tmp_path):
     """A ClickHouse server of its own, stopped while the dashboard is open."""
-    from modeldb.services import start_clickhouse
+    from modeldb.devtools.services import start_clickhouse
 
     server = start_clickhouse(tmp_path / "clickhouse")
     try:

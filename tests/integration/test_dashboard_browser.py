@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import modeldb
-from modeldb.demo_project import BAD_COLUMN, train
-from modeldb.services import free_port
+from modeldb.devtools.demo_project import BAD_COLUMN, train
+from modeldb.devtools.services import free_port
 from tests.integration.conftest import MODELDB, cli_env, unique
 
 CHROMIUM = "/usr/bin/chromium"

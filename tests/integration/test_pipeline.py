@@ -5,7 +5,7 @@ import base64
 import math
 
 import modeldb
-from modeldb import codec
+from modeldb.core import codec
 from modeldb.warehouse import queries
 from tests.integration.conftest import unique
 
@@ -127,7 +127,7 @@ def test_non_finite_metrics_are_stored_and_ranking_skips_them(pipeline):
 
 
 def _event(project, event_type, payload):
-    from modeldb.events import envelope
+    from modeldb.core.events import envelope
 
     producer = {"host": "h", "pid": 1, "library": "modeldb", "library_version": "0", "framework": None,
                 "framework_version": None}

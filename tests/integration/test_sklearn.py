@@ -21,7 +21,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import modeldb
 import modeldb.sklearn
-from modeldb.exceptions import WarehouseError
+from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse import queries
 from tests.integration.conftest import unique
 

@@ -33,7 +33,7 @@ PATHS = {"file+chdb": "embedded_pipeline", "kafka+clickhouse": "kafka_pipeline"}
 
 @pytest.fixture(scope="module")
 def spark():
-    from modeldb.demo_spark import spark_session
+    from modeldb.devtools.demo_spark import spark_session
 
     session = spark_session("modeldb-tests")
     yield session
@@ -274,7 +274,7 @@ def test_executors_send_prediction_rows_to_kafka(kafka_pipeline, spark):
 APP = textwrap.dedent("""
     import sys
     import modeldb, modeldb.spark
-    from modeldb.demo_spark import spark_session
+    from modeldb.devtools.demo_spark import spark_session
     from tests.integration.test_spark import customers, churn_pipeline
     from pyspark.ml.evaluation import MulticlassClassificationEvaluator
     spark = spark_session(sys.argv[1], master="local[1]")

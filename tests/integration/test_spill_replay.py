@@ -6,7 +6,7 @@ import time
 import pytest
 
 import modeldb
-from modeldb import codec, services
+from modeldb.core import codec, services
 from modeldb.producers.spill import SpillLog
 from tests.integration.conftest import run_cli, unique
 

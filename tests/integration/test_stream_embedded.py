@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-from modeldb import codec
-from modeldb.eventlog import EventLogWriter, frame
-from modeldb.events import envelope, producer_info
+from modeldb.core import codec
+from modeldb.core.eventlog import EventLogWriter, frame
+from modeldb.core.events import envelope, producer_info
 from tests.integration import loadgen
 from tests.integration.conftest import cli_env, run_cli
 from tests.integration.stream_harness import REPO

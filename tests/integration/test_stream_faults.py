@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from modeldb import codec
-from modeldb.events import envelope, producer_info
+from modeldb.core import codec
+from modeldb.core.events import envelope, producer_info
 from tests.integration import loadgen
 from tests.integration.conftest import MODELDB, unique
 from tests.integration.stream_harness import Services, Stream
@@ -279,7 +279,7 @@ def test_a_three_broker_cluster_loses_a_broker_while_runs_log_and_loses_nothing(
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, ConfigResource
 
-    from modeldb import services
+    from modeldb.devtools import services
 
     nodes = services.start_kafka_cluster(tmp_path / "cluster", nodes=3)
     stream = None

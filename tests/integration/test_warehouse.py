@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from modeldb.exceptions import MigrationError, ReadOnlyError, WarehouseError
+from modeldb.core.exceptions import MigrationError, ReadOnlyError, WarehouseError
 from modeldb.warehouse.ddl import migrations
 from modeldb.warehouse.migrate import apply
 
@@ -113,7 +113,7 @@ def test_the_read_only_path_does_not_reach_outside_the_warehouse(warehouse, stat
 
 def test_new_summaries_are_backfilled_from_a_warehouse_that_predates_them(warehouse):
     """Migrations 0003+ fill model_summary and the project summaries from rows materialized before them."""
-    from modeldb import codec
+    from modeldb.core import codec
     from modeldb.stream_processors.materializer import COLUMNS, decode_and_validate, materialize
     from tests.integration.conftest import unique
     from tests.unit.events_factory import event
@@ -158,7 +158,7 @@ def test_processes_starting_together_on_a_fresh_warehouse_migrate_it_once(clickh
              for _ in range(4)]
     results = [(p.wait(120), p.stderr.read()) for p in procs]
     assert all(code == 0 for code, _ in results), results
-    from modeldb.config import Settings
+    from modeldb.core.config import Settings
     from modeldb.warehouse.factory import connect
 
     wh = connect(Settings.load(env={}, warehouse=env["MODELDB_WAREHOUSE"]), migrate=False)

@@ -1,7 +1,7 @@
 """Build one valid event of every type, for tests that need real encoded records."""
 from __future__ import annotations
 
-from modeldb.events import EVENT_TYPES, envelope, typed_param
+from modeldb.core.events import EVENT_TYPES, envelope, typed_param
 
 PRODUCER = {"host": "h", "pid": 1, "library": "modeldb", "library_version": "0", "framework": None,
             "framework_version": None}

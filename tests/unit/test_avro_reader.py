@@ -7,10 +7,10 @@ import re
 import fastavro
 import pytest
 
-from modeldb import codec
-from modeldb.avro_reader import Unusual, compile_reader
-from modeldb.events import EVENT_TYPES, typed_param
-from modeldb.exceptions import DecodeError
+from modeldb.core import codec
+from modeldb.core.avro_reader import Unusual, compile_reader
+from modeldb.core.events import EVENT_TYPES, typed_param
+from modeldb.core.exceptions import DecodeError
 from tests.unit.events_factory import event
 
 

@@ -5,9 +5,9 @@ import math
 import fastavro
 import pytest
 
-from modeldb import codec
-from modeldb.avro_writer import AvroDataError, compile_writer
-from modeldb.events import EVENT_TYPES
+from modeldb.core import codec
+from modeldb.core.avro_writer import AvroDataError, compile_writer
+from modeldb.core.events import EVENT_TYPES
 from tests.unit.events_factory import event
 
 

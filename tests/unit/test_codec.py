@@ -5,9 +5,9 @@ import fastavro
 import fastavro.schema
 import pytest
 
-from modeldb import codec
-from modeldb.events import EVENT_TYPES
-from modeldb.exceptions import DecodeError
+from modeldb.core import codec
+from modeldb.core.events import EVENT_TYPES
+from modeldb.core.exceptions import DecodeError
 from tests.unit.events_factory import event
 
 

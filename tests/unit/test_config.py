@@ -1,7 +1,7 @@
 import pytest
 
-from modeldb.config import Settings, parse_uri
-from modeldb.exceptions import ConfigError
+from modeldb.core.config import Settings, parse_uri
+from modeldb.core.exceptions import ConfigError
 
 
 def test_arguments_beat_environment_beat_defaults(tmp_path):

@@ -1,7 +1,7 @@
 import multiprocessing
 import os
 
-from modeldb.eventlog import EventLogWriter, frame, read_records
+from modeldb.core.eventlog import EventLogWriter, frame, read_records
 
 
 def _writer(path, worker, n):

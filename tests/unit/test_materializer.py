@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from modeldb import codec
-from modeldb.events import EVENT_TYPES
-from modeldb.exceptions import DecodeError
+from modeldb.core import codec
+from modeldb.core.events import EVENT_TYPES
+from modeldb.core.exceptions import DecodeError
 from modeldb.stream_processors.materializer import COLUMNS, decode_and_validate, materialize
 from modeldb.warehouse.ddl import tables
 from tests.unit.events_factory import event
@@ -55,7 +55,7 @@ def test_validation_rejects_an_empty_run_id():
 def test_raw_row_and_fast_path_rows_are_exact():
     import base64
 
-    from modeldb.events import typed_param
+    from modeldb.core.events import typed_param
 
     data = codec.encode(event("MetricLogged", value=0.25, step=3, model_id="m1", slice=""))
     e = decode_and_validate(data)

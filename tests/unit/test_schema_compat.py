@@ -6,9 +6,9 @@ import json
 import fastavro
 import pytest
 
-from modeldb import codec
-from modeldb.events import EVENT_TYPES
-from modeldb.schema_compat import problems
+from modeldb.core import codec
+from modeldb.core.events import EVENT_TYPES
+from modeldb.core.schema_compat import problems
 from tests.unit.events_factory import event
 
 

@@ -18,9 +18,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import modeldb
 import modeldb.sklearn
-from modeldb import codec
-from modeldb.eventlog import read_records
-from modeldb.exceptions import TrackingError
+from modeldb.core import codec
+from modeldb.core.eventlog import read_records
+from modeldb.core.exceptions import TrackingError
 from modeldb.producers.sklearn import tracker as T
 
 

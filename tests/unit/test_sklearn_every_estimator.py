@@ -11,8 +11,8 @@ from sklearn.utils import all_estimators
 
 import modeldb
 import modeldb.sklearn
-from modeldb import codec
-from modeldb.eventlog import read_records
+from modeldb.core import codec
+from modeldb.core.eventlog import read_records
 
 RNG = np.random.default_rng(0)
 X = np.abs(RNG.normal(size=(60, 4)))

@@ -11,7 +11,7 @@ from pyspark.sql.classic import dataframe  # noqa: E402
 from pyspark.sql.types import DoubleType, StringType, StructField, StructType  # noqa: E402
 
 import modeldb.spark  # noqa: E402
-from modeldb.exceptions import TrackingError  # noqa: E402
+from modeldb.core.exceptions import TrackingError  # noqa: E402
 from modeldb.producers.spark import frames, predictions  # noqa: E402
 from modeldb.producers.spark import params as P  # noqa: E402
 from modeldb.producers.spark.tracker import _derivation, _declared_inputs  # noqa: E402

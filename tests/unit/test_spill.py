@@ -1,5 +1,5 @@
 """Spill and replay with the real file transport as the destination."""
-from modeldb.eventlog import read_records
+from modeldb.core.eventlog import read_records
 from modeldb.producers.file import FileTransport
 from modeldb.producers.spill import SpillLog, replay
 

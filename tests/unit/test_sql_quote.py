@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from modeldb.exceptions import WarehouseError
+from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse.base import bind, quote
 
 

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from modeldb import codec
-from modeldb.config import Settings
-from modeldb.exceptions import ConfigError
+from modeldb.core import codec
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ConfigError
 from modeldb.stream_processors.deadletter import FileDeadLetters, letter, store
 from modeldb.stream_processors.observe import Meter, StructuredFormatter
 from modeldb.stream_processors.rebuild import check_tables
@@ -56,7 +56,7 @@ def test_file_dead_letters_are_numbered_and_know_whether_they_decode_now(tmp_pat
 
 
 def test_retried_letters_are_appended_to_the_file_log(tmp_path):
-    from modeldb.eventlog import read_records
+    from modeldb.core.eventlog import read_records
 
     settings = Settings.load(env={}, home=tmp_path)
     letters = store(settings)

@@ -4,9 +4,9 @@ import math
 import pytest
 
 import modeldb
-from modeldb import codec
-from modeldb.eventlog import read_records
-from modeldb.exceptions import TrackingError
+from modeldb.core import codec
+from modeldb.core.eventlog import read_records
+from modeldb.core.exceptions import TrackingError
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_unwritable_log_is_reported_at_first_use(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     modeldb.init(project="x", home=tmp_path, transport=f"file://{blocker}/events.log")
-    from modeldb.exceptions import TransportError
+    from modeldb.core.exceptions import TransportError
     with pytest.raises(TransportError, match="cannot write the event log"):
         modeldb.start_run()
     modeldb.init(project="x", home=tmp_path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from modeldb.exceptions import WarehouseError
+from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse
 
 MAX_ROWS = 10_000

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from modeldb.exceptions import WarehouseError
+from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse, quote
 from modeldb.warehouse.queries.base import render
 from modeldb.warehouse.queries.filters import Compiled, FilterError, compile_expression

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modeldb.exceptions import WarehouseError
+from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse, bind, quote
 from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, render
 

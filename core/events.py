@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from modeldb.codec import SCHEMA_VERSION
+from modeldb.core.codec import SCHEMA_VERSION
 
 EVENT_TYPES = (
     "RunStarted", "RunEnded", "DataFrameObserved", "OperatorApplied", "Split",
@@ -71,7 +71,7 @@ class ProducerInfo:
 
 
 def producer_info(framework: str | None = None, framework_version: str | None = None) -> ProducerInfo:
-    from modeldb import __version__
+    from modeldb.core import __version__
 
     return ProducerInfo(socket.gethostname(), os.getpid(), "modeldb", __version__, framework, framework_version)
 

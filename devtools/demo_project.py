@@ -103,7 +103,7 @@ def train(extra_logreg: int, status: Callable[[str], None], spark: bool = False)
         model.fit(X_train[kept], y_train)
         evaluate(model, X_test[kept])
     if spark:
-        from modeldb import demo_spark
+        from modeldb.devtools import demo_spark
 
         demo_spark.train(run, status)
     modeldb.sklearn.disable()

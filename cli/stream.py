@@ -9,9 +9,9 @@ from typing import Any, Iterator, Optional
 import typer
 from rich.table import Table
 
-from modeldb.cli import _embedded, _settings, catch_up, err, out
-from modeldb.config import Settings
-from modeldb.exceptions import ConfigError, TransportError, WarehouseError
+from modeldb.cli.main import _embedded, _settings, catch_up, err, out
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ConfigError, TransportError, WarehouseError
 
 dlq_app = typer.Typer(no_args_is_help=True, help="Inspect dead letters and re-send them after a fix.")
 

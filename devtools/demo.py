@@ -1,11 +1,11 @@
 """``modeldb demo``: track a realistic scikit-learn and Spark ML project, materialize it, answer the questions.
 
-The project (``modeldb.demo_project``) predicts customer churn with plain
+The project (``modeldb.devtools.demo_project``) predicts customer churn with plain
 scikit-learn under ``modeldb.sklearn.autolog()``: pipelines with a
 ColumnTransformer, a cross-validation, a grid search, gradient boosting, and
 one run branched off the baseline without a feature that turned out to be
 miscomputed. When Java is present, the same data is also modelled with
-pyspark.ml under ``modeldb.spark.autolog()`` (``modeldb.demo_spark``). The local runner then materializes the events and the named
+pyspark.ml under ``modeldb.spark.autolog()`` (``modeldb.devtools.demo_spark``). The local runner then materializes the events and the named
 queries answer the paper's three questions.
 """
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any
 
 from rich.console import Console
 
-from modeldb.config import Settings
-from modeldb.demo_project import BAD_COLUMN, PROJECT
+from modeldb.core.config import Settings
+from modeldb.devtools.demo_project import BAD_COLUMN, PROJECT
 
 
 def run_demo(settings: Settings, runs: int, console: Console) -> None:
     import modeldb
-    from modeldb import demo_project
-    from modeldb.cli import catch_up
+    from modeldb.devtools import demo_project
+    from modeldb.cli.main import catch_up
     from modeldb.warehouse.factory import connect
 
     modeldb.init(project=PROJECT, home=settings.home, transport=settings.transport, warehouse=settings.warehouse,
@@ -31,7 +31,7 @@ def run_demo(settings: Settings, runs: int, console: Console) -> None:
     console.rule("[bold]ModelDB demo: customer churn, tracked by modeldb.sklearn.autolog() and modeldb.spark.autolog()")
     console.print(f"transport  {settings.transport_uri.redacted}\nwarehouse  {settings.warehouse_uri.redacted}\n"
                   f"artifacts  {settings.artifacts}\n")
-    from modeldb import demo_spark
+    from modeldb.devtools import demo_spark
 
     no_spark = demo_spark.available()
     if no_spark:
@@ -115,7 +115,7 @@ def _answer(console: Console, warehouse: Any, names: list[str]) -> None:
 
 
 def _table(console: Console, frame: Any) -> None:
-    from modeldb.cli import render
+    from modeldb.cli.main import render
     from modeldb.warehouse.base import Result
 
     rows = [tuple(_plain(v) for v in row) for row in frame.itertuples(index=False, name=None)]

@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from modeldb.config import Settings
-from modeldb.exceptions import ModelDBError
+from modeldb.core.config import Settings
+from modeldb.core.exceptions import ModelDBError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="ModelDB, event-streamed: track ML work as events, ask questions in SQL.")
@@ -314,7 +314,7 @@ def replay() -> None:
 
     def send(values: list[bytes]) -> list[bytes]:
         failed.clear()
-        from modeldb.codec import decode
+        from modeldb.core.codec import decode
 
         for value in values:
             try:
@@ -353,7 +353,7 @@ def demo(
     runs: int = typer.Option(7, help="How many runs to track (5 to 10)."),
 ) -> None:
     """Log a small realistic project, materialize it, and answer questions about it in SQL."""
-    from modeldb.demo import run_demo
+    from modeldb.devtools.demo import run_demo
 
     run_demo(_settings(), runs=runs, console=out)
 
@@ -392,7 +392,7 @@ def dashboard(
 @services_app.command("up")
 def services_up() -> None:
     """Start Kafka (KRaft) and ClickHouse on free loopback ports."""
-    from modeldb import services
+    from modeldb.devtools import services
 
     settings = _settings()
     with err.status("starting Kafka and ClickHouse…"):
@@ -407,7 +407,7 @@ def services_up() -> None:
 @services_app.command("down")
 def services_down() -> None:
     """Stop the services started by `modeldb services up`."""
-    from modeldb import services
+    from modeldb.devtools import services
 
     stopped = services.down(_settings().home)
     err.print(f"stopped {', '.join(s.name for s in stopped)}" if stopped else "no services were running")
@@ -416,7 +416,7 @@ def services_down() -> None:
 @services_app.command("status")
 def services_status() -> None:
     """Show the local services and whether they are alive."""
-    from modeldb import services
+    from modeldb.devtools import services
 
     listed = services.status(_settings().home)
     if not listed:
@@ -426,7 +426,7 @@ def services_status() -> None:
         out.print(f"{service.name:<11} {state}  pid {service.pid:<7} {service.url}")
 
 
-from modeldb import cli_stream  # noqa: E402  (it uses the consoles and settings above)
+from modeldb.cli import stream as cli_stream  # noqa: E402  (it uses the consoles and settings above)
 
 cli_stream.register(app)
 

@@ -27,7 +27,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from modeldb.exceptions import ModelDBError
+from modeldb.core.exceptions import ModelDBError
 
 KAFKA_VERSION = "3.9.1"
 CLICKHOUSE_BIN = "/usr/sbin/clickhouse-server"

@@ -21,7 +21,7 @@ from typing import Any
 import fastavro
 import fastavro.schema
 
-from modeldb.exceptions import DecodeError
+from modeldb.core.exceptions import DecodeError
 
 MARKER = b"\xc3\x01"
 HEADER_LEN = 10
@@ -111,15 +111,15 @@ def current_header() -> bytes:
 
 @lru_cache(maxsize=1)
 def _encoder() -> Any:
-    from modeldb.avro_writer import compile_writer
+    from modeldb.core.avro_writer import compile_writer
 
     return compile_writer(_without_logical_types(expanded_event_schema()), prefix=current_header())
 
 
 def encode(event: dict[str, Any]) -> bytes:
-    """Encode one event dict (see ``modeldb.events``) as a single-object record.
+    """Encode one event dict (see ``modeldb.core.events``) as a single-object record.
 
-    Uses the compiled writer (``modeldb.avro_writer``), byte-identical to fastavro
+    Uses the compiled writer (``modeldb.core.avro_writer``), byte-identical to fastavro
     and about three times faster; raises ``AvroDataError`` for a datum that does
     not fit the schema.
     """
@@ -132,7 +132,7 @@ _compiled: tuple[bytes, Any] | None = None  # (current header, compiled reader),
 def _compiled_reader() -> tuple[bytes, Any]:
     global _compiled
     if _compiled is None:
-        from modeldb.avro_reader import compile_reader
+        from modeldb.core.avro_reader import compile_reader
 
         _compiled = (current_header(), compile_reader(_without_logical_types(expanded_event_schema())))
     return _compiled
@@ -142,7 +142,7 @@ def decode(data: bytes) -> dict[str, Any]:
     """Decode a single-object record into the current reader schema.
 
     Records written by the current schema go through the compiled reader
-    (``modeldb.avro_reader``), about twice as fast as fastavro and equal to it on
+    (``modeldb.core.avro_reader``), about twice as fast as fastavro and equal to it on
     every input: it hands anything unusual back to fastavro, which then returns
     its own answer or raises. Records written by a released older schema are
     resolved by fastavro.

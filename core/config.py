@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from modeldb.exceptions import ConfigError
+from modeldb.core.exceptions import ConfigError
 
 SCHEMES = {"file", "kafka", "chdb", "clickhouse", "clickhouses"}
 TRANSPORT_SCHEMES = {"file", "kafka"}

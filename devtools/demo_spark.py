@@ -76,7 +76,7 @@ def train(run: Callable[..., Any], status: Callable[[str], None]) -> None:
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 
     import modeldb.spark
-    from modeldb.demo_project import customers
+    from modeldb.devtools.demo_project import customers
 
     status("starting Spark (local[2])")
     spark = spark_session("modeldb-demo")
