@@ -25,6 +25,11 @@ class NamedQuery:
         return self.run(warehouse, **params).to_pandas()
 
 
+def latest(*columns: str, indent: str = "       ") -> str:
+    """``argMax(c, ver) AS c`` for each column: its latest value in a group of redelivered or updated rows."""
+    return f",\n{indent}".join(f"argMax({c}, ver) AS {c}" for c in columns)
+
+
 def render(sql: str, warehouse: Warehouse) -> str:
     return sql.replace("{db}", f"`{warehouse.database}`")
 
@@ -37,10 +42,7 @@ def model_attributes(only: str = "") -> str:
     restrict = f" AND model_id IN ({only})" if only else ""
     return f"""(
     SELECT model_id,
-           argMax(operator_class, ver) AS operator_class,
-           argMax(run_id, ver) AS run_id,
-           argMax(parent_model_id, ver) AS parent_model_id,
-           argMax(train_dataframe_id, ver) AS train_dataframe_id
+           {latest("operator_class", "run_id", "parent_model_id", "train_dataframe_id", indent="           ")}
     FROM {{db}}.models
     WHERE project = %(project)s{restrict}
     GROUP BY model_id

@@ -4,18 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from modeldb.warehouse.base import Warehouse
-from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, model_attributes, render
+from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, latest, model_attributes, render
 
-MODELS = NamedQuery("models", "Every model of a project: class, run, pipeline parent, size, training data", """
+MODELS = NamedQuery("models", "Every model of a project: class, run, pipeline parent, size, training data", f"""
 SELECT model_id,
-       argMax(operator_class, ver) AS operator_class,
-       argMax(run_id, ver) AS run_id,
-       argMax(parent_model_id, ver) AS parent_model_id,
-       argMax(size_bytes, ver) AS size_bytes,
-       argMax(train_dataframe_id, ver) AS train_dataframe_id,
+       {latest("operator_class", "run_id", "parent_model_id", "size_bytes", "train_dataframe_id")},
        argMax(length(feature_names), ver) AS features,  -- the length, not the array, is kept per group
        toString(toDateTime(intDiv(min(ts), 1000000))) AS created
-FROM {db}.models
+FROM {{db}}.models
 WHERE project = %(project)s
 GROUP BY model_id
 ORDER BY min(ts), model_id

@@ -10,24 +10,14 @@ import json
 from typing import Any, Iterable
 
 from modeldb.warehouse.base import Warehouse, quote
-from modeldb.warehouse.queries.base import FIT_ACTIONS, render
+from modeldb.warehouse.queries.base import FIT_ACTIONS, latest, render
 from modeldb.warehouse.queries.filters import FilterError
 
 _ACTION_FIELDS = """
     action_id,
-    argMax(seq, ver) AS seq,
-    argMax(action, ver) AS action,
-    argMax(operator_class, ver) AS operator_class,
-    argMax(model_id, ver) AS model_id,
-    argMax(parent_action_id, ver) AS parent_action_id,
-    argMax(stage_index, ver) AS stage_index,
-    argMax(input_dataframe_ids, ver) AS input_dataframe_ids,
-    argMax(output_dataframe_ids, ver) AS output_dataframe_ids,
-    argMax(input_columns, ver) AS input_columns,
-    argMax(output_columns, ver) AS output_columns,
-    argMax(param_keys, ver) AS param_keys,
-    argMax(param_values, ver) AS param_values,
-    argMax(duration_ms, ver) AS duration_ms"""
+    """ + latest("seq", "action", "operator_class", "model_id", "parent_action_id", "stage_index", "input_dataframe_ids",
+             "output_dataframe_ids", "input_columns", "output_columns", "param_keys", "param_values", "duration_ms",
+             indent="    ")
 
 
 def _frame(warehouse: Warehouse, sql: str, **params: Any) -> Any:
@@ -74,13 +64,8 @@ def dataframes(warehouse: Warehouse, project: str, ids: Iterable[str]) -> Any:
     ids = sorted({i for i in ids if i})
     frame = _frame(warehouse, f"""
         SELECT dataframe_id,
-               argMax(fingerprint, ver) AS fingerprint,
-               argMax(fingerprint_method, ver) AS fingerprint_method,
-               argMax(n_rows, ver) AS n_rows,
-               argMax(n_columns, ver) AS n_columns,
-               argMax(column_names, ver) AS column_names,
-               argMax(sample_keys, ver) AS sample_keys,
-               argMax(sample_rows_json, ver) AS sample_rows_json
+               {latest("fingerprint", "fingerprint_method", "n_rows", "n_columns", "column_names", "sample_keys",
+                       "sample_rows_json", indent="               ")}
         FROM {{db}}.dataframes
         WHERE project = %(project)s AND dataframe_id IN ({', '.join(quote(i) for i in ids) or "''"})
         GROUP BY dataframe_id""", project=project)

@@ -14,14 +14,17 @@ GROUP BY project
 ORDER BY project
 """)
 
-PROJECT_METRICS = NamedQuery("project_metrics", "Each metric of a project: models with it, best and worst values and "
-                             "the models that hold them", """
-SELECT name AS metric,
-       uniqExactMerge(models) AS models,
+# A metric's best and worst over a project's models, merged from project_metrics' aggregate states.
+_METRIC_STATES = """uniqExactMerge(models) AS models,
        maxMerge(max_value) AS max_value,
        argMaxMerge(max_model) AS max_model,
        minMerge(min_value) AS min_value,
-       argMinMerge(min_model) AS min_model
+       argMinMerge(min_model) AS min_model"""
+
+PROJECT_METRICS = NamedQuery("project_metrics", "Each metric of a project: models with it, best and worst values and "
+                             "the models that hold them", """
+SELECT name AS metric,
+       """ + _METRIC_STATES + """
 FROM {db}.project_metrics
 WHERE project = %(project)s
 GROUP BY name
@@ -97,11 +100,7 @@ ORDER BY project, hour
 
 PROJECT_BEST = NamedQuery("project_best", "Every project's metrics with the best and worst values and their models", """
 SELECT project, name AS metric,
-       uniqExactMerge(models) AS models,
-       maxMerge(max_value) AS max_value,
-       argMaxMerge(max_model) AS max_model,
-       minMerge(min_value) AS min_value,
-       argMinMerge(min_model) AS min_model
+       """ + _METRIC_STATES + """
 FROM {db}.project_metrics
 GROUP BY project, name
 ORDER BY project, name
