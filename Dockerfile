@@ -4,11 +4,14 @@ WORKDIR /app
 COPY requirements.lock pyproject.toml README.md ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY modeldb ./modeldb
+COPY core ./core
 COPY schemas ./schemas
 COPY producers ./producers
 COPY stream_processors ./stream_processors
 COPY warehouse ./warehouse
 COPY dashboard ./dashboard
+COPY cli ./cli
+COPY devtools ./devtools
 RUN pip install --no-cache-dir --no-deps . && useradd --create-home modeldb
 USER modeldb
 ENV MODELDB_HOME=/home/modeldb/.modeldb

@@ -45,3 +45,10 @@ def oversized() -> list[str]:
 
 def test_modules_and_functions_are_small_or_say_why() -> None:
     assert oversized() == []
+
+
+def test_the_image_copies_every_mapped_folder() -> None:
+    """The Dockerfile installs from copied folders: a folder pyproject maps but the image lacks breaks the image."""
+    mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    copied = {line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")}
+    assert set(mapping.values()) <= copied, sorted(set(mapping.values()) - copied)
