@@ -1,4 +1,4 @@
-"""The ``modeldb`` command, one module per command group."""
-from modeldb.cli.main import main
+"""The ``modeldb`` command, one module per command group (``app`` merges them; see ``app.py``)."""
+from modeldb.cli.app import app, main
 
-__all__ = ["main"]
+__all__ = ["app", "main"]

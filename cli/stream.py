@@ -1,23 +1,142 @@
-"""``modeldb status``, ``modeldb rebuild`` and ``modeldb dlq …``: running the stream, on the command line."""
+"""``modeldb process``, ``replay``, ``migrate``, ``status`` and ``rebuild``: running the stream, on the command line."""
 from __future__ import annotations
 
 import json
-import time
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 import typer
 from rich.table import Table
 
-from modeldb.cli.main import _embedded, _settings, catch_up, err, out
+from modeldb.cli.output import catch_up, err, load_settings, out
 from modeldb.core.config import Settings
-from modeldb.core.exceptions import ConfigError, TransportError, WarehouseError
+from modeldb.core.exceptions import ConfigError, ModelDBError, TransportError
 
-dlq_app = typer.Typer(no_args_is_help=True, help="Inspect dead letters and re-send them after a fix.")
+commands = typer.Typer()
+
+
+@commands.command()
+def process(
+    once: bool = typer.Option(False, "--once", help="File log: materialize what is there, then exit."),
+    group: Optional[str] = typer.Option(None, "--group", help="Kafka consumer group (MODELDB_CONSUMER_GROUP)."),
+    engine: Optional[str] = typer.Option(None, "--engine",
+                                         help="Kafka: faust (default) or confluent (MODELDB_PROCESSOR_ENGINE)."),
+    log_format: Optional[str] = typer.Option(None, "--log-format",
+                                             help="Structured log lines: text (key=value) or json (MODELDB_LOG_FORMAT)."),
+) -> None:
+    """Run the stream processor for the configured transport (Faust for Kafka, the local runner for the file log).
+
+    It logs one structured line per event of note (started, assigned, progress every 5 s,
+    warehouse_unavailable, dead_letters, stopped) and writes a heartbeat that `modeldb status` shows.
+    """
+    from modeldb.stream_processors.observe import configure_logging
+
+    settings = load_settings().with_overrides(processor_engine=engine, log_format=log_format and log_format.lower())
+    if settings.processor_engine not in ("faust", "confluent"):
+        raise ModelDBError(f"--engine must be faust or confluent, not {settings.processor_engine!r}")
+    if settings.log_format not in ("text", "json"):
+        raise ModelDBError(f"--log-format must be text or json, not {settings.log_format!r}")
+    configure_logging(settings.log_format)
+    if settings.transport_uri.scheme == "kafka":
+        err.print(f"processing {settings.transport_uri.redacted} → {settings.warehouse_uri.redacted} "
+                  f"({settings.processor_engine})")
+        if settings.processor_engine == "faust":
+            from modeldb.stream_processors.faust_app import run_worker
+
+            run_worker(settings, group or settings.consumer_group)
+            return
+        _run_confluent(settings, group or settings.consumer_group)
+        return
+    from modeldb.stream_processors.local import LocalRunner
+    from modeldb.warehouse.factory import connect
+
+    warehouse = connect(settings)
+    if once:
+        stats = catch_up(settings, warehouse)
+        err.print(f"materialized {stats.events:,} events ({stats.dead} dead letters) in {stats.seconds:.2f}s")
+        return
+    runner = LocalRunner.from_settings(settings, warehouse)
+    stop = threading.Event()
+    err.print(f"processing {settings.transport} → {warehouse.description} (Ctrl-C to stop)")
+    try:
+        runner.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+def _run_confluent(settings: Settings, group: str) -> None:
+    import signal
+
+    from modeldb.stream_processors.kafka_runner import KafkaBatchRunner
+    from modeldb.stream_processors.topics import ensure_topics
+    from modeldb.warehouse.factory import connect
+
+    ensure_topics(settings)
+    runner = KafkaBatchRunner(settings, connect(settings), group)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        runner.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@commands.command()
+def replay() -> None:
+    """Send events that were spilled to disk (broker down or timed out) to the configured transport."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from modeldb.producers.factory import make_transport
+    from modeldb.producers.spill import SpillLog, replay as do_replay
+
+    settings = load_settings()
+    spill = SpillLog(settings.spill_path)
+    total = spill.pending_count()
+    if not total:
+        err.print("nothing to replay")
+        return
+    failed: list[bytes] = []
+    transport = make_transport(settings, lambda key, value, reason: failed.append(value))
+
+    def send(values: list[bytes]) -> list[bytes]:
+        failed.clear()
+        from modeldb.core.codec import decode
+
+        for value in values:
+            try:
+                key = decode(value)["run_id"].encode()
+            except ModelDBError:
+                key = b""
+            transport.publish(key, value)
+        pending = transport.flush(settings.delivery_timeout_s)
+        if pending:
+            transport.close(1.0)
+        return list(failed)
+
+    with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), console=err) as progress:
+        task = progress.add_task("replay", total=total)
+        result = do_replay(spill, send, progress=lambda n: progress.update(task, advance=n))
+    transport.close(settings.exit_flush_timeout_s)
+    err.print(f"replayed {result.sent:,} event(s) to {transport.description}; {result.failed} still undeliverable"
+              + (f"; {result.corrupt} corrupt record(s) skipped" if result.corrupt else ""))
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@commands.command()
+def migrate() -> None:
+    """Apply pending warehouse migrations."""
+    from modeldb.warehouse.factory import connect
+    from modeldb.warehouse.migrate import apply
+
+    warehouse = connect(load_settings(), migrate=False)
+    ran = apply(warehouse)
+    err.print(f"applied migrations {ran}" if ran else "warehouse is up to date")
 
 
 @contextmanager
-def _kafka_errors(settings: Settings) -> Iterator[None]:
+def kafka_errors(settings: Settings) -> Iterator[None]:
     """A Kafka client error becomes one clear line naming the broker, not a traceback."""
     try:
         yield
@@ -43,6 +162,7 @@ def _health(part: dict[str, Any] | None) -> str:
     return "[green]ok[/green]" if part.get("ok") else f"[red]down[/red] {part.get('error', '')}"
 
 
+@commands.command()
 def status(
     group: Optional[str] = typer.Option(None, "--group", help="Consumer group (MODELDB_CONSUMER_GROUP)."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
@@ -53,7 +173,7 @@ def status(
     """
     from modeldb.stream_processors.status import gather
 
-    figures = gather(_settings(), group)
+    figures = gather(load_settings(), group)
     if as_json:
         out.print_json(json.dumps(figures, default=str))
     else:
@@ -104,6 +224,7 @@ def _print_status(s: dict[str, Any]) -> None:
         out.print(f"[yellow]![/yellow] {problem}", highlight=False)
 
 
+@commands.command()
 def rebuild(
     into: Optional[str] = typer.Option(None, "--into", help="Target warehouse URI (default: the configured one)."),
     table: Optional[list[str]] = typer.Option(None, "--table", help="Refill only this table (repeatable)."),
@@ -117,7 +238,7 @@ def rebuild(
     from modeldb.stream_processors import rebuild as rb
     from modeldb.warehouse.factory import connect
 
-    settings = _settings()
+    settings = load_settings()
     tables = rb.check_tables(table)
     target_settings = settings.with_overrides(warehouse=into) if into else settings
     try:
@@ -130,7 +251,7 @@ def rebuild(
     if group and not kafka:
         raise ConfigError("--group is for a Kafka topic; the file log keeps its offsets in the warehouse")
     target = connect(target_settings)
-    with _kafka_errors(settings):
+    with kafka_errors(settings):
         backlog = rb.kafka_backlog(settings) if kafka else {}
     total = sum(high - low for low, high in backlog.values()) if kafka else None
     deleted = sum(low for low, _ in backlog.values())
@@ -145,7 +266,7 @@ def rebuild(
         task = progress.add_task("rebuild", total=total)
         advance = lambda n: progress.update(task, advance=n)  # noqa: E731
         if kafka:
-            with _kafka_errors(settings):
+            with kafka_errors(settings):
                 done = rb.rebuild_kafka(settings, target, tables, group=group, progress=advance)
         else:
             done = rb.rebuild_file(target_settings.with_overrides(transport=settings.transport), target, tables,
@@ -155,147 +276,3 @@ def rebuild(
                   "went on from there (give it a group of its own to start from the first event)")
     err.print(f"rebuilt {done.events:,} events into {done.rows:,} rows in {done.seconds:.1f}s "
               f"({done.rate:,.0f} events/s); {done.dead} undecodable event(s) skipped (already dead letters)")
-
-
-def _letters(settings: Settings) -> Any:
-    from modeldb.stream_processors.deadletter import store
-
-    return store(settings)
-
-
-def _read_letters(settings: Settings) -> list[Any]:
-    with _kafka_errors(settings):
-        return list(_letters(settings).letters())
-
-
-def _materialized(settings: Settings, event_ids: list[str]) -> set[str]:
-    """Which of these event ids are already in the warehouse."""
-    if not event_ids:
-        return set()
-    from modeldb.warehouse.base import quote
-    from modeldb.warehouse.factory import connect
-
-    warehouse = connect(settings)
-    if _embedded(settings):
-        catch_up(settings, warehouse, quiet=True)
-    found: set[str] = set()
-    for start in range(0, len(event_ids), 1000):
-        chunk = event_ids[start:start + 1000]
-        listed = ", ".join(quote(x) for x in chunk)  # a tuple literal: 18.16 has no IN [array]
-        result = warehouse.query(f"SELECT DISTINCT event_id FROM `{warehouse.database}`.events_raw "
-                                 f"WHERE event_id IN ({listed})")
-        found.update(r[0] for r in result.rows)
-    return found
-
-
-def _status_of(letter: Any, decoded: dict | None, materialized: set[str] | None) -> str:
-    if decoded is None:
-        return "undecodable"
-    if materialized is None:
-        return "decodes (warehouse unreachable)"
-    return "materialized" if decoded["event_id"] in materialized else "ready to retry"
-
-
-def _materialized_or_none(settings: Settings, event_ids: list[str]) -> set[str] | None:
-    """For listing: a warehouse that is down leaves the status open instead of failing the list."""
-    try:
-        return _materialized(settings, event_ids)
-    except WarehouseError as exc:
-        err.print(f"[yellow]warning:[/yellow] {exc}", highlight=False)
-        return None
-
-
-@dlq_app.command("list")
-def dlq_list(
-    limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many (newest last)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
-) -> None:
-    """Every dead letter: id, when, reason, source, and whether this code can now take it."""
-    settings = _settings()
-    store = _letters(settings)
-    letters = _read_letters(settings)
-    shown = letters[-limit:]
-    decoded = [item.decoded() for item in shown]
-    done = _materialized_or_none(settings, [d["event_id"] for d, _ in decoded if d is not None])
-    if as_json:
-        for item, (event, _) in zip(shown, decoded):
-            typer.echo(json.dumps({"id": item.id, "ts": item.ts, "reason": item.reason, "source": item.source,
-                                       "partition": item.partition, "offset": item.offset, "size": len(item.original),
-                                       "status": _status_of(item, event, done)}))
-        return
-    table = Table(title=f"{len(letters)} dead letter(s) in {store.where}" + (f", last {limit}" if len(letters) > limit else ""),
-                  title_justify="left", header_style="bold")
-    for column in ("id", "when (UTC)", "reason", "from", "bytes", "now"):
-        table.add_column(column, overflow="fold")
-    for item, (event, _) in zip(shown, decoded):
-        table.add_row(item.id, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.ts)), item.reason[:120],
-                      f"{item.source.rsplit('/', 1)[-1]}[{item.partition}]@{item.offset}", f"{len(item.original):,}",
-                      _status_of(item, event, done))
-    out.print(table)
-
-
-def _find(settings: Settings, ids: list[str]) -> list[Any]:
-    wanted = set(ids)
-    found = [item for item in _read_letters(settings) if item.id in wanted]
-    missing = wanted - {item.id for item in found}
-    if missing:
-        raise ConfigError(f"no dead letter with id {', '.join(sorted(missing))} (see `modeldb dlq list`)")
-    return found
-
-
-@dlq_app.command("show")
-def dlq_show(letter_id: str = typer.Argument(..., help="The id from `modeldb dlq list`.")) -> None:
-    """One dead letter in full: reason, source, the original bytes, and what this code makes of them now."""
-    settings = _settings()
-    (item,) = _find(settings, [letter_id])
-    event, reason_now = item.decoded()
-    out.print(f"[bold]id[/bold] {item.id}\n[bold]when[/bold] {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(item.ts))}"
-              f"\n[bold]reason[/bold] {item.reason}\n[bold]source[/bold] {item.source} partition {item.partition} "
-              f"offset {item.offset}\n[bold]key[/bold] {item.key!r}\n[bold]bytes[/bold] {len(item.original):,}: "
-              f"{item.original[:64].hex(' ')}{' …' if len(item.original) > 64 else ''}", highlight=False)
-    if event is None:
-        out.print(f"[bold]now[/bold] still undecodable: {reason_now}", highlight=False)
-        return
-    state = _status_of(item, event, _materialized_or_none(settings, [event["event_id"]]))
-    out.print(f"[bold]now[/bold] decodes ({state}):")
-    out.print_json(json.dumps(event, default=str))
-
-
-@dlq_app.command("retry")
-def dlq_retry(
-    ids: Optional[list[str]] = typer.Argument(None, help="Ids from `modeldb dlq list`; none means every letter."),
-    force: bool = typer.Option(False, "--force", help="Also re-send letters this code still cannot decode."),
-) -> None:
-    """Re-send dead letters to the event topic (or file log), for the processor to take them again.
-
-    By default only letters that this code now decodes and that are not yet in the warehouse are sent.
-    """
-    settings = _settings()
-    store = _letters(settings)
-    letters = _find(settings, ids) if ids else _read_letters(settings)
-    if not letters:
-        err.print("no dead letters")
-        return
-    decoded = [(item, *item.decoded()) for item in letters]
-    done = _materialized(settings, [event["event_id"] for _, event, _ in decoded if event is not None])
-    send = [item for item, event, _ in decoded
-            if (event is not None and event["event_id"] not in done) or (event is None and force)]
-    undecodable = [(item, why) for item, event, why in decoded if event is None]
-    already = sum(1 for _, event, _ in decoded if event is not None and event["event_id"] in done)
-    with _kafka_errors(settings):
-        sent = store.resend(settings, send) if send else 0
-    err.print(f"re-sent {sent} dead letter(s) to {settings.transport_uri.redacted}; {already} already materialized; "
-              f"{len(undecodable)} still undecodable" + ("" if force or not undecodable else " (kept; --force sends them)"))
-    for item, why in undecodable[:5]:
-        err.print(f"  {item.id}: {why}", highlight=False)
-    if undecodable and not force:
-        raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("status")(status)
-    app.command("rebuild")(rebuild)
-    app.add_typer(dlq_app, name="dlq")
-
-
-

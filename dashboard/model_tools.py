@@ -7,6 +7,7 @@ from typing import Any
 import streamlit as st
 
 from modeldb.dashboard import charts, state
+from modeldb.warehouse import queries as Q
 
 BINS = 20
 AGGREGATES = ["none", "mean", "median", "min", "max", "count", "std"]
@@ -52,7 +53,7 @@ def chart_builder(m: Models) -> None:
     facet = _none(c[2].selectbox("Facet", ["(none)"] + options, key="chart_facet"))
     distinct = dict(zip(m.keys["field"], m.keys["distinct_values"]))
     bins = BINS if agg != "none" and distinct.get(x, 0) > BINS else 0  # a swept C: bins, not 100,000 bars
-    frame, count = state.answer("chart_data", m.project, x, y, color=color, size="" if agg != "none" else size,
+    frame, count = state.answer(Q.chart_data, m.project, x, y, color=color, size="" if agg != "none" else size,
                                 facet=facet, agg="" if agg == "none" else agg, where=m.where, bins=bins)
     if frame.empty:
         st.info(f"No model has both {x} and {y}" + (" among those matching the filter" if m.where else "") + ".")
@@ -72,7 +73,7 @@ def parallel_coordinates(m: Models) -> None:
     dims = st.multiselect("Axes", numeric, default=default, max_selections=12, key="parallel_axes")
     if not dims:
         return
-    frame, count = state.answer("sample_fields", m.project, tuple(dims), where=m.where, limit=2000)
+    frame, count = state.answer(Q.sample_fields, m.project, tuple(dims), where=m.where, limit=2000)
     figure = charts.parallel(frame, dims, m.headline_field if m.headline_field in dims else dims[-1])
     if figure is None:
         st.info("None of the chosen axes has values for these models.")
@@ -82,7 +83,7 @@ def parallel_coordinates(m: Models) -> None:
 
 
 def metric_histories(m: Models) -> None:
-    every_key = state.answer("model_keys", m.project)  # histories often belong to a pipeline's final estimator
+    every_key = state.answer(Q.model_keys, m.project)  # histories often belong to a pipeline's final estimator
     stepped = list(every_key.loc[(every_key["kind"] == "metric") & (every_key["max_step"] > 0), "key"])
     if not stepped:
         st.info("No metric in this project has steps (loss curves, staged scores) yet.")
@@ -90,12 +91,12 @@ def metric_histories(m: Models) -> None:
     default = next((name for name in HISTORY_METRICS if name in stepped), stepped[0])
     metric = st.selectbox("Metric", stepped, index=stepped.index(default), key="history_metric")
     labels = dict(m.labels)
-    histories = state.answer("metric_histories", m.project, metric, tuple(m.picked)) if m.picked else None
+    histories = state.answer(Q.metric_histories, m.project, metric, tuple(m.picked)) if m.picked else None
     if histories is None or histories.empty:
-        having = state.answer("search_models", m.project, f"isNotNull(metrics.`{metric}`)", "", [], limit=5)
+        having = state.answer(Q.search_models, m.project, f"isNotNull(metrics.`{metric}`)", "", [], limit=5)
         st.caption(f"None of the selected models has a history of {metric}; showing {len(having)} that do.")
         labels.update({row.model_id: f"{row.operator_class} · …{row.model_id[-8:]}" for row in having.itertuples()})
-        histories = state.answer("metric_histories", m.project, metric, tuple(having["model_id"]))
+        histories = state.answer(Q.metric_histories, m.project, metric, tuple(having["model_id"]))
     histories["model"] = histories["model_id"].map(lambda i: labels.get(i, i[-8:]))
     st.altair_chart(charts.histories(histories, metric), key="history_chart", width="stretch")
 
@@ -111,14 +112,14 @@ def compare_two(m: Models) -> None:
                        key="compare_a")
     b = right.selectbox("Model B", m.page_ids, index=m.page_ids.index(second), format_func=m.labels.get,
                         key="compare_b")
-    for part, frame in state.answer("compare_models", m.project, a, b).items():
+    for part, frame in state.answer(Q.compare_models, m.project, a, b).items():
         differing = int(frame["differs"].sum()) if len(frame) else 0
         st.markdown(f"**{part}** · {differing} of {len(frame)} differ")
         st.dataframe(charts.highlight_differences(frame), hide_index=True, width="stretch")
 
 
 def best_on_slice(m: Models) -> None:
-    columns = state.answer("slice_columns", m.project)
+    columns = state.answer(Q.slice_columns, m.project)
     if not columns:
         st.info("No prediction rows were captured in this project (predict or score on labelled data to capture them).")
         return
@@ -127,7 +128,7 @@ def best_on_slice(m: Models) -> None:
     predicate = left.text_input("Predicate", value="1", key="slice_predicate",
                                 help="A ClickHouse expression over the slice columns, e.g. country = 'US' AND age > 40")
     metric = right.selectbox("Metric", ["accuracy", "error_rate", "rmse", "mae"], key="slice_metric")
-    ranked = state.answer("best_on_slice", m.project, predicate or "1", metric)
+    ranked = state.answer(Q.best_on_slice, m.project, predicate or "1", metric)
     if ranked.empty:
         st.info("No model has prediction rows matching this predicate.")
     else:

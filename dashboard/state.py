@@ -3,8 +3,9 @@
 The dashboard reads only through ``warehouse/queries``, over a ``ReadOnlyWarehouse``: every
 statement runs with the backend's read-only guard (the server's ``readonly`` setting, or chDB's
 parser check), ``execute`` and ``insert`` are refused, and each statement is recorded so the panel
-that ran it can show it. On the embedded default this process owns the chDB warehouse, and a
-background thread keeps materializing new events from the file log.
+that ran it can show it. On the embedded default this process owns the chDB warehouse, and
+``modeldb.embedded.Keeper`` keeps materializing new events from the file log in the background.
+Pages name the queries they ask directly (``state.answer(Q.search_runs, project, …)``).
 """
 from __future__ import annotations
 
@@ -12,20 +13,21 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import streamlit as st
 
+from modeldb import embedded
 from modeldb.core.config import Settings
 from modeldb.core.exceptions import (ModelDBError, ReadOnlyError, WarehouseError, WarehouseLocked,
-                                WarehouseUnavailable)
+                                     WarehouseUnavailable)
 from modeldb.warehouse.base import Result, Warehouse, bind
-from modeldb.warehouse.queries import FilterError
+from modeldb.warehouse.queries import PROJECTS, FilterError, NamedQuery
 
 log = logging.getLogger("modeldb.dashboard")
 _recording = threading.local()
-_started: list["Materializer"] = []
+_started: list[embedded.Keeper] = []
 
 
 class ReadOnlyWarehouse:
@@ -64,38 +66,10 @@ class ReadOnlyWarehouse:
 
 
 @dataclass
-class Materializer:
-    """Keeps the embedded warehouse current: new events in the file log are materialized every second."""
-    runner: Any
-    stop: threading.Event = field(default_factory=threading.Event)
-    events: int = 0
-    last_batch: float = 0.0
-    error: str = ""
-
-    def start(self) -> "Materializer":
-        _started.append(self)
-        threading.Thread(target=self._loop, name="modeldb-dashboard-materializer", daemon=True).start()
-        return self
-
-    def _loop(self) -> None:
-        while not self.stop.is_set():
-            try:
-                stats = self.runner.catch_up()
-                if stats.batches:
-                    self.events += stats.events
-                    self.last_batch = time.time()
-                self.error = ""
-            except Exception as exc:  # keep serving the pages; say what is wrong in the sidebar
-                self.error = f"{type(exc).__name__}: {exc}"
-                log.warning("materializing the file log failed: %s", self.error)
-            self.stop.wait(1.0)
-
-
-@dataclass
 class Connection:
     warehouse: ReadOnlyWarehouse
     settings: Settings
-    materializer: Materializer | None
+    keeper: embedded.Keeper | None  # on the embedded default: materializes new events in the background
 
 
 @st.cache_resource(show_spinner="Opening the warehouse…")
@@ -105,54 +79,62 @@ def connection() -> Connection:
 
     settings = Settings.load()
     inner = connect(settings)
-    materializer = None
-    if settings.transport_uri.scheme == "file" and settings.warehouse_uri.scheme == "chdb":
-        from modeldb.stream_processors.local import LocalRunner
-
-        runner = LocalRunner.from_settings(settings, inner)
-        runner.catch_up()
-        materializer = Materializer(runner).start()
-    return Connection(ReadOnlyWarehouse(inner), settings, materializer)
+    keeper = None
+    if embedded.is_embedded(settings):
+        keeper = embedded.Keeper.start(settings, inner)
+        _started.append(keeper)
+    return Connection(ReadOnlyWarehouse(inner), settings, keeper)
 
 
 ANSWER_TTL_S = 5.0  # how stale a shared answer may be: new runs still appear within a few seconds
 
 
-@st.cache_data(ttl=ANSWER_TTL_S, max_entries=2000, show_spinner=False)
-def _answer(name: str, args: tuple, kwargs: dict, where: str) -> tuple[Any, list[str]]:
-    """A query's answer and the SQL it ran, shared by every session for a few seconds (``where`` keys the warehouse)."""
-    from modeldb.warehouse import queries as Q
-    from modeldb.warehouse.queries.base import NamedQuery
+Query = NamedQuery | Callable[..., Any]
+"""A ``warehouse/queries`` question: a ``NamedQuery``, or a function taking the warehouse first."""
 
-    target = getattr(Q, name)
+
+@st.cache_data(ttl=ANSWER_TTL_S, max_entries=2000, show_spinner=False)
+def _answer(_target: Query, name: str, args: tuple, kwargs: dict, where: str) -> tuple[Any, list[str]]:
+    """A query's answer and the SQL it ran, shared by every session for a few seconds.
+
+    ``name`` keys the cache for ``_target`` (streamlit does not hash arguments starting with ``_``);
+    ``where`` keys the warehouse.
+    """
     statements: list[str] = []
     outer = getattr(_recording, "statements", None)
     _recording.statements = statements
     try:
         wh = connection().warehouse
-        result = target.frame(wh, *args, **kwargs) if isinstance(target, NamedQuery) else target(wh, *args, **kwargs)
+        result = _target.frame(wh, *args, **kwargs) if isinstance(_target, NamedQuery) else _target(wh, *args, **kwargs)
     finally:
         _recording.statements = outer
     return result, statements
 
 
-def answer(name: str, *args: Any, **kwargs: Any) -> Any:
-    """``warehouse/queries``'s ``name`` asked of the dashboard's warehouse, through the short shared cache.
+def answer(query: Query, *args: Any, **kwargs: Any) -> Any:
+    """``query`` (from ``warehouse/queries``) asked of the dashboard's warehouse, through the short shared cache.
 
     Reruns of a page (every widget change) and other users' sessions reuse answers younger than
     ``ANSWER_TTL_S``; the panel still shows the SQL that produced them. Errors are never cached.
     """
-    result, statements = _answer(name, args, kwargs, connection().warehouse.description)
+    result, statements = _answer(query, _name(query), args, kwargs, connection().warehouse.description)
     recording = getattr(_recording, "statements", None)
     if recording is not None:
         recording.extend(statements)
     return result
 
 
+def _name(query: Query) -> str:
+    """What tells one query from another in the shared cache."""
+    if isinstance(query, NamedQuery):
+        return f"named:{query.name}"
+    return f"{query.__module__}.{query.__qualname__}"
+
+
 def release() -> None:
-    """Stop the background materializers and forget the connection: the next page opens a new one."""
+    """Stop the background keepers and forget the connection: the next page opens a new one."""
     while _started:
-        _started.pop().stop.set()
+        _started.pop().stop()
     connection.clear()
     _answer.clear()
 
@@ -229,7 +211,7 @@ def project_or_stop() -> str:
     """The chosen project (sidebar picker); a page with no project to show says so and stops."""
     project = None
     with panel():
-        project = choose_project(list(answer("PROJECTS")["project"]))
+        project = choose_project(list(answer(PROJECTS)["project"]))
     if not project:
         st.info("No projects yet: track a run first.")
         st.stop()
@@ -239,8 +221,8 @@ def project_or_stop() -> str:
 def sidebar_status() -> None:
     conn = connection()
     st.sidebar.caption(f"Warehouse: `{conn.warehouse.description}` (read-only)")
-    if conn.materializer is not None:
-        m = conn.materializer
+    if conn.keeper is not None:
+        m = conn.keeper
         if m.error:
             st.sidebar.warning(f"Materializing new events failed: {m.error}")
         elif m.last_batch:

@@ -22,7 +22,7 @@ from modeldb.devtools.demo_project import BAD_COLUMN, PROJECT
 def run_demo(settings: Settings, runs: int, console: Console) -> None:
     import modeldb
     from modeldb.devtools import demo_project
-    from modeldb.cli.main import catch_up
+    from modeldb.embedded import catch_up
     from modeldb.warehouse.factory import connect
 
     modeldb.init(project=PROJECT, home=settings.home, transport=settings.transport, warehouse=settings.warehouse,
@@ -115,11 +115,11 @@ def _answer(console: Console, warehouse: Any, names: list[str]) -> None:
 
 
 def _table(console: Console, frame: Any) -> None:
-    from modeldb.cli.main import render
+    from modeldb.core.display import print_table
     from modeldb.warehouse.base import Result
 
     rows = [tuple(_plain(v) for v in row) for row in frame.itertuples(index=False, name=None)]
-    render(_short_ids(Result(list(frame.columns), [], rows)), "table")
+    print_table(console, _short_ids(Result(list(frame.columns), [], rows)))
 
 
 def _plain(value: Any) -> Any:

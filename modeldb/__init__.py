@@ -27,7 +27,7 @@ _API = {
     "ModelDBError": "modeldb.core.exceptions",
     "load_model": "modeldb.producers.artifacts",
 }
-_SUBMODULES = ("sklearn", "spark", "query")
+_SUBMODULES = ("sklearn", "spark", "query", "exceptions")  # `modeldb.exceptions.TrackingError` after `import modeldb`
 
 __all__ = sorted(_API) + ["__version__", "log_param", "log_params", "log_metric", "log_metrics", "set_tag"]
 

@@ -21,7 +21,9 @@ __all__ = ["projects", "project_metrics", "runs", "models", "run_params", "best_
 
 
 def _open() -> tuple[Any, str]:
+    """The process's warehouse, current: on the embedded default this process's own events first, then the log."""
     global _warehouse
+    from modeldb import embedded
     from modeldb.producers import tracking
 
     settings = tracking.settings()
@@ -30,11 +32,9 @@ def _open() -> tuple[Any, str]:
             from modeldb.warehouse.factory import connect
 
             _warehouse = connect(settings)
-        if settings.transport_uri.scheme == "file" and settings.warehouse_uri.scheme == "chdb":
-            from modeldb.stream_processors.local import LocalRunner
-
+        if embedded.is_embedded(settings):
             tracking.flush()
-            LocalRunner.from_settings(settings, _warehouse).catch_up()
+            embedded.catch_up(settings, _warehouse)
     return _warehouse, settings.project
 
 

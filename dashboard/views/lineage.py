@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from modeldb.dashboard import state
+from modeldb.warehouse import queries as Q
 
 SHOWN = 1000
 st.title("Lineage")
@@ -19,9 +20,9 @@ with state.panel("Which models used…", caption="a source column (e.g. `monthly
         st.info("Type a column name or a fingerprint to see every model that depends on it.")
     else:
         if what == "column":
-            found, total = state.answer("models_using_column_page", project, needle.strip(), limit=SHOWN)
+            found, total = state.answer(Q.models_using_column_page, project, needle.strip(), limit=SHOWN)
         else:
-            found = state.answer("models_on_dataset", project, needle.strip())
+            found = state.answer(Q.models_on_dataset, project, needle.strip())
             total = len(found)
         if found.empty:
             st.info(f"No model in {project!r} used {what} {needle.strip()!r}.")

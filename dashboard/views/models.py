@@ -7,14 +7,15 @@ import streamlit as st
 from modeldb.dashboard import state
 from modeldb.dashboard.model_tools import TOOLS, Models
 from modeldb.dashboard.summary import lower_is_better, main_metric, params_by_interest, table_order
+from modeldb.warehouse import queries as Q
 
 st.title("Models")
 project = state.project_or_stop()
 
 keys = metrics = None
 with state.panel():
-    keys = state.answer("model_keys", project, top_level=st.session_state.get("models_top_only", True))
-    metrics = state.answer("PROJECT_METRICS", project=project)
+    keys = state.answer(Q.model_keys, project, top_level=st.session_state.get("models_top_only", True))
+    metrics = state.answer(Q.PROJECT_METRICS, project=project)
 if keys is None or keys.empty:
     st.info(f"Project {project!r} has no models with params or metrics yet.")
     st.stop()
@@ -39,11 +40,11 @@ with state.panel(f"Models of {project}", caption="Filter with AND / OR on params
                             key="models_columns")
     c1, c2, c3 = st.columns([1, 1, 3])
     size = c1.selectbox("Rows per page", [10, 25, 50, 100, 250, 1000], index=2, key="models_page_size")
-    total = state.answer("count_matches", "model", project, m.where)
+    total = state.answer(Q.count_matches, "model", project, m.where)
     pages = max(1, -(-total // size))
     page = c2.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="models_page")
     c3.caption(f"{total:,} models match · page {page} of {pages:,}")
-    table = state.answer("search_models", project, m.where, order_by, chosen, limit=int(size),
+    table = state.answer(Q.search_models, project, m.where, order_by, chosen, limit=int(size),
                          offset=int((page - 1) * size))
     st.dataframe(table, hide_index=True, width="stretch", key="models_table", column_order=table_order(table, chosen))
     m.page_ids = list(table["model_id"]) if len(table) else []

@@ -5,11 +5,12 @@ import streamlit as st
 
 from modeldb.dashboard import state
 from modeldb.dashboard.summary import project_overview
+from modeldb.warehouse import queries as Q
 
 st.title("Projects")
 with state.panel(caption="Every project: its counts, the best model on its main metric, and its activity"):
-    overview = project_overview(state.answer("PROJECTS"), state.answer("PROJECT_BEST"),
-                                state.answer("PROJECT_ACTIVITY"))
+    overview = project_overview(state.answer(Q.PROJECTS), state.answer(Q.PROJECT_BEST),
+                                state.answer(Q.PROJECT_ACTIVITY))
     if overview.empty:
         st.info("No projects yet. Track a run (`modeldb.sklearn.autolog()`, then fit something), or run "
                 "`make demo`; new runs appear here within a few seconds.")

@@ -21,7 +21,7 @@ find = right.text_input("Find", key="pipeline_find", placeholder="part of a run'
 runs = None
 with state.panel():
     named = f"run.name LIKE {quote('%' + find.strip() + '%')}" if find.strip() else ""
-    runs = state.answer("search_runs", project, named if kind == "a run" else "", "run.started_ts DESC", limit=PICKED)
+    runs = state.answer(Q.search_runs, project, named if kind == "a run" else "", "run.started_ts DESC", limit=PICKED)
 if runs is None or runs.empty:
     st.info(f"No run in project {project!r}" + (f" has {find.strip()!r} in its name." if find.strip() else " yet."))
     st.stop()
@@ -34,11 +34,11 @@ with state.panel():
         ids = list(labels)
         run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0,
                               format_func=labels.get, key="pipeline_run")
-        actions = state.answer("run_actions", project, run_id)
+        actions = state.answer(Q.run_actions, project, run_id)
         subject = labels[run_id]
     else:
         classed = f"model.operator_class LIKE {quote('%' + find.strip() + '%')}" if find.strip() else ""
-        models = state.answer("search_models", project, classed, "model.created_ts DESC", limit=PICKED)
+        models = state.answer(Q.search_models, project, classed, "model.created_ts DESC", limit=PICKED)
         if models.empty:
             st.info("No model in this project" + (f" has {find.strip()!r} in its class." if find.strip() else " yet."))
             st.stop()
@@ -47,7 +47,7 @@ with state.panel():
         ids = list(mlabels)
         model_id = st.selectbox("Model", ids, index=ids.index(wanted) if wanted in ids else 0,
                                 format_func=mlabels.get, key="pipeline_model")
-        actions = state.answer("model_actions", project, model_id)
+        actions = state.answer(Q.model_actions, project, model_id)
         run_id = str(actions["run_id"].iloc[0]) if len(actions) else ""
         subject = mlabels[model_id]
 
@@ -57,7 +57,7 @@ if actions is None or actions.empty:
 
 with state.panel(f"Stages of {subject}", caption="data → operator → data; nested stages are lighter"):
     ids = set(itertools.chain(*actions["input_dataframe_ids"], *actions["output_dataframe_ids"]))
-    frames = state.answer("dataframes", project, tuple(sorted(ids)))
+    frames = state.answer(Q.dataframes, project, tuple(sorted(ids)))
     st.graphviz_chart(graphs.pipeline(actions, frames), width="stretch")
     st.dataframe(stage_table(actions, frames), hide_index=True, width="stretch")
 
@@ -75,10 +75,10 @@ with state.panel("Align pipelines", caption="stage by stage; differing operators
     others = st.multiselect("Compare with runs", [r for r in labels if r != run_id], format_func=labels.get,
                             max_selections=3, key="align_runs")
     if others:
-        this = actions if kind == "a run" else state.answer("run_actions", project, run_id)
+        this = actions if kind == "a run" else state.answer(Q.run_actions, project, run_id)
         pipelines = {labels.get(run_id, subject): this}
         for other in others:
-            pipelines[labels[other]] = state.answer("run_actions", project, other)
+            pipelines[labels[other]] = state.answer(Q.run_actions, project, other)
         aligned = Q.align(pipelines)
         names = list(pipelines)
         flags = [c for c in aligned.columns if c.endswith(" differ")]
@@ -95,7 +95,7 @@ with state.panel("Align pipelines", caption="stage by stage; differing operators
 
 with state.panel("Version tree", caption="the run's root, its branches, and this run highlighted"):
     if run_id:
-        tree = state.answer("version_tree", project, run_id)
+        tree = state.answer(Q.version_tree, project, run_id)
         if len(tree) > 1:
             st.graphviz_chart(graphs.version_tree(tree))
         st.dataframe(tree, hide_index=True, width="stretch")

@@ -6,7 +6,8 @@ import time
 import pytest
 
 import modeldb
-from modeldb.core import codec, services
+from modeldb.core import codec
+from modeldb.devtools import services
 from modeldb.producers.spill import SpillLog
 from tests.integration.conftest import run_cli, unique
 

@@ -1,0 +1,97 @@
+"""What every command group shares: the two consoles, the settings, and printing or writing an answer.
+
+Answers go to stdout (``out``); progress, notes and errors go to stderr (``err``), so that
+``modeldb sql … -f csv > file`` writes only the answer.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from rich.console import Console
+
+from modeldb import embedded
+from modeldb.core.config import Settings
+from modeldb.core.display import print_table
+from modeldb.core.exceptions import ModelDBError
+
+# Piped or captured output (CI logs, `make demo | less`) is not cut down to 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, soft_wrap=True)
+FORMATS = ("table", "csv", "json", "parquet")
+PROGRESS_FROM_BYTES = 1_000_000  # a smaller backlog materializes too fast for a progress bar to help
+
+
+def load_settings() -> Settings:
+    return Settings.load()
+
+
+def catch_up(settings: Settings, warehouse: Any, quiet: bool = False) -> Any:
+    """The embedded catch-up, with a progress bar on stderr when the backlog is large."""
+    return embedded.catch_up(settings, warehouse, None if quiet else _progress_bar)
+
+
+@contextlib.contextmanager
+def _progress_bar(backlog: int) -> Iterator[Any]:
+    if backlog < PROGRESS_FROM_BYTES:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("materializing"), BarColumn(), TextColumn("{task.completed:,.0f} events"),
+                  TimeRemainingColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("events", total=None)
+        yield lambda stats: progress.update(task, advance=stats.events + stats.dead)
+
+
+def render(result: Any, fmt: str) -> str | None:
+    """CSV or JSON as text; a table is printed to ``out`` (and None returned)."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+        return buf.getvalue()
+    if fmt == "json":
+        return json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=str, indent=1)
+    print_table(out, result)
+    return None
+
+
+def check_format(fmt: str, output: Optional[Path]) -> None:
+    """Before any work: the output format, and a file for Parquet."""
+    if fmt not in FORMATS:
+        raise ModelDBError(f"--format must be table, csv, json or parquet, not {fmt!r}")
+    if fmt == "parquet" and output is None:
+        raise ModelDBError("--format parquet writes a file: give it with --output results.parquet")
+
+
+def emit(result: Any, fmt: str, output: Optional[Path]) -> None:
+    """Print or write a result in a format ``check_format`` accepted."""
+    if fmt == "parquet":
+        result.to_pandas().to_parquet(output, index=False)
+        err.print(f"wrote {len(result.rows):,} row(s) to {output}")
+        return
+    text = render(result, fmt)
+    if text is None:
+        return
+    text = text if text.endswith("\n") else text + "\n"
+    if output is not None:
+        output.write_text(text)
+        err.print(f"wrote {len(result.rows):,} row(s) to {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def as_result(frame: Any) -> Any:
+    """A pandas DataFrame as a warehouse ``Result`` (NaN becomes NULL), to print like any answer."""
+    from modeldb.warehouse.base import Result
+
+    rows = [tuple(None if isinstance(v, float) and v != v else v for v in row)
+            for row in frame.itertuples(index=False, name=None)]
+    return Result([str(c) for c in frame.columns], [str(t) for t in frame.dtypes], rows)
