@@ -97,6 +97,59 @@ class _Source:
         self.lines.append("    " * indent + line)
 
 
+def _code_null(src: _Source, ind: int, out: str) -> None:
+    src.emit(ind, f"{out} = None")
+
+
+def _code_boolean(src: _Source, ind: int, out: str) -> None:
+    src.emit(ind, "b = data[pos]")
+    src.emit(ind, "pos += 1")
+    src.emit(ind, "if b > 1:")
+    src.emit(ind + 1, "raise Unusual('boolean byte')")
+    src.emit(ind, f"{out} = b == 1")
+
+
+def _code_varint(reader: str) -> Callable[[_Source, int, str], None]:
+    """int or long: a one-byte varint inline, anything longer through ``reader`` (``_int`` or ``_long``)."""
+    def code(src: _Source, ind: int, out: str) -> None:
+        src.emit(ind, "b = data[pos]")
+        src.emit(ind, "if b < 128:")
+        src.emit(ind + 1, "pos += 1")
+        src.emit(ind + 1, f"{out} = (b >> 1) ^ -(b & 1)")
+        src.emit(ind, "else:")
+        src.emit(ind + 1, f"{out}, pos = {reader}(data, pos)")
+    return code
+
+
+def _code_fixed_width(unpack: str, width: int) -> Callable[[_Source, int, str], None]:
+    def code(src: _Source, ind: int, out: str) -> None:
+        src.emit(ind, f"{out} = {unpack}(data, pos)[0]")
+        src.emit(ind, f"pos += {width}")
+    return code
+
+
+def _code_blob(decode: str) -> Callable[[_Source, int, str], None]:
+    """bytes or string: a length, then that many bytes (``decode`` is appended to the slice)."""
+    def code(src: _Source, ind: int, out: str) -> None:
+        src.emit(ind, "b = data[pos]")
+        src.emit(ind, "if b & 129:")  # not a one-byte, non-negative length
+        src.emit(ind + 1, "n, pos = _count(data, pos)")
+        src.emit(ind + 1, "end = pos + n")
+        src.emit(ind, "else:")
+        src.emit(ind + 1, "pos += 1")
+        src.emit(ind + 1, "end = pos + (b >> 1)")
+        src.emit(ind, f"{out} = data[pos:end]{decode}")
+        src.emit(ind, "pos = end")
+    return code
+
+
+_PRIMITIVE_CODE: dict[str, Callable[[_Source, int, str], None]] = {
+    "null": _code_null, "boolean": _code_boolean, "int": _code_varint("_int"), "long": _code_varint("_long"),
+    "float": _code_fixed_width("_float", 4), "double": _code_fixed_width("_double", 8),
+    "bytes": _code_blob(""), "string": _code_blob(".decode()"),
+}
+
+
 class _Compiler:
     def __init__(self) -> None:
         self.named: dict[str, dict] = {}       # full name -> schema node
@@ -143,109 +196,86 @@ class _Compiler:
 
     def read(self, src: _Source, ind: int, node: Any, namespace: str, out: str) -> None:
         """Emit code at indent ``ind`` that reads one ``node`` value into local ``out``, advancing ``pos``."""
-        e = src.emit
         if isinstance(node, list):
             self._union(src, ind, node, namespace, out)
             return
         if isinstance(node, str):
-            if node not in _PRIMITIVES:
-                full = self._lookup(node, namespace)
-                target = self.named[full]
-                if target["type"] == "record" or target["type"] == "error":
-                    e(ind, f"{out}, pos = {self.functions[full]}(data, pos)")
-                else:
-                    self.read(src, ind, target, namespace, out)
+            if node in _PRIMITIVES:
+                _PRIMITIVE_CODE[node](src, ind, out)
                 return
-            kind = node
-        else:
-            kind = node["type"]
-            if isinstance(kind, (list, dict)):
-                self.read(src, ind, kind, namespace, out)
-                return
-            if kind in _PRIMITIVES and "name" not in node:
-                self.read(src, ind, kind, namespace, out)
-                return
-            if kind not in _PRIMITIVES and kind not in ("record", "error", "enum", "fixed", "array", "map"):
-                self.read(src, ind, kind, namespace, out)  # a named reference written as {"type": "name"}
-                return
-        if kind == "null":
-            e(ind, f"{out} = None")
-        elif kind == "boolean":
-            e(ind, "b = data[pos]")
-            e(ind, "pos += 1")
-            e(ind, "if b > 1:")
-            e(ind + 1, "raise Unusual('boolean byte')")
-            e(ind, f"{out} = b == 1")
-        elif kind in ("int", "long"):
-            e(ind, "b = data[pos]")
-            e(ind, "if b < 128:")
-            e(ind + 1, "pos += 1")
-            e(ind + 1, f"{out} = (b >> 1) ^ -(b & 1)")
-            e(ind, "else:")
-            e(ind + 1, f"{out}, pos = {'_int' if kind == 'int' else '_long'}(data, pos)")
-        elif kind == "double":
-            e(ind, f"{out} = _double(data, pos)[0]")
-            e(ind, "pos += 8")
-        elif kind == "float":
-            e(ind, f"{out} = _float(data, pos)[0]")
-            e(ind, "pos += 4")
-        elif kind in ("string", "bytes"):
-            e(ind, "b = data[pos]")
-            e(ind, "if b & 129:")  # not a one-byte, non-negative length
-            e(ind + 1, "n, pos = _count(data, pos)")
-            e(ind + 1, "end = pos + n")
-            e(ind, "else:")
-            e(ind + 1, "pos += 1")
-            e(ind + 1, "end = pos + (b >> 1)")
-            e(ind, f"{out} = data[pos:end]" + (".decode()" if kind == "string" else ""))
-            e(ind, "pos = end")
-        elif kind in ("record", "error"):
-            # Defined here: read it inline (no call); its function serves later references by name.
-            full = self._fullname(node, namespace)
-            self._record_function(node, namespace)
-            ns = full.rsplit(".", 1)[0] if "." in full else ""
-            names = []
-            for field in node["fields"]:
-                var = src.var()
-                self.read(src, ind, field["type"], ns, var)
-                names.append((field["name"], var))
-            e(ind, f"{out} = {{" + ", ".join(f"{k!r}: {v}" for k, v in names) + "}")
-        elif kind == "enum":
-            full = self._fullname(node, namespace)
-            self.named[full] = node
-            symbols = self._constant(tuple(node["symbols"]))
-            e(ind, "b = data[pos]")
-            e(ind, "if b < 128:")
-            e(ind + 1, "pos += 1")
-            e(ind + 1, "i = (b >> 1) ^ -(b & 1)")
-            e(ind, "else:")
-            e(ind + 1, "i, pos = _long(data, pos)")
-            e(ind, f"if not 0 <= i < {len(node['symbols'])}:")
-            e(ind + 1, "raise Unusual('enum index')")
-            e(ind, f"{out} = {symbols}[i]")
-        elif kind == "fixed":
-            full = self._fullname(node, namespace)
-            self.named[full] = node
-            e(ind, f"end = pos + {int(node['size'])}")
-            e(ind, f"{out} = data[pos:end]")
-            e(ind, "pos = end")
-        elif kind in ("array", "map"):
-            count, item = src.var(), src.var()
-            self._length(src, ind, count)
-            e(ind, f"{out} = {'[]' if kind == 'array' else '{}'}")
-            e(ind, f"while {count}:")
-            e(ind + 1, f"for _ in range({count}):")
-            if kind == "map":
-                key = src.var()
-                self.read(src, ind + 2, "string", namespace, key)
-                self.read(src, ind + 2, node["values"], namespace, item)
-                e(ind + 2, f"{out}[{key}] = {item}")
+            full = self._lookup(node, namespace)
+            target = self.named[full]
+            if target["type"] == "record" or target["type"] == "error":
+                src.emit(ind, f"{out}, pos = {self.functions[full]}(data, pos)")
             else:
-                self.read(src, ind + 2, node["items"], namespace, item)
-                e(ind + 2, f"{out}.append({item})")
-            self._length(src, ind + 1, count)
+                self.read(src, ind, target, namespace, out)
+            return
+        kind = node["type"]
+        if isinstance(kind, (list, dict)) or kind in _PRIMITIVES and "name" not in node:
+            self.read(src, ind, kind, namespace, out)
+        elif kind in _PRIMITIVES:
+            _PRIMITIVE_CODE[kind](src, ind, out)
+        elif kind in ("record", "error"):
+            self._record_inline(src, ind, node, namespace, out)
+        elif kind == "enum":
+            self._enum(src, ind, node, namespace, out)
+        elif kind == "fixed":
+            self._fixed(src, ind, node, namespace, out)
+        elif kind in ("array", "map"):
+            self._collection(src, ind, node, namespace, out)
         else:
-            raise ValueError(f"unsupported Avro type {kind!r}")
+            self.read(src, ind, kind, namespace, out)  # a named reference written as {"type": "name"}
+
+    def _record_inline(self, src: _Source, ind: int, node: dict, namespace: str, out: str) -> None:
+        # Defined here: read it inline (no call); its function serves later references by name.
+        full = self._fullname(node, namespace)
+        self._record_function(node, namespace)
+        ns = full.rsplit(".", 1)[0] if "." in full else ""
+        names = []
+        for field in node["fields"]:
+            var = src.var()
+            self.read(src, ind, field["type"], ns, var)
+            names.append((field["name"], var))
+        src.emit(ind, f"{out} = {{" + ", ".join(f"{k!r}: {v}" for k, v in names) + "}")
+
+    def _enum(self, src: _Source, ind: int, node: dict, namespace: str, out: str) -> None:
+        e = src.emit
+        self.named[self._fullname(node, namespace)] = node
+        symbols = self._constant(tuple(node["symbols"]))
+        e(ind, "b = data[pos]")
+        e(ind, "if b < 128:")
+        e(ind + 1, "pos += 1")
+        e(ind + 1, "i = (b >> 1) ^ -(b & 1)")
+        e(ind, "else:")
+        e(ind + 1, "i, pos = _long(data, pos)")
+        e(ind, f"if not 0 <= i < {len(node['symbols'])}:")
+        e(ind + 1, "raise Unusual('enum index')")
+        e(ind, f"{out} = {symbols}[i]")
+
+    def _fixed(self, src: _Source, ind: int, node: dict, namespace: str, out: str) -> None:
+        self.named[self._fullname(node, namespace)] = node
+        src.emit(ind, f"end = pos + {int(node['size'])}")
+        src.emit(ind, f"{out} = data[pos:end]")
+        src.emit(ind, "pos = end")
+
+    def _collection(self, src: _Source, ind: int, node: dict, namespace: str, out: str) -> None:
+        """An array or a map: blocks of items until a zero count."""
+        e = src.emit
+        kind = node["type"]
+        count, item = src.var(), src.var()
+        self._length(src, ind, count)
+        e(ind, f"{out} = {'[]' if kind == 'array' else '{}'}")
+        e(ind, f"while {count}:")
+        e(ind + 1, f"for _ in range({count}):")
+        if kind == "map":
+            key = src.var()
+            self.read(src, ind + 2, "string", namespace, key)
+            self.read(src, ind + 2, node["values"], namespace, item)
+            e(ind + 2, f"{out}[{key}] = {item}")
+        else:
+            self.read(src, ind + 2, node["items"], namespace, item)
+            e(ind + 2, f"{out}.append({item})")
+        self._length(src, ind + 1, count)
 
     def _length(self, src: _Source, ind: int, out: str) -> None:
         e = src.emit
@@ -303,6 +333,7 @@ class _Compiler:
         return None
 
 
+# Not fastavro.schemaless_reader: this measured ~2x faster per event; fastavro stays the fallback and the oracle.
 def compile_reader(schema: Any) -> Callable[[bytes, int], Any]:
     """Return ``read(data, pos) -> datum`` for an expanded (fully inlined) schema.
 

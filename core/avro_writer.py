@@ -5,8 +5,8 @@ envelope with a 14-branch payload union that costs ~25 µs per event on these
 machines, more than the budget of a ``log_metric`` call. Compiling the schema
 once into closures makes encoding about three times cheaper. The output is
 byte-for-byte standard Avro: the unit tests compare it with fastavro for every
-event type. Decoding stays on fastavro (C code, as fast here, and it resolves
-older writer schemas).
+event type. Decoding has its own compiled reader (``avro_reader``), with
+fastavro kept for records written by older schemas.
 
 Only what the event contract uses is supported: null, boolean, int, long,
 float, double, bytes, string, record, enum, array, map, fixed and unions.
@@ -41,7 +41,6 @@ def write_long(buf: bytearray, n: int) -> None:
     buf.append(n)
 
 
-
 def _w_null(buf: bytearray, v: Any) -> None:
     if v is not None:
         raise AvroDataError(f"expected null, got {v!r}")
@@ -73,12 +72,6 @@ def _w_string(buf: bytearray, v: str) -> None:
 def _w_bytes(buf: bytearray, v: bytes) -> None:
     write_long(buf, len(v))
     buf += v
-
-
-
-
-
-
 
 
 _PRIMITIVE_W = {"null": _w_null, "boolean": _w_boolean, "int": _w_long, "long": _w_long, "float": _w_float,
@@ -120,6 +113,7 @@ class _Compiler:
         return name
 
     def writer(self, node: Any, namespace: str = "") -> Writer:
+        """A closure that appends one ``node`` value to a buffer; named types are registered on the way."""
         if isinstance(node, list):
             return self._union_writer(node, namespace)
         if isinstance(node, str):
@@ -131,68 +125,83 @@ class _Compiler:
         if isinstance(kind, (list, dict)) or kind in _PRIMITIVE_W and "name" not in node:
             return self.writer(kind, namespace)
         if kind == "record" or kind == "error":
-            full = self._fullname(node, namespace)
-            self.named[full] = node
-            ns = full.rsplit(".", 1)[0] if "." in full else ""
-            fields = [(f["name"], self.writer(f["type"], ns), "default" in f, f.get("default")) for f in node["fields"]]
-
-            def write_record(buf: bytearray, v: dict, _fields=fields) -> None:
-                for name, write, has_default, default in _fields:
-                    try:
-                        value = v[name]
-                    except KeyError:
-                        if not has_default:
-                            raise AvroDataError(f"{full}: missing field {name!r}") from None
-                        value = default
-                    write(buf, value)
-
-            self.writers[full] = write_record
-            return write_record
+            return self._record_writer(node, namespace)
         if kind == "enum":
-            full = self._fullname(node, namespace)
-            self.named[full] = node
-            index = {s: i for i, s in enumerate(node["symbols"])}
-
-            def write_enum(buf: bytearray, v: str) -> None:
-                write_long(buf, index[v])
-
-            self.writers[full] = write_enum
-            return write_enum
+            return self._enum_writer(node, namespace)
         if kind == "fixed":
-            full = self._fullname(node, namespace)
-            self.named[full] = node
-
-            def write_fixed(buf: bytearray, v: bytes, _size=node["size"]) -> None:
-                if len(v) != _size:
-                    raise AvroDataError(f"fixed {full} needs {_size} bytes")
-                buf += v
-
-            self.writers[full] = write_fixed
-            return write_fixed
+            return self._fixed_writer(node, namespace)
         if kind == "array":
-            items = self.writer(node["items"], namespace)
-
-            def write_array(buf: bytearray, v: Any) -> None:
-                if v:
-                    write_long(buf, len(v))
-                    for item in v:
-                        items(buf, item)
-                buf.append(0)
-
-            return write_array
+            return self._array_writer(node, namespace)
         if kind == "map":
-            values = self.writer(node["values"], namespace)
-
-            def write_map(buf: bytearray, v: dict) -> None:
-                if v:
-                    write_long(buf, len(v))
-                    for key, value in v.items():
-                        _w_string(buf, key)
-                        values(buf, value)
-                buf.append(0)
-
-            return write_map
+            return self._map_writer(node, namespace)
         return _PRIMITIVE_W[kind]
+
+    def _record_writer(self, node: dict, namespace: str) -> Writer:
+        full = self._fullname(node, namespace)
+        self.named[full] = node
+        ns = full.rsplit(".", 1)[0] if "." in full else ""
+        fields = [(f["name"], self.writer(f["type"], ns), "default" in f, f.get("default")) for f in node["fields"]]
+
+        def write_record(buf: bytearray, v: dict, _fields=fields) -> None:
+            for name, write, has_default, default in _fields:
+                try:
+                    value = v[name]
+                except KeyError:
+                    if not has_default:
+                        raise AvroDataError(f"{full}: missing field {name!r}") from None
+                    value = default
+                write(buf, value)
+
+        self.writers[full] = write_record
+        return write_record
+
+    def _enum_writer(self, node: dict, namespace: str) -> Writer:
+        full = self._fullname(node, namespace)
+        self.named[full] = node
+        index = {s: i for i, s in enumerate(node["symbols"])}
+
+        def write_enum(buf: bytearray, v: str) -> None:
+            write_long(buf, index[v])
+
+        self.writers[full] = write_enum
+        return write_enum
+
+    def _fixed_writer(self, node: dict, namespace: str) -> Writer:
+        full = self._fullname(node, namespace)
+        self.named[full] = node
+
+        def write_fixed(buf: bytearray, v: bytes, _size=node["size"]) -> None:
+            if len(v) != _size:
+                raise AvroDataError(f"fixed {full} needs {_size} bytes")
+            buf += v
+
+        self.writers[full] = write_fixed
+        return write_fixed
+
+    def _array_writer(self, node: dict, namespace: str) -> Writer:
+        items = self.writer(node["items"], namespace)
+
+        def write_array(buf: bytearray, v: Any) -> None:
+            if v:
+                write_long(buf, len(v))
+                for item in v:
+                    items(buf, item)
+            buf.append(0)
+
+        return write_array
+
+    def _map_writer(self, node: dict, namespace: str) -> Writer:
+        values = self.writer(node["values"], namespace)
+
+        def write_map(buf: bytearray, v: dict) -> None:
+            if v:
+                write_long(buf, len(v))
+                for key, value in v.items():
+                    _w_string(buf, key)
+                    values(buf, value)
+            buf.append(0)
+
+        return write_map
 
     def _union_writer(self, branches: list, namespace: str) -> Writer:
         writers = [self.writer(b, namespace) for b in branches]
@@ -230,6 +239,7 @@ class _Compiler:
         return write_union
 
 
+# Not fastavro.schemaless_writer: this measured ~3x faster per event; the tests hold it byte-identical to fastavro.
 def compile_writer(schema: Any, prefix: bytes = b"") -> Callable[[Any], bytes]:
     """Return ``encode(datum) -> prefix + Avro binary`` for an expanded (fully inlined) schema."""
     write = _Compiler().writer(schema)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -27,34 +26,14 @@ MARKER = b"\xc3\x01"
 HEADER_LEN = 10
 SCHEMA_VERSION = 2
 
-_EMPTY = 0xC15D213AA4D7A795
-
-
-def _rabin_table() -> list[int]:
-    table = []
-    for i in range(256):
-        fp = i
-        for _ in range(8):
-            fp = (fp >> 1) ^ (_EMPTY & -(fp & 1))
-        table.append(fp)
-    return table
-
-
-_TABLE = _rabin_table()
-
-
-def rabin_fingerprint(data: bytes) -> int:
-    """CRC-64-AVRO of ``data`` as an unsigned 64-bit integer."""
-    fp = _EMPTY
-    for b in data:
-        fp = (fp >> 8) ^ _TABLE[(fp ^ b) & 0xFF]
-    return fp
-
-
 def schema_fingerprint(parsed: dict) -> bytes:
-    """The 8 little-endian fingerprint bytes for a parsed schema."""
+    """The 8 fingerprint bytes of a parsed schema, in wire order.
+
+    fastavro computes CRC-64-AVRO of the parsing canonical form and returns it as hex
+    already in the little-endian byte order the single-object encoding puts on the wire.
+    """
     canonical = fastavro.schema.to_parsing_canonical_form(parsed)
-    return struct.pack("<Q", rabin_fingerprint(canonical.encode()))
+    return bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
 
 
 def _schemas_dir():

@@ -160,6 +160,7 @@ class Settings:
     delivery_timeout_s: float = 30.0
     exit_flush_timeout_s: float = 10.0
     artifacts: str = ""
+    testing: bool = False  # MODELDB_TESTING=1 (the test suite): a tracker error raises instead of being logged
 
     @property
     def spill_path(self) -> Path:
@@ -238,6 +239,7 @@ class Settings:
             delivery_timeout_s=_number(pick("delivery_timeout_s", 30.0), float, "MODELDB_DELIVERY_TIMEOUT_S", minimum=0.1),
             exit_flush_timeout_s=_number(pick("exit_flush_timeout_s", 10.0), float, "MODELDB_EXIT_FLUSH_TIMEOUT_S", minimum=0.0),
             artifacts=str(pick("artifacts", f"file://{home}/artifacts")),
+            testing=str(pick("testing", "0")).strip().lower() in ("1", "true", "yes"),
         )
         # Validate URIs now, so a typo fails at init and not at the first event.
         settings.transport_uri

@@ -29,6 +29,7 @@ _last_ms = 0
 _counter = 0
 
 
+# uuid.uuid7 arrives only in Python 3.14; we support 3.11, so the RFC 9562 layout is built here.
 def uuid7() -> str:
     """A time-ordered UUIDv7 (RFC 9562) as 32 hex digits, monotonic within a process."""
     global _last_ms, _counter
@@ -129,7 +130,6 @@ def as_metric_value(name: str, value: Any) -> float:
     except (TypeError, ValueError):
         raise TypeError(f"metric {name!r}: value {value!r} is not a number") from None
     return number
-
 
 
 def python_framework() -> tuple[str, str]:

@@ -63,6 +63,8 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+# fastavro (1.13) resolves schemas only while reading a record and has no static reader/writer check; the Apache
+# avro package has one (avro.compatibility) but is not a dependency, so the spec's rules are written out here.
 def problems(writer: Any, reader: Any) -> list[str]:
     """Every reason ``reader`` cannot read data written by ``writer`` (empty if compatible)."""
     wn: dict[str, Any] = {}

@@ -11,8 +11,7 @@ import shutil
 import sys
 from typing import Any, Callable
 
-NUMERIC = ["age", "tenure_months", "monthly_charges", "support_calls"]
-CATEGORICAL = ["country", "plan", "contract"]
+from modeldb.devtools.demo_data import CATEGORICAL, NUMERIC, customers
 
 
 def available() -> str | None:
@@ -76,7 +75,6 @@ def train(run: Callable[..., Any], status: Callable[[str], None]) -> None:
     from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 
     import modeldb.spark
-    from modeldb.devtools.demo_project import customers
 
     status("starting Spark (local[2])")
     spark = spark_session("modeldb-demo")
