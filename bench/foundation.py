@@ -21,7 +21,8 @@ import uuid
 from pathlib import Path
 
 import modeldb
-from modeldb.core import codec, services
+from modeldb.core import codec
+from modeldb.devtools import services
 from modeldb.core.config import Settings
 from modeldb.stream_processors.deadletter import FileDeadLetters
 from modeldb.stream_processors.local import LocalRunner

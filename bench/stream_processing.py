@@ -27,7 +27,8 @@ from pathlib import Path
 from foundation import MODELDB, pct  # bench/ is on sys.path when run as a script
 
 import modeldb
-from modeldb.core import codec, services
+from modeldb.core import codec
+from modeldb.devtools import services
 from modeldb.core.config import Settings
 from modeldb.core.events import envelope, producer_info, typed_param
 from modeldb.stream_processors.materializer import decode_and_validate, materialize

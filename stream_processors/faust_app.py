@@ -9,9 +9,16 @@ stops consuming meanwhile), and any other failure, or a stop request in the
 middle of a batch, ends the process at once with ``os._exit`` — before the
 acknowledgement. The batch is then replayed by whichever worker takes the
 partition, and the idempotent tables give the same answers. Run the worker
-under a supervisor that restarts it. Undecodable events go to ``<topic>.dlq`` with the reason and their
-source partition and offset in the headers. Workers scale out by partitions;
-the topic is keyed by run id, so each run's events stay in order.
+under a supervisor that restarts it.
+
+Each batch goes through the batch pipeline (``pipeline.py``) on an executor
+thread, so the agent's event loop keeps heart-beating while it runs. Its
+"commit" is the acknowledgement: Faust acknowledges the batch when the body
+returns, and the body returns only after the pipeline wrote the batch's rows
+and dead letters. Undecodable events go to ``<topic>.dlq`` with the reason and
+their source partition and offset in the headers (``deadletter.py``). Workers
+scale out by partitions; the topic is keyed by run id, so each run's events
+stay in order.
 """
 from __future__ import annotations
 
@@ -22,9 +29,10 @@ import time
 from typing import Any
 
 from modeldb.core.config import Settings
-from modeldb.core.exceptions import DecodeError
-from modeldb.stream_processors.materializer import decode_and_validate, materialize
+from modeldb.stream_processors.brokers import topic_of
+from modeldb.stream_processors.deadletter import KafkaDeadLetters
 from modeldb.stream_processors.observe import Meter, emit
+from modeldb.stream_processors.pipeline import BatchPipeline, Positions, Raw
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.stream_processors.topics import ensure_topics
 
@@ -50,14 +58,9 @@ def _credentials(settings: Settings) -> Any:
                                  mechanism=sec.sasl_mechanism or "PLAIN", ssl_context=context)
 
 
-def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
-    import faust
-    from modeldb.warehouse.factory import connect
-
+def _app_options(settings: Settings) -> dict[str, Any]:
     uri = settings.transport_uri
-    topic_name = uri.path.strip("/") or "modeldb.events"
-    app = faust.App(
-        group,
+    return dict(
         broker=[f"kafka://{h}:{p}" for h, p in uri.hosts],
         value_serializer="raw",
         key_serializer="raw",
@@ -75,33 +78,50 @@ def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
         broker_heartbeat_interval=2.0,
         broker_credentials=_credentials(settings),
     )
-    topic = app.topic(topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    dlq = app.topic(topic_name + ".dlq", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    state: dict[str, Any] = {}
-    meter = Meter("faust", group, topic_name)
 
-    def waiting(seconds: float) -> None:  # the sink's back-off, on an executor thread: the agent stops consuming
-        meter.waiting(seconds)
+
+def _acknowledged_on_return(ends: Positions) -> None:
+    """The pipeline's commit step for Faust: nothing to do here. ``take_events`` acknowledges the
+    batch once the agent body returns, which it does only after ``BatchPipeline.write``."""
+
+
+class _Worker:
+    """One Faust worker's state: its meter, and the pipeline made once the warehouse is connected."""
+
+    def __init__(self, settings: Settings, group: str, topic: str):
+        self.settings, self.group, self.topic = settings, group, topic
+        self.meter = Meter("faust", group, topic)
+        self.pipeline: BatchPipeline | None = None
+
+    def waiting(self, seconds: float) -> None:  # the sink's back-off, on an executor thread: the agent stops consuming
+        self.meter.waiting(seconds)
         time.sleep(seconds)
 
-    @app.on_partitions_assigned.connect
-    async def assigned(sender: Any, assigned: Any, **_: Any) -> None:
-        meter.partitions = sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned if tp.topic == topic_name)
-        emit("assigned", worker=meter.worker, partitions=",".join(p.split("[")[1][:-1] for p in meter.partitions))
+    def assigned(self, partitions: Any) -> None:
+        self.meter.partitions = sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions if tp.topic == self.topic)
+        emit("assigned", worker=self.meter.worker,
+             partitions=",".join(p.split("[")[1][:-1] for p in self.meter.partitions))
 
-    @app.agent(topic, name="materialize")
-    async def materialize_agent(stream: Any) -> None:
+    def start(self) -> BatchPipeline:
+        """Connect the warehouse (on an executor thread) and make the pipeline."""
+        from modeldb.warehouse.factory import connect
+
+        warehouse = connect(self.settings)
+        self.meter.warehouse = warehouse
+        self.pipeline = BatchPipeline(WarehouseSink(warehouse, max_retries=None, sleep=self.waiting),
+                                      _acknowledged_on_return, KafkaDeadLetters(self.settings), self.meter,
+                                      fault_pause_s=self.settings.fault_pause_before_commit_s)
+        emit("started", worker=self.meter.worker, engine="faust", group=self.group, topic=self.topic,
+             batch_size=self.settings.batch_size, batch_seconds=self.settings.batch_seconds)
+        return self.pipeline
+
+    async def materialize(self, stream: Any) -> None:
         loop = asyncio.get_running_loop()
-        if "sink" not in state:
-            warehouse = await loop.run_in_executor(None, lambda: connect(settings))
-            meter.warehouse = warehouse
-            state["sink"] = WarehouseSink(warehouse, max_retries=None, sleep=waiting)
-            emit("started", worker=meter.worker, engine="faust", group=group, topic=topic_name,
-                 batch_size=settings.batch_size, batch_seconds=settings.batch_seconds)
-        sink: WarehouseSink = state["sink"]
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+        pipeline = self.pipeline or await loop.run_in_executor(None, self.start)
+        async for events in stream.take_events(self.settings.batch_size, within=self.settings.batch_seconds):
+            records = [_raw(event) for event in events]
             try:
-                good, dead, newest = await _process(loop, sink, events)
+                await loop.run_in_executor(None, pipeline.process, records)
             except asyncio.CancelledError:
                 emit("stopping_mid_batch", logging.WARNING,
                      detail="exiting before the batch is acknowledged; it will be replayed")
@@ -110,50 +130,43 @@ def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
                 emit("batch_failed", logging.CRITICAL, exc_info=True,
                      detail="exiting before the batch is acknowledged so it is replayed")
                 os._exit(70)
-            meter.batch(good, dead, newest)
-            if dead:
-                emit("dead_letters", logging.WARNING, count=dead)
 
-    async def _process(loop: Any, sink: WarehouseSink, events: list) -> tuple[int, int, int]:
-        good, dead = [], []
-        newest = 0
-        for event in events:
-            data = event.value
-            try:
-                decoded = decode_and_validate(data)
-            except DecodeError as exc:
-                dead.append((event, data, str(exc)))
-                continue
-            good.append((decoded, data))
-            newest = max(newest, decoded["ts"])
-        rows = materialize(good)
-        await loop.run_in_executor(None, sink.write, rows)
-        meter.recovered()
-        deliveries = []
-        for event, data, reason in dead:
-            message = event.message
-            deliveries.append(await dlq.send(key=message.key, value=data, headers={
-                "reason": reason.encode(), "source_topic": message.topic.encode(),
-                "source_partition": str(message.partition).encode(),
-                "source_offset": str(message.offset).encode()}))
-        for delivery in deliveries:  # wait until the dead letters are on the broker, not just buffered
-            await delivery
-        if settings.fault_pause_before_commit_s:
-            emit("written_not_committed", events=len(good), pause_s=settings.fault_pause_before_commit_s)
-            await asyncio.sleep(settings.fault_pause_before_commit_s)
-        return len(good), len(dead), newest
+    def stopped(self) -> None:
+        self.meter.state = "stopped"
+        self.meter.tick(force=True)
+        emit("stopped", worker=self.meter.worker, events=self.meter.events, dead=self.meter.dead)
+
+
+def _raw(event: Any) -> Raw:
+    message = event.message
+    return Raw(event.value, message.topic, message.partition, message.offset, message.offset + 1, message.key)
+
+
+def create_app(settings: Settings, group: str = "modeldb-processor") -> Any:
+    import faust
+
+    topic_name = topic_of(settings)
+    app = faust.App(group, **_app_options(settings))
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    worker = _Worker(settings, group, topic_name)
+
+    @app.on_partitions_assigned.connect
+    async def assigned(sender: Any, assigned: Any, **_: Any) -> None:
+        worker.assigned(assigned)
+
+    @app.agent(topic, name="materialize")
+    async def materialize_agent(stream: Any) -> None:
+        await worker.materialize(stream)
 
     @app.timer(interval=1.0)
     async def report() -> None:
-        await asyncio.get_running_loop().run_in_executor(None, meter.tick)
+        await asyncio.get_running_loop().run_in_executor(None, worker.meter.tick)
 
     @app.on_before_shutdown.connect
     async def stopped(sender: Any, **_: Any) -> None:
-        meter.state = "stopped"
-        await asyncio.get_running_loop().run_in_executor(None, lambda: meter.tick(force=True))
-        emit("stopped", worker=meter.worker, events=meter.events, dead=meter.dead)
+        await asyncio.get_running_loop().run_in_executor(None, worker.stopped)
 
-    app.modeldb_meter = meter
+    app.modeldb_meter = worker.meter
     return app
 
 

@@ -7,12 +7,16 @@ moves every message through several asyncio hops; this runner asks librdkafka
 for a whole batch at once (``consume(num_messages, timeout)`` — the size and
 time bounds) and works on it in one go.
 
+It drives the batch pipeline (``pipeline.py``): this module fetches batches,
+commits offsets, and pauses fetching while the warehouse is down.
+
 Guarantees:
 
-- **Commit after insert.** A batch's offsets (explicit, per partition) are
-  committed synchronously only after its rows are in the warehouse and its
-  dead letters are acknowledged on ``<topic>.dlq``. A crash anywhere replays
-  the uncommitted batch, and the idempotent tables give the same answers.
+- **Commit after insert** (the pipeline's rule). A batch's offsets (explicit,
+  per partition) are committed synchronously only after its rows are in the
+  warehouse and its dead letters are acknowledged on ``<topic>.dlq``. A crash
+  anywhere replays the uncommitted batch, and the idempotent tables give the
+  same answers.
 - **Backpressure.** While the warehouse is unavailable the sink retries with
   backoff; meanwhile the runner pauses its partitions and keeps polling, so it
   stays in the group, fetches nothing new, and buffers at most what librdkafka
@@ -37,68 +41,36 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from modeldb.core.config import Settings
-from modeldb.core.exceptions import DecodeError, TransportError
-from modeldb.stream_processors.materializer import decode_and_validate, materialize
+from modeldb.stream_processors.brokers import kafka_conf, kafka_error_text, topic_of, watermarks
+from modeldb.stream_processors.deadletter import KafkaDeadLetters
 from modeldb.stream_processors.observe import Meter, emit
+from modeldb.stream_processors.pipeline import BatchPipeline, Positions, Raw, new_raw
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
 
-
-def kafka_conf(settings: Settings, **extra: Any) -> dict[str, Any]:
-    """librdkafka settings for the configured brokers and security, plus ``extra``."""
-    uri = settings.transport_uri
-    conf = {"bootstrap.servers": ",".join(f"{h}:{p}" for h, p in uri.hosts), "log_level": 3}
-    conf.update(settings.kafka_security.librdkafka_config())
-    conf.update(extra)
-    return conf
+# Moved to ``brokers``; still importable from here.
+__all__ = ["KafkaBatchRunner", "StoppedWaiting", "kafka_conf", "kafka_error_text", "raw_records", "topic_of",
+           "watermarks"]
 
 
-def topic_of(settings: Settings) -> str:
-    return settings.transport_uri.path.strip("/") or "modeldb.events"
-
-
-def watermarks(consumer: Any, topic: str, timeout: float = 15) -> dict[int, tuple[int, int]] | None:
-    """Each partition's (low, high) offsets, or None if the topic does not exist."""
-    from confluent_kafka import TopicPartition
-
-    meta = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
-    if meta is None or meta.error is not None:
-        return None
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout) for p in sorted(meta.partitions)}
-
-
-def kafka_error_text(exc: BaseException) -> str:
-    """The readable part of a confluent-kafka exception (its KafkaError's text)."""
-    error = exc.args[0] if exc.args else exc
-    return error.str() if hasattr(error, "str") else str(error)
-
-
-class StoppedWaiting(Exception):
-    """A stop request arrived while the writer waited for the warehouse."""
-
-
-def decode_batch(messages: list) -> tuple[list, list, dict, int]:
-    """Decode a batch: (good (event, bytes) pairs, dead (message, reason) pairs,
-    the offset to commit per (topic, partition), the newest event time)."""
-    good, dead, ends = [], [], {}
-    newest = 0
+def raw_records(messages: list) -> list[Raw]:
+    """confluent-kafka messages as the pipeline's records. A message that is a consumer error
+    (not a record) is logged and skipped: it has no offset to commit."""
+    records = []
     for message in messages:
         if message.error() is not None:
             emit("kafka_error", logging.WARNING, error=str(message.error()))
             continue
-        ends[(message.topic(), message.partition())] = message.offset() + 1
-        data = message.value()
-        try:
-            event = decode_and_validate(data)
-        except DecodeError as exc:
-            dead.append((message, str(exc)))
-            continue
-        good.append((event, data))
-        if event["ts"] > newest:
-            newest = event["ts"]
-    return good, dead, ends, newest
+        offset = message.offset()
+        records.append(new_raw((message.value(), message.topic(), message.partition(), offset, offset + 1,
+                                message.key(), None)))
+    return records
+
+
+class StoppedWaiting(Exception):
+    """A stop request arrived while the writer waited for the warehouse."""
 
 
 class KafkaBatchRunner:
@@ -108,6 +80,8 @@ class KafkaBatchRunner:
         self.group = group
         self.meter = Meter("confluent", group, self.topic, warehouse)
         self.sink = WarehouseSink(warehouse, max_retries=None, sleep=self._backoff)
+        self.pipeline = BatchPipeline(self.sink, self._commit, KafkaDeadLetters(settings), self.meter,
+                                      fault_pause_s=settings.fault_pause_before_commit_s)
         self._consumer: Any = None
         self._held: list[Any] = []  # messages polled while paused: the next batch starts with them
         self._uncommitted: dict[tuple[str, int], int] = {}  # offsets whose commit failed, to commit again
@@ -179,11 +153,10 @@ class KafkaBatchRunner:
         """Consume, decode and materialize batch N+1 while batch N is written and committed on a
         writer thread: ClickHouse works on one batch while Python decodes the next. Writes and
         commits stay in order, one at a time."""
-        from confluent_kafka import Consumer, Producer
+        from confluent_kafka import Consumer
 
         self._stop = stop
         consumer = self._consumer = Consumer(self._consumer_conf())
-        dlq = Producer(kafka_conf(self.settings, acks="all", **{"enable.idempotence": True}))
         consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         emit("started", worker=self.meter.worker, engine="confluent", group=self.group, topic=self.topic,
              batch_size=self.settings.batch_size, batch_seconds=self.settings.batch_seconds)
@@ -203,16 +176,15 @@ class KafkaBatchRunner:
                     messages += consumer.consume(num_messages=self.settings.batch_size - len(messages),
                                                  timeout=self.settings.batch_seconds)
                 if messages:
-                    good, dead, ends, newest = decode_batch(messages)
-                    rows = materialize(good)
+                    batch = self.pipeline.prepare(raw_records(messages))
                     if pending is not None:
                         self._await(consumer, pending)
-                    pending = writer.submit(self._write, consumer, dlq, rows, dead, ends, len(good), newest)
+                    pending = writer.submit(self.pipeline.write, batch)
                 elif pending is not None and pending.done():
                     pending.result()
                     pending = None
                 elif pending is None and self._uncommitted:  # idle: retry a commit that failed earlier
-                    self._commit(consumer, {})
+                    self._commit({})
                 if time.monotonic() - collected > 60:
                     gc.collect()
                     collected = time.monotonic()
@@ -230,19 +202,7 @@ class KafkaBatchRunner:
             consumer.close()
             self._consumer = None
 
-    def _write(self, consumer: Any, dlq: Any, rows: Any, dead: list, ends: dict, good: int, newest: int) -> None:
-        self.sink.write(rows)
-        self.meter.recovered()
-        self._dead_letters(dlq, dead)
-        if self.settings.fault_pause_before_commit_s:
-            emit("written_not_committed", events=good, pause_s=self.settings.fault_pause_before_commit_s)
-            time.sleep(self.settings.fault_pause_before_commit_s)
-        self._commit(consumer, ends)
-        self.meter.batch(good, len(dead), newest)
-        if dead:
-            emit("dead_letters", logging.WARNING, count=len(dead), first_reason=dead[0][1][:200])
-
-    def _commit(self, consumer: Any, ends: dict) -> None:
+    def _commit(self, ends: Positions) -> None:
         """Commit these offsets, and any that failed before, for the partitions this worker still owns.
 
         A partition that moved to another worker is left to it (it replays from the group's offset);
@@ -253,6 +213,7 @@ class KafkaBatchRunner:
         offsets = {**self._uncommitted, **ends}
         if not offsets:
             return
+        consumer = self._consumer
         owned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
         mine = {key: offset for key, offset in offsets.items() if key in owned}
         self._uncommitted = {}
@@ -266,17 +227,3 @@ class KafkaBatchRunner:
         except KafkaException as exc:  # the rows are written; commit again later (a replay would be harmless)
             self._uncommitted = mine
             emit("commit_failed", logging.WARNING, error=kafka_error_text(exc), retry="with the next batch or when idle")
-
-    def _dead_letters(self, dlq: Any, dead: list) -> None:
-        failures: list[str] = []
-        for message, reason in dead:
-            dlq.produce(self.topic + ".dlq", value=message.value(), key=message.key(), headers={
-                "reason": reason.encode(), "source_topic": message.topic().encode(),
-                "source_partition": str(message.partition()).encode(),
-                "source_offset": str(message.offset()).encode()},
-                on_delivery=lambda err, _msg: err is not None and failures.append(str(err)))
-        # Commit only once every dead letter is acknowledged by the broker; otherwise stop
-        # uncommitted, and the batch is replayed.
-        if dead and (dlq.flush(30) or failures):
-            raise TransportError(f"could not write {len(dead)} dead letter(s) to {self.topic}.dlq: "
-                                 f"{failures[:1] or 'timed out'}")

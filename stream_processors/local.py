@@ -1,8 +1,10 @@
 """The local runner: the file event log → the materializer → the warehouse.
 
+It drives the batch pipeline (``pipeline.py``, where the commit rule lives):
+this module only reads the log from the committed offset and commits offsets.
 Offsets live in the warehouse itself (``_consumer_offsets``), committed only
-after the batch's rows are inserted. A crash anywhere replays the batch, and
-the idempotent tables give the same answers. Because the offsets belong to
+after the batch's rows and dead letters are written. A crash anywhere replays
+the batch, and the idempotent tables give the same answers. Because the offsets belong to
 the warehouse, pointing at an empty warehouse re-materializes the whole log.
 """
 from __future__ import annotations
@@ -16,10 +18,9 @@ from typing import Any, Callable
 
 from modeldb.core.config import Settings
 from modeldb.core.eventlog import read_records
-from modeldb.core.exceptions import DecodeError
-from modeldb.stream_processors.deadletter import FileDeadLetters, letter
-from modeldb.stream_processors.materializer import decode_and_validate, materialize
+from modeldb.stream_processors.deadletter import FileDeadLetters
 from modeldb.stream_processors.observe import Meter
+from modeldb.stream_processors.pipeline import BatchPipeline, Positions, new_raw
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.warehouse.base import Warehouse
 
@@ -47,7 +48,7 @@ class Stats:
 class LocalRunner:
     def __init__(self, log_path: Path, warehouse: Warehouse, deadletters: FileDeadLetters,
                  consumer: str = "local", batch_size: int = 5000, tables: frozenset[str] | None = None,
-                 engine: str = "local", record_dead_letters: bool = True):
+                 engine: str = "local", record_dead_letters: bool = True, fault_pause_s: float = 0.0):
         self.log_path = Path(log_path)
         self.warehouse = warehouse
         self.sink = WarehouseSink(warehouse)
@@ -58,11 +59,14 @@ class LocalRunner:
         self.record_dead_letters = record_dead_letters  # a rebuild re-reads letters already written
         self.meter = Meter(engine, consumer, str(self.log_path), warehouse)
         self._offset: int | None = None
+        self.pipeline = BatchPipeline(self.sink, self._commit, deadletters if record_dead_letters else None,
+                                      self.meter, tables, fault_pause_s, log_dead_letters=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, warehouse: Warehouse, **options: Any) -> "LocalRunner":
         """The runner for the configured file log and dead-letter file."""
         options.setdefault("batch_size", settings.batch_size)
+        options.setdefault("fault_pause_s", settings.fault_pause_before_commit_s)
         return cls(Path(settings.transport_uri.path), warehouse, FileDeadLetters(settings.deadletter_path), **options)
 
     @property
@@ -81,35 +85,23 @@ class LocalRunner:
         size = self.log_path.stat().st_size if self.log_path.exists() else 0
         return max(0, size - self.committed_offset())
 
-    def run_once(self) -> Stats:
-        start = time.perf_counter()
-        offset = self.committed_offset()
-        good, letters, end = [], [], offset
-        stats = Stats()
-        for record in read_records(self.log_path, offset, max_records=self.batch_size):
-            end = record.next_offset
-            if record.error is not None:
-                letters.append(letter(record.payload, record.error, self.source, 0, record.offset))
-                continue
-            try:
-                good.append((decode_and_validate(record.payload), record.payload))
-            except DecodeError as exc:
-                letters.append(letter(record.payload, str(exc), self.source, 0, record.offset))
-        if end == offset:
-            return stats
-        rows = materialize(good).only(self.tables)
-        stats.rows = self.sink.write(rows)
-        if self.record_dead_letters:
-            self.deadletters.write(letters)
-        now = time.time_ns()
+    def _commit(self, ends: Positions) -> None:
+        end = ends[(self.source, 0)]
         self.warehouse.insert("_consumer_offsets", ["consumer", "source", "offset", "ver"],
-                              [(self.consumer, self.source, end, now)])
+                              [(self.consumer, self.source, end, time.time_ns())])
         self._offset = end
-        stats.events, stats.dead, stats.batches = len(good), len(letters), 1
-        stats.reasons = [item["reason"] for item in letters[:10]]
-        stats.seconds = time.perf_counter() - start
-        self.meter.batch(stats.events, stats.dead, max((e["ts"] for e, _ in good), default=0))
-        return stats
+
+    def run_once(self) -> Stats:
+        """One batch of at most ``batch_size`` records from the committed offset, through the pipeline."""
+        start = time.perf_counter()
+        source = self.source
+        records = (new_raw((r.payload, source, 0, r.offset, r.next_offset, None, r.error))
+                   for r in read_records(self.log_path, self.committed_offset(), max_records=self.batch_size))
+        batch = self.pipeline.process(records)
+        if batch.empty:
+            return Stats()
+        return Stats(events=batch.events, rows=batch.written, dead=len(batch.letters), batches=1,
+                     seconds=time.perf_counter() - start, reasons=[item.reason for item in batch.letters[:10]])
 
     def catch_up(self, progress: Callable[[Stats], None] | None = None) -> Stats:
         total = Stats()

@@ -1,8 +1,9 @@
 """The materializer core: decoded events in, warehouse rows out.
 
-Pure: no I/O, no clocks, no knowledge of where events came from. The Faust
-app (Kafka) and the local runner (file log) both call ``decode_and_validate``
-then ``materialize``, then hand the rows to the batching sink.
+Pure: no I/O, no clocks, no knowledge of where events came from. The batch
+pipeline (``pipeline.py``), which every runner drives, calls
+``decode_and_validate`` then ``materialize``, then hands the rows to the
+batching sink.
 
 Every row carries the event's ts as ``ver``, and every table's sorting key
 makes a redelivered event collapse onto its first copy (see the DDL), so

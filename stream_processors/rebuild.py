@@ -7,8 +7,9 @@ target warehouse: an empty one (a new database or chDB directory, to switch
 to once it has caught up) or the live one, limited to named tables (a new
 derived table, or one whose materializer was fixed).
 
-Dead letters are counted, not written again: the live processor already put
-them in the dead-letter topic or file.
+Both read through the batch pipeline (``pipeline.py``), like the live
+processors. Dead letters are counted, not written again: the live processor
+already put them in the dead-letter topic or file.
 
 For Kafka, ``group`` commits each batch's offsets to that consumer group, so
 ``modeldb process --group <group>`` continues exactly where the rebuild ended,
@@ -21,12 +22,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from modeldb.core.config import Settings
 from modeldb.core.exceptions import ConfigError
-from modeldb.stream_processors.kafka_runner import decode_batch, kafka_conf, topic_of, watermarks
-from modeldb.stream_processors.materializer import COLUMNS, materialize
+from modeldb.stream_processors.brokers import kafka_conf, topic_of, watermarks
+from modeldb.stream_processors.kafka_runner import raw_records
+from modeldb.stream_processors.materializer import COLUMNS
+from modeldb.stream_processors.pipeline import BatchPipeline, Positions
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.warehouse.base import Warehouse
 
@@ -70,6 +73,18 @@ def kafka_backlog(settings: Settings) -> dict[int, tuple[int, int]]:
         consumer.close()
 
 
+def _resume(consumer: Any, topic: str, ends: dict[int, int], done: Rebuilt) -> dict[int, int]:
+    """Where each partition starts: its first record, or the group's committed offset when resuming."""
+    from confluent_kafka import TopicPartition
+
+    starts = {p: -2 for p in ends}  # OFFSET_BEGINNING
+    for tp in consumer.committed([TopicPartition(topic, p) for p in ends], timeout=15):
+        if tp.offset >= 0:
+            starts[tp.partition] = tp.offset
+            done.resumed += min(tp.offset, ends[tp.partition])
+    return starts
+
+
 def rebuild_kafka(settings: Settings, target: Warehouse, tables: frozenset[str] | None = None,
                   group: str | None = None, progress: Callable[[int], None] | None = None) -> Rebuilt:
     """Read the topic from its first event to its end at the start, into ``target``."""
@@ -80,16 +95,16 @@ def rebuild_kafka(settings: Settings, target: Warehouse, tables: frozenset[str] 
     consumer = Consumer(kafka_conf(settings, **{
         "group.id": group or f"modeldb-rebuild-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
         "auto.offset.reset": "earliest", "queued.max.messages.kbytes": 64 * 1024}))
-    sink = WarehouseSink(target, max_retries=None)
+
+    def commit(positions: Positions) -> None:  # to the group, if any: `modeldb process --group` goes on from there
+        if group:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=False)
+
+    pipeline = BatchPipeline(WarehouseSink(target, max_retries=None), commit, tables=tables, log_dead_letters=False)
     done = Rebuilt()
     started = time.perf_counter()
     try:
-        starts = {p: -2 for p in ends}  # OFFSET_BEGINNING, or the group's committed offset when resuming
-        if group:
-            for tp in consumer.committed([TopicPartition(topic, p) for p in ends], timeout=15):
-                if tp.offset >= 0:
-                    starts[tp.partition] = tp.offset
-                    done.resumed += min(tp.offset, ends[tp.partition])
+        starts = _resume(consumer, topic, ends, done) if group else {p: -2 for p in ends}
         pending = {p for p in ends if starts[p] < 0 or starts[p] < ends[p]}
         consumer.assign([TopicPartition(topic, p, starts[p]) for p in pending])
         while pending:
@@ -100,16 +115,13 @@ def rebuild_kafka(settings: Settings, target: Warehouse, tables: frozenset[str] 
                     if tp.offset >= ends[tp.partition]:
                         pending.discard(tp.partition)
                 continue
-            good, dead, positions, _ = decode_batch(messages)
-            done.rows += sink.write(materialize(good).only(tables))
-            if group:
-                consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
-                                asynchronous=False)
-            for (_, partition), position in positions.items():
+            batch = pipeline.process(raw_records(messages))
+            for (_, partition), position in batch.ends.items():
                 if position >= ends[partition]:
                     pending.discard(partition)
-            done.events += len(good)
-            done.dead += len(dead)
+            done.events += batch.events
+            done.dead += len(batch.letters)
+            done.rows += batch.written
             if progress is not None:
                 progress(len(messages))
     finally:
@@ -130,7 +142,7 @@ def rebuild_file(settings: Settings, target: Warehouse, tables: frozenset[str] |
     # a fresh one for some tables, so the live runner's offsets are not touched.
     consumer = "local" if tables is None else f"rebuild-{uuid.uuid4().hex[:8]}"
     runner = LocalRunner.from_settings(settings, target, consumer=consumer, tables=tables, engine="rebuild",
-                                       record_dead_letters=False)
+                                       record_dead_letters=False, fault_pause_s=0.0)
     if tables is None and runner.committed_offset() >= path.stat().st_size:
         raise ConfigError(f"{target.description} already holds events of {path}, up to its end "
                           "(rebuild into an empty warehouse, or name the tables to refill with --table)")

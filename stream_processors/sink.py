@@ -1,8 +1,9 @@
 """The batching sink: materialized rows into the warehouse, all tables of a batch.
 
-The runner adds rows and calls ``write``; offsets are committed only after
-``write`` returned. If an insert fails half-way the batch is simply written
-again on retry: every table is idempotent, so the earlier partial insert
+The batch pipeline (``pipeline.py``) calls ``write`` with a batch's rows;
+positions are committed only after ``write`` returned. If an insert fails
+half-way the batch is simply written again on retry: every table is
+idempotent, so the earlier partial insert
 changes no answer (no half-done state can be observed as a different answer).
 """
 from __future__ import annotations

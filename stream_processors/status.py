@@ -12,7 +12,7 @@ from typing import Any
 
 from modeldb.core.config import Settings
 from modeldb.core.exceptions import ModelDBError
-from modeldb.stream_processors.kafka_runner import kafka_error_text
+from modeldb.stream_processors.brokers import kafka_error_text
 from modeldb.stream_processors.observe import HEARTBEAT_S
 
 STALE_S = 3 * HEARTBEAT_S
@@ -73,7 +73,7 @@ def _kafka(settings: Settings, group: str, status: dict[str, Any]) -> None:
     from confluent_kafka import Consumer, KafkaException, TopicPartition
     from confluent_kafka.admin import AdminClient, ConfigResource
 
-    from modeldb.stream_processors.kafka_runner import kafka_conf, topic_of
+    from modeldb.stream_processors.brokers import kafka_conf, topic_of
 
     topic = topic_of(settings)
     status["topic"] = topic

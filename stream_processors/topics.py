@@ -17,13 +17,13 @@ def ensure_topics(settings: Settings, partitions: int = 8) -> None:
     """Create the event topic and its dead-letter topic if they are missing."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from modeldb.stream_processors.kafka_runner import kafka_conf, topic_of
+    from modeldb.stream_processors.brokers import dead_letter_topic, kafka_conf, topic_of
 
     topic = topic_of(settings)
     admin = AdminClient(kafka_conf(settings))
     existing = admin.list_topics(timeout=10).topics
     wanted = [NewTopic(t, num_partitions=partitions, replication_factor=-1, config=dict(KEEP_FOREVER))
-              for t in (topic, topic + ".dlq") if t not in existing]
+              for t in (topic, dead_letter_topic(settings)) if t not in existing]
     for future in admin.create_topics(wanted).values() if wanted else []:
         try:
             future.result(15)

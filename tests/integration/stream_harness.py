@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from modeldb.core import codec, services
+from modeldb.core import codec
+from modeldb.devtools import services
 from modeldb.core.config import Settings
 from modeldb.core.exceptions import ModelDBError
 from modeldb.warehouse import queries as Q
@@ -94,15 +95,17 @@ class Stream:
 
     # -- load ----------------------------------------------------------------------------------
 
-    def load(self, project: str, runs: int, steps: int, pause_s: float = 0.0, bootstrap: str | None = None) -> None:
-        """Start a loader process (its own home, so its spill file is its own)."""
+    def load(self, project: str, runs: int, steps: int, pause_s: float = 0.0, bootstrap: str | None = None,
+             first: int = 0) -> subprocess.Popen:
+        """Start a loader process (its own home, so its spill file is its own) logging runs ``first``…"""
         home = self.home / unique("loader")
         home.mkdir()
         transport = f"kafka://{bootstrap or self.bootstrap}/{self.topic}"
         proc = subprocess.Popen([sys.executable, "-m", "tests.integration.loadgen", project, str(runs), str(steps),
-                                 str(pause_s)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=cli_env(MODELDB_HOME=str(home), MODELDB_TRANSPORT=transport))
+                                 str(pause_s), str(first)], cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=cli_env(MODELDB_HOME=str(home), MODELDB_TRANSPORT=transport))
         self.loaders.append((proc, home))
+        return proc
 
     def finish_loads(self, timeout: float = 180) -> None:
         """Wait for every loader; send whatever one spilled to disk with `modeldb replay`."""

@@ -136,11 +136,21 @@ def test_a_second_worker_joins_during_a_load_then_the_first_leaves(stream_factor
         time.sleep(1)
     else:
         raise AssertionError(f"the group never had two members with partitions: {members}")
+    # On a slow machine the first load may be drained before "b" takes a batch: keep loading more
+    # runs (a bounded number of extra loads) until "b" has materialized events of its own.
+    runs = 60
+    for _ in range(6):
+        if _events_of(stream, "b"):
+            break
+        loader = stream.load(project, runs=10, steps=30, pause_s=0.1, first=runs)
+        runs += 10
+        _wait_for_events(stream, "b", loader)
+    assert _events_of(stream, "b") > 0, status(stream)["workers"]
     time.sleep(2)
     assert stream.stop_worker("a") == 0  # a clean leave: finishes its batch, commits, leaves the group
     stream.finish_loads()
     stream.settle()
-    stream.check(project, runs=60, steps=30)
+    stream.check(project, runs=runs, steps=30)
     figures = status(stream)
     by_pid = {w["worker"].rsplit(":", 1)[1]: w for w in figures["workers"]}
     assert by_pid[str(stream.workers["b"].pid)]["health"] == "ok"
@@ -148,6 +158,23 @@ def test_a_second_worker_joins_during_a_load_then_the_first_leaves(stream_factor
     assert [w["health"] for w in figures["workers"]].count("stopped") == 1
     assert figures["lag"] == 0 and all(p["lag"] == 0 for p in figures["partitions"])
     assert figures["newest_event_age_s"] is not None and figures["warehouse_health"]["ok"]
+
+
+def _events_of(stream: Stream, name: str) -> int:
+    """Events the worker has materialized, as its last heartbeat says."""
+    pid = f":{stream.workers[name].pid}"
+    return next((w["events"] for w in status(stream)["workers"] if w["worker"].endswith(pid)), 0)
+
+
+def _wait_for_events(stream: Stream, name: str, loader, beats: int = 3) -> None:
+    """Until the worker reports events, or the loader is done and a few heartbeats have passed."""
+    deadline, give_up = None, time.monotonic() + 120
+    while not _events_of(stream, name) and time.monotonic() < give_up:
+        if loader.poll() is not None:
+            deadline = deadline or time.monotonic() + beats * 5
+            if time.monotonic() > deadline:
+                return
+        time.sleep(1)
 
 
 def test_poison_events_go_to_the_dead_letters_and_dlq_retry_resends_after_a_fix(stream_factory):
