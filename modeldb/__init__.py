@@ -25,11 +25,10 @@ _API = {
     "Run": "modeldb.producers.tracking",
     "Settings": "modeldb.core.config",
     "ModelDBError": "modeldb.core.exceptions",
-    "load_model": "modeldb.producers.artifacts",
 }
 _SUBMODULES = ("sklearn", "spark", "query", "exceptions")  # `modeldb.exceptions.TrackingError` after `import modeldb`
 
-__all__ = sorted(_API) + ["__version__", "log_param", "log_params", "log_metric", "log_metrics", "set_tag"]
+__all__ = sorted(_API) + ["__version__", "load_model", "log_param", "log_params", "log_metric", "log_metrics", "set_tag"]
 
 
 def __getattr__(name: str) -> Any:
@@ -73,3 +72,12 @@ def log_metrics(metrics: dict, step: int = 0) -> None:
 
 def set_tag(key: str, value: Any) -> None:
     _run().set_tag(key, value)
+
+
+def load_model(model_id: str) -> Any:
+    """The fitted model stored under ``model_id``: a scikit-learn model unpickled (load only models you
+    trust), or a Spark ML model read back with Spark ML's own reader in the active SparkSession."""
+    from modeldb.producers import artifacts
+    from modeldb.producers.spark import models as spark_models  # no pyspark until a Spark model is read
+
+    return artifacts.load_model(model_id, readers=[spark_models.READERS])

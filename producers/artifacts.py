@@ -10,6 +10,11 @@ Layout under the store's root (``MODELDB_ARTIFACTS``, by default
 
 A part is not pickled again: ``load_model`` loads its whole and returns the part.
 
+This module knows no framework. A tracker that writes models its own way (Spark ML's
+writer, under any Hadoop URI) offers a reader for its formats (``Readers``), and the caller
+of ``load_model`` passes it in (``modeldb.load_model`` passes every tracker's), so nothing is
+registered at import time.
+
 The path depends only on the model id, so ``load_model(model_id)`` needs no
 warehouse lookup. Files are written to a temporary name and renamed, so a
 crash never leaves a half-written model under its final name.
@@ -21,7 +26,7 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 from urllib.parse import unquote, urlparse
 
 from modeldb.core.config import Settings
@@ -30,6 +35,16 @@ from modeldb.core.exceptions import ConfigError, TrackingError
 PICKLE = "pickle"
 PART_FORMAT = "part"
 MAX_PART_DEPTH = 16
+
+Reader = Callable[[str, str], Any]  # (store URI, model id) -> the model
+
+
+@dataclass(frozen=True)
+class Readers:
+    """A tracker's own model formats and their reader; ``remote``: it also reads non-file stores (hdfs://…)."""
+    formats: tuple[str, ...]
+    read: Reader
+    remote: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,7 @@ class ArtifactStore:
         _write_atomic(folder / "meta.json", json.dumps(
             {"model_id": part_id, "format": PART_FORMAT, "stored_in": whole_id, "locator": locator}).encode())
 
-    def load_model(self, model_id: str, _depth: int = 0) -> Any:
+    def load_model(self, model_id: str, readers: Iterable[Readers] = (), _depth: int = 0) -> Any:
         folder = self.model_dir(model_id)
         try:
             return pickle.loads((folder / "model.pkl").read_bytes())
@@ -86,13 +101,14 @@ class ArtifactStore:
             meta = json.loads((folder / "meta.json").read_text())
         except (FileNotFoundError, ValueError):
             raise TrackingError(f"no stored model {model_id!r} under {self.root} (MODELDB_ARTIFACTS)") from None
-        if meta.get("format", "").startswith("spark"):  # written by Spark ML's writer (modeldb.spark)
-            from modeldb.producers.spark.models import SparkModelStore
-
-            return SparkModelStore(self.root.as_uri()).load_model(model_id)
+        reader = next((r for r in readers if meta.get("format", "") in r.formats), None)
+        if reader is not None:  # written by a tracker's own writer (Spark ML's)
+            return reader.read(self.root.as_uri(), model_id)
         if meta.get("format") != PART_FORMAT or _depth >= MAX_PART_DEPTH:
-            raise TrackingError(f"model {model_id!r} under {self.root} has no model.pkl")
-        obj = self.load_model(meta["stored_in"], _depth + 1)
+            hint = f" (format {meta.get('format')!r}: import the tracker that wrote it, e.g. modeldb.spark)" \
+                if meta.get("format") not in (PICKLE, PART_FORMAT) else ""
+            raise TrackingError(f"model {model_id!r} under {self.root} has no model.pkl{hint}")
+        obj = self.load_model(meta["stored_in"], readers, _depth + 1)
         for attribute, index in meta["locator"]:
             obj = getattr(obj, attribute)
             if index is not None:
@@ -107,14 +123,15 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def load_model(model_id: str) -> Any:
+def load_model(model_id: str, readers: Iterable[Readers] = ()) -> Any:
     """The fitted model stored under ``model_id``: a scikit-learn model unpickled (only load models you
-    trust), or a Spark ML model read back with its own reader in the active SparkSession."""
+    trust), or a model in a tracker's own format read back by that tracker's ``readers``."""
     from modeldb.producers import tracking
 
     uri = tracking.settings().artifacts
-    if urlparse(uri).scheme not in ("", "file"):  # hdfs://, s3a://…: only Spark models live there
-        from modeldb.producers.spark.models import SparkModelStore
-
-        return SparkModelStore(uri).load_model(model_id)
-    return ArtifactStore(uri).load_model(model_id)
+    if urlparse(uri).scheme not in ("", "file"):  # hdfs://, s3a://…: only a tracker's own writer puts models there
+        remote = next((r for r in readers if r.remote), None)
+        if remote is None:
+            raise ConfigError(f"MODELDB_ARTIFACTS {uri!r} is read only by the tracker that wrote it (Spark ML's)")
+        return remote.read(uri, model_id)
+    return ArtifactStore(uri).load_model(model_id, readers)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from modeldb.core.config import KafkaSecurity, Uri
+from modeldb.core.config import DEFAULT_TOPIC, KafkaSecurity, Uri
 from modeldb.producers.base import Undeliverable
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ class KafkaTransport:
     def __init__(self, uri: Uri, security: KafkaSecurity, on_undeliverable: Undeliverable,
                  delivery_timeout_s: float = 30.0):
         self.bootstrap = ",".join(f"{h}:{p}" for h, p in uri.hosts)
-        self.topic = uri.path.strip("/") or "modeldb.events"
+        self.topic = uri.path.strip("/") or DEFAULT_TOPIC
         self.description = f"kafka://{self.bootstrap}/{self.topic}"
         self._security = security
         self._on_undeliverable = on_undeliverable

@@ -16,10 +16,10 @@ import sys
 from typing import Any, Iterable
 
 from modeldb.core.exceptions import TrackingError
-from modeldb.producers import autolog as autolog_base
+from modeldb.producers.autolog import lifecycle as autolog_base
 from modeldb.producers.sklearn import tracker as T
 from modeldb.producers.sklearn.patching import Patches
-from modeldb.producers.sklearn.tracker import Options
+from modeldb.producers.sklearn.calls import Options
 
 __all__ = ["autolog", "disable", "Autolog"]
 

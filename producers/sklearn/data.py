@@ -27,14 +27,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import threading
 import warnings
-import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
+
+from modeldb.producers.autolog.lineage import Provenance
 
 FULL_HASH_BYTES = 32 << 20
 SAMPLE_ROWS = 4096
@@ -44,9 +44,6 @@ MAX_COLUMNS = 2000
 MAX_STATS_COLUMNS = 200
 MAX_SAMPLE_FIELDS = 50
 TOP_VALUES = 5
-
-Provenance = dict[str, tuple[tuple[str, str], ...]]  # column -> ((source column, path), ...)
-
 
 @dataclass
 class DataInfo:
@@ -67,39 +64,6 @@ class DataInfo:
         if self.provenance is None or column not in self.provenance:
             return ((column, column),)
         return self.provenance[column]
-
-
-class Registry:
-    """Maps live objects (by identity) to what was recorded about them; entries die with the object."""
-
-    def __init__(self) -> None:
-        self._items: dict[int, tuple[weakref.ref, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, obj: Any) -> Any:
-        entry = self._items.get(id(obj))
-        if entry is None or entry[0]() is not obj:
-            return None
-        return entry[1]
-
-    def put(self, obj: Any, value: Any) -> None:
-        key = id(obj)
-        try:
-            ref = weakref.ref(obj, lambda _r, k=key: self._drop(k, _r))
-        except TypeError:  # lists, tuples: not weak-referenceable, observed afresh each time
-            return
-        with self._lock:
-            self._items[key] = (ref, value)
-
-    def _drop(self, key: int, ref: weakref.ref) -> None:
-        with self._lock:
-            entry = self._items.get(key)
-            if entry is not None and entry[0] is ref:
-                del self._items[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
 
 
 def kind_of(obj: Any) -> str | None:

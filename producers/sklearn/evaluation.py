@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from modeldb.producers.sklearn.calls import Prediction
 from modeldb.producers.sklearn.data import DataInfo, kind_of, n_rows_of
 
 EVENT_BYTES = 256 * 1024  # aim for prediction events well under Kafka's default 1 MB message limit
@@ -26,8 +27,6 @@ PREDICTION_PARAMS = ("y_pred", "y_score", "y_proba", "y_prob", "probas_pred", "l
 
 def remember_prediction(tracker: Any, model_id: str, x_info: DataInfo | None, method: str, result: Any,
                         args: tuple, kwargs: dict) -> None:
-    from modeldb.producers.sklearn.tracker import Prediction
-
     x = args[0] if args else kwargs.get("X")
     limit = tracker.options.max_prediction_rows
     head = np.array(np.asarray(result)[:limit]) if method in ("predict", "fit_predict") else None
@@ -105,7 +104,8 @@ def log_predictions(tracker: Any, run: Any, prediction: Any, y_true: Any) -> Non
     labels = np.array(np.asarray(y_true)[:limit])
     model_id, dataframe_id = prediction.model_id, prediction.data.dataframe_id
     predicted, slices = prediction.head, prediction.slices
-    tracker.deferred.submit(lambda: _emit_rows(run, model_id, dataframe_id, keys, predicted, labels, slices))
+    tracker.submit(lambda: _emit_rows(run, model_id, dataframe_id, keys, predicted, labels, slices),
+                   "logging prediction rows")
 
 
 def _emit_rows(run: Any, model_id: str, dataframe_id: str, keys: np.ndarray, predicted: np.ndarray,

@@ -5,77 +5,75 @@ from typing import Any, Callable
 
 import numpy as np
 
-from modeldb.producers.sklearn import params
+from modeldb.core.events import uuid7
+from modeldb.producers.autolog.params import param_record
+from modeldb.producers.sklearn.calls import Call, ModelInfo, emit_operator
 from modeldb.producers.sklearn.data import DataInfo, n_rows_of
 
 
-def train_test_split(tracker: Any, original: Callable, arrays: tuple, options: dict) -> Any:
-    """Call the real split with one extra array of positions, to learn which rows went where.
+def train_test_split(tracker: Any, call: Callable, *arrays: Any, **options: Any) -> Any:
+    """The hook of ``train_test_split``: the real split, given one extra array of positions to learn
+    which rows went where.
 
     The split's randomness depends only on the number of rows, the options
     and the seed, so the user's arrays come back exactly as without tracking.
+    ``call.result`` is set to what the user gets (without the positions), which the
+    safe-patch primitive returns if the tracking below fails.
     """
     try:
         n = n_rows_of(arrays[0])
         positions = np.arange(n)
-    except Exception:  # noqa: BLE001 - let the real function report bad input
-        return original(*arrays, **options)
-    result = original(*arrays, positions, **options)
+    except Exception:  # noqa: BLE001 - not data the tracker can follow: let the real function judge it
+        return call(*arrays, **options)
+    result = call(*arrays, positions, **options)
     train_pos, test_pos, result = result[-2], result[-1], result[:-2]
-    try:
-        run = tracker.run("train_test_split")
-        inputs, outputs = [], []
-        for i, array in enumerate(arrays):
-            parent = tracker.observe(array, run, source="train_test_split input")
-            if parent is None:
-                continue
-            inputs.append(parent.dataframe_id)
-            keys = parent.key_array()
-            for child, pos, side in ((result[2 * i], train_pos, "train"), (result[2 * i + 1], test_pos, "test")):
-                info = tracker.observer.observe(child, run, keys=keys[pos], names=parent.columns,
-                                                provenance=parent.provenance, source=f"train_test_split {side}")
-                if info is not None:
-                    outputs.append(info.dataframe_id)
-        seed = options.get("random_state")
-        run.emit_action("Split", {
-            "method": "train_test_split", "input_dataframe_ids": inputs,
-            "weights": [len(train_pos) / n, len(test_pos) / n] if n else [],
-            "seed": int(seed) if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else None,
-            "output_dataframe_ids": outputs,
-        })
-    except Exception as exc:  # noqa: BLE001 - never break user code
-        tracker.warn("train_test_split", exc)
+    call.result = result
+    run = tracker.run("train_test_split")
+    inputs, outputs = [], []
+    for i, array in enumerate(arrays):
+        parent = tracker.observe(array, run, source="train_test_split input")
+        if parent is None:
+            continue
+        inputs.append(parent.dataframe_id)
+        keys = parent.key_array()
+        for child, pos, side in ((result[2 * i], train_pos, "train"), (result[2 * i + 1], test_pos, "test")):
+            info = tracker.observer.observe(child, run, keys=keys[pos], names=parent.columns,
+                                            provenance=parent.provenance, source=f"train_test_split {side}")
+            if info is not None:
+                outputs.append(info.dataframe_id)
+    seed = options.get("random_state")
+    run.emit_action("Split", {
+        "method": "train_test_split", "input_dataframe_ids": inputs,
+        "weights": [len(train_pos) / n, len(test_pos) / n] if n else [],
+        "seed": int(seed) if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else None,
+        "output_dataframe_ids": outputs,
+    })
     return result
 
 
-def cross_validation(tracker: Any, name: str, original: Callable, args: tuple, kwargs: dict) -> Any:
-    """``cross_val_score`` / ``cross_validate``: one action with every fold's scores."""
-    from modeldb.producers.sklearn.tracker import Call
-
+def cross_validation(name: str, tracker: Any, call: Callable, *args: Any, **kwargs: Any) -> Any:
+    """The hook of ``cross_val_score`` / ``cross_validate``: one action with every fold's scores."""
     estimator = args[0] if args else kwargs.get("estimator")
     x = args[1] if len(args) > 1 else kwargs.get("X")
     stack = tracker.stack()
     stack.append(Call(estimator, name, composite=False, tracked=False))
     try:
-        result = original(*args, **kwargs)
+        result = call(*args, **kwargs)
     finally:
         stack.pop()
-    try:
-        run = tracker.run(name)
-        x_info = tracker.observe(x, run, source="X")
-        folds = _folds(name, result)
-        run.emit_action("CrossValidated", {
-            "operator_class": type(estimator).__name__, "model_id": None,
-            "input_dataframe_id": x_info.dataframe_id if x_info else None, "n_folds": len(folds), "folds": folds,
-        })
-        for score_name in sorted(folds[0]["scores"]) if folds else ():
-            if score_name.endswith("_time"):
-                continue
-            values = [f["scores"][score_name] for f in folds]
-            run.log_metric(f"cv_{score_name}_mean", float(np.mean(values)),
-                           dataframe_id=x_info.dataframe_id if x_info else None)
-    except Exception as exc:  # noqa: BLE001 - never break user code
-        tracker.warn(name, exc)
+    run = tracker.run(name)
+    x_info = tracker.observe(x, run, source="X")
+    folds = _folds(name, result)
+    run.emit_action("CrossValidated", {
+        "operator_class": type(estimator).__name__, "model_id": None,
+        "input_dataframe_id": x_info.dataframe_id if x_info else None, "n_folds": len(folds), "folds": folds,
+    })
+    for score_name in sorted(folds[0]["scores"]) if folds else ():
+        if score_name.endswith("_time"):
+            continue
+        values = [f["scores"][score_name] for f in folds]
+        run.log_metric(f"cv_{score_name}_mean", float(np.mean(values)),
+                       dataframe_id=x_info.dataframe_id if x_info else None)
     return result
 
 
@@ -105,7 +103,7 @@ def after_fit(tracker: Any, run: Any, est: Any, call: Any, x_info: DataInfo | No
     candidates = []
     for i, candidate in enumerate(results["params"]):
         candidates.append({
-            "index": i, "params": [params.param_record(str(k), v) for k, v in sorted(candidate.items())],
+            "index": i, "params": [param_record(str(k), v) for k, v in sorted(candidate.items())],
             "mean_score": _float(mean, i), "std_score": _float(std, i),
             "rank": int(rank[i]) if rank is not None else None,
             "fold_scores": [v for v in (_float(results[k], i) for k in split_keys) if v is not None],
@@ -114,9 +112,6 @@ def after_fit(tracker: Any, run: Any, est: Any, call: Any, x_info: DataInfo | No
     best_model_id = None
     best = getattr(est, "best_estimator_", None)
     if best is not None:
-        from modeldb.core.events import uuid7
-        from modeldb.producers.sklearn.tracker import ModelInfo, emit_operator
-
         best_model_id, refit_action = uuid7(), uuid7()
         tracker.models.put(best, ModelInfo(best_model_id, x_info))
         emit_operator(run, best, refit_action, "fit", best_model_id, with_params=True,  # the winner, refitted

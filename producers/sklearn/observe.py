@@ -7,21 +7,23 @@ from typing import Any
 import numpy as np
 
 from modeldb.core.events import uuid7
+from modeldb.producers.autolog.bounds import bounded
+from modeldb.producers.autolog.lineage import Provenance
+from modeldb.producers.autolog.registry import Registry
 from modeldb.producers.sklearn import data as D
-from modeldb.producers.sklearn.bounds import bounded
 
 CATEGORICAL_MAX_DISTINCT = 50
 
 
 class Observer:
     def __init__(self) -> None:
-        self.registry = D.Registry()
+        self.registry = Registry()
 
     def known(self, obj: Any) -> D.DataInfo | None:
         return self.registry.get(obj) if obj is not None else None
 
     def observe(self, obj: Any, run: Any, *, keys: Any = None, names: list[str] | None = None,
-                provenance: D.Provenance | None = None, source: str = "") -> D.DataInfo | None:
+                provenance: Provenance | None = None, source: str = "") -> D.DataInfo | None:
         """Emit a ``DataFrameObserved`` for ``obj`` unless this run has seen this very object already."""
         kind = D.kind_of(obj)
         if kind is None:

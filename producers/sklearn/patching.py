@@ -17,7 +17,9 @@
   ``permutation_importance`` or a scorer makes, or the clones that
   ``cross_val_predict`` fits, are scikit-learn's own work, not the user's.
 
-A wrapper whose tracker is off calls straight through, so a patch that cannot
+Every wrapper is made by the one safe-patch primitive (``autolog.safety``): the
+user's own errors pass through unchanged, a tracker error is logged once. A
+wrapper whose tracker is off calls straight through, so a patch that cannot
 be removed (a class wrapped again by someone else) costs one check.
 """
 from __future__ import annotations
@@ -25,10 +27,10 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import sys
 import threading
 from typing import Any, Callable
 
+from modeldb.producers.autolog import safety
 from modeldb.producers.sklearn import evaluation, model_selection, tracker as T
 
 METHODS = ("fit", "fit_transform", "transform", "predict", "predict_proba", "predict_log_proba",
@@ -56,59 +58,53 @@ def from_sklearn(frame: Any) -> bool:
     return name.startswith(("sklearn.", "joblib."))
 
 
-def _method_wrapper(name: str, original: Callable) -> Callable:
-    @functools.wraps(original)
-    def tracked(self: Any, *args: Any, **kwargs: Any) -> Any:
-        tracker = T.SWITCH._current
-        if tracker is None or not tracker.busy() and from_sklearn(sys._getframe(1)):
-            return original(self, *args, **kwargs)
-        return tracker.call(self, name, original, args, kwargs)
+def _current() -> Any:
+    return T.SWITCH._current
 
-    tracked.__modeldb_original__ = original  # type: ignore[attr-defined]
-    return tracked
+
+def _user_method(tracker: Any, caller: Any, *args: Any, **kwargs: Any) -> bool:
+    """Skip a method call that scikit-learn itself makes, unless it is inside a tracked call."""
+    return not tracker.busy() and from_sklearn(caller)
+
+
+def _user_function(tracker: Any, caller: Any, *args: Any, **kwargs: Any) -> bool:
+    """Skip a function call made inside a tracked call, or by scikit-learn itself."""
+    return tracker.busy() or from_sklearn(caller)
+
+
+def _method_wrapper(name: str, original: Callable) -> Callable:
+    def hook(tracker: Any, call: Callable, est: Any, *args: Any, **kwargs: Any) -> Any:
+        return tracker.call(call, est, name, args, kwargs)
+
+    def untracked(tracker: Any, est: Any, *args: Any, **kwargs: Any) -> Any:
+        return tracker.untracked(original, est, name, args, kwargs)
+
+    return safety.safe_patch(original, hook, current=_current, skip=_user_method, untracked=untracked,
+                             site=lambda est, *a, **k: f"{type(est).__name__}.{name}")
 
 
 def _metric_wrapper(original: Callable) -> Callable:
     signature = inspect.signature(original)
 
-    @functools.wraps(original)
-    def tracked(*args: Any, **kwargs: Any) -> Any:
-        tracker = T.SWITCH._current
-        if tracker is None or tracker.busy() or from_sklearn(sys._getframe(1)):
-            return original(*args, **kwargs)
-        value = original(*args, **kwargs)
-        try:
-            evaluation.on_metric(tracker, original, signature, args, kwargs, value)
-        except Exception as exc:  # noqa: BLE001 - never break user code
-            tracker.warn(original.__name__, exc)
+    def hook(tracker: Any, call: Callable, *args: Any, **kwargs: Any) -> Any:
+        value = call(*args, **kwargs)
+        evaluation.on_metric(tracker, original, signature, args, kwargs, value)
         return value
 
-    tracked.__modeldb_original__ = original  # type: ignore[attr-defined]
-    return tracked
+    return safety.safe_patch(original, hook, current=_current, skip=_user_function, site=original.__name__)
 
 
 def _split_wrapper(original: Callable) -> Callable:
-    @functools.wraps(original)
-    def tracked(*arrays: Any, **options: Any) -> Any:
-        tracker = T.SWITCH._current
-        if tracker is None or tracker.busy() or not arrays or from_sklearn(sys._getframe(1)):
-            return original(*arrays, **options)
-        return model_selection.train_test_split(tracker, original, arrays, options)
+    def skip(tracker: Any, caller: Any, *arrays: Any, **options: Any) -> bool:
+        return not arrays or _user_function(tracker, caller)
 
-    tracked.__modeldb_original__ = original  # type: ignore[attr-defined]
-    return tracked
+    return safety.safe_patch(original, model_selection.train_test_split, current=_current, skip=skip,
+                             site="train_test_split")
 
 
 def _cv_wrapper(name: str, original: Callable) -> Callable:
-    @functools.wraps(original)
-    def tracked(*args: Any, **kwargs: Any) -> Any:
-        tracker = T.SWITCH._current
-        if tracker is None or tracker.busy() or from_sklearn(sys._getframe(1)):
-            return original(*args, **kwargs)
-        return model_selection.cross_validation(tracker, name, original, args, kwargs)
-
-    tracked.__modeldb_original__ = original  # type: ignore[attr-defined]
-    return tracked
+    return safety.safe_patch(original, functools.partial(model_selection.cross_validation, name), current=_current,
+                             skip=_user_function, site=name)
 
 
 class Patches:
@@ -192,8 +188,12 @@ class Patches:
                 original.__get__(None, cls)(**kwargs)
             finally:
                 depth.n = level
-            if level == 0 and T.SWITCH._current is not None:
-                patches.patch_class(cls)
+            tracker = T.SWITCH._current
+            if level == 0 and tracker is not None:
+                try:
+                    patches.patch_class(cls)
+                except Exception as exc:  # noqa: BLE001 - the user's class is defined; it goes untracked
+                    safety.tracker_error(tracker, f"patching {cls.__name__}", exc)
 
         setattr(owner, "__init_subclass__", classmethod(__init_subclass__))
         self._hooks.append((owner, original))

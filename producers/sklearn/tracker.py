@@ -23,11 +23,15 @@ from typing import Any, Callable
 
 from modeldb.core.events import uuid7
 from modeldb.producers import tracking
-from modeldb.producers.autolog import Switch, TrackerBase
 from modeldb.producers.artifacts import PART_FORMAT, ArtifactStore
-from modeldb.producers.sklearn import lineage, params
-from modeldb.producers.sklearn.bounds import bounded
-from modeldb.producers.sklearn.data import DataInfo, Registry, kind_of, n_rows_of
+from modeldb.producers.autolog import lineage, safety
+from modeldb.producers.autolog.bounds import bounded
+from modeldb.producers.autolog.lifecycle import Switch, TrackerBase
+from modeldb.producers.autolog.registry import Registry
+from modeldb.producers.sklearn import evaluation, model_selection, params
+from modeldb.producers.sklearn import lineage as names
+from modeldb.producers.sklearn.calls import Call, ModelInfo, Options, emit_operator
+from modeldb.producers.sklearn.data import DataInfo, kind_of, n_rows_of
 from modeldb.producers.sklearn.observe import Observer
 
 FITS = ("fit", "fit_transform", "fit_predict")
@@ -35,49 +39,6 @@ TRANSFORMS = ("transform", "fit_transform")
 PREDICTS = ("predict", "predict_proba", "predict_log_proba", "decision_function", "fit_predict")
 WITH_Y = ("fit", "fit_transform", "fit_predict", "score")
 COMPOSITES = ("Pipeline", "ColumnTransformer", "FeatureUnion")
-
-
-@dataclass
-class Call:
-    obj: Any
-    method: str
-    composite: bool
-    action_id: str = ""
-    model_id: str | None = None
-    stages: int = 0
-    tracked: bool = True
-    parts: list = field(default_factory=list)  # (fitted stage, model id) of a composite's stages
-
-    def allows(self, obj: Any) -> bool:
-        return self.composite and obj is not self.obj
-
-
-@dataclass
-class ModelInfo:
-    model_id: str
-    features: DataInfo | None
-
-
-@dataclass
-class Prediction:
-    """What a metric call needs of a predict output: copies of its first rows, never the output itself
-    (the registry entry must die with the output)."""
-    model_id: str
-    data: DataInfo | None
-    method: str
-    n_rows: int
-    head: Any  # the first max_prediction_rows predictions (a copy)
-    slices: dict[str, Any]  # slice column -> the same rows' values (copies)
-    linked: bool = False
-
-
-@dataclass
-class Options:
-    experiment: str | None = None
-    log_models: bool = True
-    slice_columns: tuple[str, ...] | None = None
-    max_prediction_rows: int = 100_000
-    run_name: str | None = None
 
 
 @dataclass
@@ -123,27 +84,33 @@ class Tracker(TrackerBase):
             return self._auto_run
 
     # -- estimator methods -------------------------------------------------------
-    def call(self, est: Any, method: str, original: Callable, args: tuple, kwargs: dict) -> Any:
+    def call(self, original: Callable, est: Any, method: str, args: tuple, kwargs: dict) -> Any:
+        """The hook of every patched estimator method (``patching``): track one call around ``original``.
+
+        A tracker error before ``original`` runs leaves the call untracked (``untracked``); one after
+        it keeps the user's result. The safe-patch primitive decides which is which.
+        """
         stack = self.stack()
         parent = stack[-1] if stack else None
         if parent is not None and not parent.allows(est):
             return original(est, *args, **kwargs)
-        try:
-            pending = self._begin(est, method, args, kwargs, parent)
-        except Exception as exc:  # noqa: BLE001 - never break user code
-            self.warn(f"{type(est).__name__}.{method}", exc)
-            pending = None
-        stack.append(pending.call if pending else Call(est, method, composite=False, tracked=False))
+        pending = self._begin(est, method, args, kwargs, parent)
+        stack.append(pending.call)
         try:
             result = original(est, *args, **kwargs)
         finally:
             stack.pop()
-        if pending is not None:
-            try:
-                self._finish(pending, est, method, args, kwargs, result)
-            except Exception as exc:  # noqa: BLE001 - never break user code
-                self.warn(f"{type(est).__name__}.{method}", exc)
+        self._finish(pending, est, method, args, kwargs, result)
         return result
+
+    def untracked(self, original: Callable, est: Any, method: str, args: tuple, kwargs: dict) -> Any:
+        """Run ``original`` as a call the tracker could not follow: its inner calls are not tracked either."""
+        stack = self.stack()
+        stack.append(Call(est, method, composite=False, tracked=False))
+        try:
+            return original(est, *args, **kwargs)
+        finally:
+            stack.pop()
 
     def _begin(self, est: Any, method: str, args: tuple, kwargs: dict, parent: Call | None) -> _Pending:
         cls = type(est).__name__
@@ -175,8 +142,6 @@ class Tracker(TrackerBase):
         return info.model_id if info is not None else None
 
     def _finish(self, p: _Pending, est: Any, method: str, args: tuple, kwargs: dict, result: Any) -> None:
-        from modeldb.producers.sklearn import evaluation, model_selection
-
         call, run, x_info = p.call, p.run, p.x_info
         duration_ms = (time.perf_counter() - p.started) * 1000
         input_columns = list(x_info.columns) if x_info else []
@@ -186,7 +151,7 @@ class Tracker(TrackerBase):
         observable = kind_of(result) is not None and not isinstance(result, tuple)  # (mean, std) tuples: not data
         if method in TRANSFORMS and observable:
             width = _width(result)
-            output_columns = lineage.output_names(est, result, input_columns, width)
+            output_columns = names.output_names(est, result, input_columns, width)
             derivation = lineage.derive(input_columns, output_columns)
             column_edges = lineage.edges(derivation)
             keys = x_info.keys if x_info and x_info.n_rows == n_rows_of(result) else None
@@ -266,8 +231,8 @@ class Tracker(TrackerBase):
                 else:  # a composite that cloned its stage: keep the stage loadable on its own
                     store.put_model(part_id, part, {"operator_class": type(part).__name__,
                                                     "run_id": run.run_id, "project": run.project})
-            except Exception as exc:  # noqa: BLE001 - never break user code
-                self.warn(f"storing {type(part).__name__}", exc)
+            except Exception as exc:  # noqa: BLE001 - one part that cannot be stored must not stop the others
+                safety.tracker_error(self, f"storing {type(part).__name__}", exc)
 
 
 def _locate(whole: Any, part: Any) -> list[list[Any]] | None:
@@ -283,23 +248,6 @@ def _locate(whole: Any, part: Any) -> list[list[Any]] | None:
             if isinstance(entry, (tuple, list)) and len(entry) >= 2 and entry[1] is part:
                 return [[attr, i]]
     return None
-
-
-def emit_operator(run: Any, est: Any, action_id: str, action: str, model_id: str | None, *, with_params: bool,
-                  inputs: list[str], outputs: list[str] = (), input_columns: list[str] = (),
-                  output_columns: list[str] = (), column_edges: list[dict[str, str]] = (),
-                  parent_action_id: str | None = None, stage_index: int | None = None,
-                  duration_ms: float = 0.0) -> None:
-    """One ``OperatorApplied`` action of ``est``, its params typed when it was fitted, kept within bounds."""
-    run.emit_action("OperatorApplied", bounded("OperatorApplied", {
-        "action_id": action_id, "action": action, "operator_class": type(est).__name__,
-        "operator_module": type(est).__module__, "model_id": model_id,
-        "params": params.flat_params(est) if with_params else [],
-        "input_dataframe_ids": list(inputs), "output_dataframe_ids": list(outputs),
-        "input_columns": list(input_columns)[:lineage.MAX_EDGES],
-        "output_columns": list(output_columns)[:lineage.MAX_EDGES], "column_edges": list(column_edges),
-        "parent_action_id": parent_action_id, "stage_index": stage_index, "duration_ms": duration_ms,
-    }))
 
 
 def _arg(args: tuple, kwargs: dict, position: int, names: tuple[str, ...]) -> Any:

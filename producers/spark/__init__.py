@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from modeldb.core.exceptions import TrackingError
-from modeldb.producers import autolog as autolog_base
+from modeldb.producers.autolog import lifecycle as autolog_base
 from modeldb.producers.spark import tracker as T
-from modeldb.producers.spark.tracker import Options
+from modeldb.producers.spark.calls import Options
+
 
 __all__ = ["autolog", "disable", "Autolog"]
 

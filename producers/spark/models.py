@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from modeldb.core.exceptions import TrackingError
+from modeldb.producers.artifacts import Readers
 
 SPARK_FORMAT = "spark-ml"
 SPARK_PART = "spark-part"
@@ -118,5 +119,10 @@ class SparkModelStore:
         return cls.load(f"{self.folder(model_id)}/spark")
 
 
-def is_spark_meta(meta: dict[str, Any]) -> bool:
-    return meta.get("format") in (SPARK_FORMAT, SPARK_PART)
+def read_model(uri: str, model_id: str) -> Any:
+    """The artifact store's reader for Spark models (``READERS``)."""
+    return SparkModelStore(uri).load_model(model_id)
+
+
+# modeldb.load_model reads what Spark ML's writer stored, here or under any Hadoop URI.
+READERS = Readers((SPARK_FORMAT, SPARK_PART), read_model, remote=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from modeldb.producers.sklearn.params import MAX_INTERNAL_VALUES, param_record
+from modeldb.producers.autolog.params import MAX_INTERNAL_VALUES, param_record
 
 INTERNALS = (("coefficients", "coef_"), ("coefficientMatrix", "coef_"), ("intercept", "intercept_"),
              ("interceptVector", "intercept_"), ("featureImportances", "feature_importances_"),

@@ -6,11 +6,14 @@ PipelineModel, CrossValidator and every ``pyspark.ml.feature`` featurizer),
 so patching them there covers stages imported or defined at any time.
 ``DataFrame.randomSplit`` is patched on the classic DataFrame, and
 ``pyspark.ml.tuning._parallelFitTasks`` to see a search's fold scores.
+Every wrapper is made by the safe-patch primitive (``autolog.safety``).
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
+
+from modeldb.producers.autolog import safety
+from modeldb.producers.spark import search
 
 
 class Patches:
@@ -19,42 +22,33 @@ class Patches:
 
     def _swap(self, owner: Any, name: str, make: Callable[[Callable], Callable]) -> None:
         original = owner.__dict__[name]
-        patched = functools.wraps(original)(make(original))
-        patched.__modeldb_original__ = original
-        setattr(owner, name, patched)
+        setattr(owner, name, make(original))
         self._undo.append((owner, name, original))
 
     def apply(self, current: Callable[[], Any]) -> None:
+        """Patch the entry points; each wrapper is the safe-patch primitive around a tracker hook."""
         from pyspark.ml import base, evaluation, tuning
         from pyspark.sql.classic import dataframe
 
         def method(name: str) -> Callable[[Callable], Callable]:
             def make(original: Callable) -> Callable:
-                def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-                    tracker = current()
-                    if tracker is None:
-                        return original(self, *args, **kwargs)
-                    return tracker.call(self, name, original, args, kwargs)
-                return wrapper
+                def hook(tracker: Any, call: Callable, obj: Any, *args: Any, **kwargs: Any) -> Any:
+                    return tracker.call(call, obj, name, args, kwargs)
+
+                def untracked(tracker: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
+                    return tracker.untracked(original, obj, name, args, kwargs)
+
+                return safety.safe_patch(original, hook, current=current, untracked=untracked,
+                                         site=lambda obj, *a, **k: f"{type(obj).__name__}.{name}")
             return make
 
         def split(original: Callable) -> Callable:
-            def randomSplit(self: Any, weights: Any, seed: Any = None, *args: Any, **kwargs: Any) -> Any:
-                tracker = current()
-                if tracker is None:
-                    return original(self, weights, seed, *args, **kwargs)
-                return tracker.random_split(self, original, weights, seed, args, kwargs)
-            return randomSplit
+            return safety.safe_patch(original, lambda tracker, *a, **k: tracker.random_split(*a, **k),
+                                     current=current, site="randomSplit")
 
         def tasks(original: Callable) -> Callable:
-            def _parallelFitTasks(*args: Any, **kwargs: Any) -> Any:
-                from modeldb.producers.spark import search
-
-                tracker = current()
-                if tracker is None:
-                    return original(*args, **kwargs)
-                return search.parallel_fit_tasks(tracker, original, args, kwargs)
-            return _parallelFitTasks
+            return safety.safe_patch(original, search.parallel_fit_tasks, current=current,
+                                     site="a search's fold tasks")
 
         self._swap(base.Estimator, "fit", method("fit"))
         self._swap(base.Transformer, "transform", method("transform"))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from modeldb.producers.autolog import safety
 from modeldb.producers.spark import params
 
 
-def parallel_fit_tasks(tracker: Any, original: Callable, args: tuple, kwargs: dict) -> Any:
-    tasks = original(*args, **kwargs)
+def parallel_fit_tasks(tracker: Any, call: Callable, *args: Any, **kwargs: Any) -> Any:
+    """The hook of ``_parallelFitTasks``: its tasks, each wrapped to run untracked and keep its score."""
+    tasks = call(*args, **kwargs)
     stack = tracker.stack()
     search = stack[-1] if stack and stack[-1].tracked and stack[-1].method == "fit" else None
     scores: dict[int, float] | None = None
@@ -22,24 +24,22 @@ def parallel_fit_tasks(tracker: Any, original: Callable, args: tuple, kwargs: di
         scores = {}
         search.folds.append(scores)
 
-    def wrap(task: Callable) -> Callable:
-        def run_task() -> Any:
-            local = tracker._local
-            before = getattr(local, "suppressed", False)
-            local.suppressed = True
+    def run_task(tracker: Any, task: Callable) -> Any:
+        local = tracker._local
+        before = getattr(local, "suppressed", False)
+        local.suppressed = True
+        try:
+            result = task()
+        finally:
+            local.suppressed = before
+        if scores is not None:
             try:
-                result = task()
-            finally:
-                local.suppressed = before
-            if scores is not None:
-                try:
-                    scores[int(result[0])] = float(result[1])
-                except (TypeError, ValueError, IndexError):
-                    pass
-            return result
-        return run_task
+                scores[int(result[0])] = float(result[1])
+            except (TypeError, ValueError, IndexError):  # not (candidate index, metric): no score to keep
+                pass
+        return result
 
-    return [wrap(t) for t in tasks]
+    return [safety.safe_patch(task, run_task, current=lambda: tracker, site="a search's fold task") for task in tasks]
 
 
 def after_fit(tracker: Any, run: Any, est: Any, model: Any, call: Any, x_info: Any) -> None:

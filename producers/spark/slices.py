@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from modeldb.producers import tracking
-from modeldb.producers.spark import frames, predictions
-from modeldb.producers.spark.tracker import _describe, _get, _prediction_col
+from modeldb.producers.spark import frames, predictions, stages
 
 MAX_SLICE_COLUMNS = 20
 
@@ -20,10 +19,10 @@ def slice_columns(tracker: Any, df: Any, info: Any) -> list[str]:
 
 def log_predictions(tracker: Any, run: Any, evaluator: Any, df: Any, output: Any, spark: Any) -> None:
     info = output.info
-    prediction_col = _prediction_col(evaluator, df.columns) or output.prediction_col
+    prediction_col = stages.prediction_col(evaluator, df.columns) or output.prediction_col
     if prediction_col not in df.columns or not frames.has_key(info.root, info.columns):
         return
-    label_col = _get(evaluator, "labelCol")
+    label_col = stages.get(evaluator, "labelCol")
     label_col = label_col if isinstance(label_col, str) and label_col in df.columns else None
     key = frames.key_expr(info.root)
     settings = tracking.settings()
@@ -39,7 +38,7 @@ def log_predictions(tracker: Any, run: Any, evaluator: Any, df: Any, output: Any
         rows = df.select(*predictions.row_columns(key, prediction_col, label_col, slices))
         if settings.transport_uri.scheme == "kafka" and tracker.options.executor_predictions:
             sent = spark.sparkContext.accumulator(0)
-            _describe(df, "modeldb: prediction rows, sent by the executors")
+            stages.describe(df, "modeldb: prediction rows, sent by the executors")
             try:
                 rows.foreachPartition(predictions.executor_writer(
                     settings, head, output.model_id, info.dataframe_id, slices, sent, settings.delivery_timeout_s))
@@ -47,12 +46,12 @@ def log_predictions(tracker: Any, run: Any, evaluator: Any, df: Any, output: Any
                 return
             except Exception as exc:  # noqa: BLE001 - executors cannot reach Kafka: go through the driver
                 tracker.warn("sending prediction rows from the executors", exc)
-        _describe(df, "modeldb: prediction rows, through the driver")
+        stages.describe(df, "modeldb: prediction rows, through the driver")
         table = rows.limit(limit).toArrow()  # at most max_prediction_rows rows, in Arrow batches
         built = predictions.build_rows(predictions.arrow_rows(table), slices)
         for chunk in predictions.chunks(built):
             run.emit_action("PredictionsLogged", {"model_id": output.model_id, "dataframe_id": info.dataframe_id,
                                                   "rows": chunk})
 
-    tracker.deferred.submit(tracker._guarded(job, "logging prediction rows"))
+    tracker.submit(job, "logging prediction rows")
 

@@ -86,6 +86,7 @@ def test_split_children_keep_the_parents_row_keys(home):
 
 
 def test_an_error_inside_the_tracker_is_logged_and_training_goes_on(home, monkeypatch, caplog):
+    modeldb.init(project="unit", home=home, transport=f"file://{home}/events.log", testing=False)  # as users run it
     modeldb.sklearn.autolog()
 
     def broken(*args, **kwargs):
@@ -96,6 +97,17 @@ def test_an_error_inside_the_tracker_is_logged_and_training_goes_on(home, monkey
         model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
     assert model.predict([[3.0]])[0] == 1
     assert "tracker bug" in caplog.text and "training goes on" in caplog.text
+
+
+def test_an_error_inside_the_tracker_fails_under_the_test_suite(home, monkeypatch):
+    modeldb.sklearn.autolog()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("tracker bug")
+
+    monkeypatch.setattr(T.Tracker, "_finish", broken)
+    with pytest.raises(RuntimeError, match="tracker bug"):
+        LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
 
 
 def test_disable_puts_scikit_learn_back(home):
@@ -259,7 +271,7 @@ def test_sparse_arrays_and_tuple_outputs_are_handled_quietly(home, caplog):
 
 
 def test_very_wide_models_produce_bounded_events(home):
-    from modeldb.producers.sklearn.bounds import MAX_EVENT_BYTES, size
+    from modeldb.producers.autolog.bounds import MAX_EVENT_BYTES, size
 
     modeldb.sklearn.autolog()
     rng = np.random.default_rng(0)

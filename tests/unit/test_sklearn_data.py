@@ -9,7 +9,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from modeldb.producers.sklearn import data as D
-from modeldb.producers.sklearn import lineage, params
+from modeldb.producers.autolog import lineage
+from modeldb.producers.autolog.params import param_record
+from modeldb.producers.sklearn import params
 
 
 def fp(obj, names=None):
@@ -74,8 +76,8 @@ def test_params_are_flat_typed_and_readable():
     assert records["clf__C"] == {"key": "clf__C", "type": "float", "value": "0.5", "num": 0.5}
     assert records["clf"]["type"] == "estimator" and records["clf"]["value"] == "LogisticRegression"
     assert records["steps"]["value"] == '[["scale", "StandardScaler"], ["clf", "LogisticRegression"]]'
-    assert params.param_record("w", np.ones(3))["value"].startswith("array(shape=[3]")
-    assert params.param_record("f", np.mean)["type"] == "callable"
+    assert param_record("w", np.ones(3))["value"].startswith("array(shape=[3]")
+    assert param_record("f", np.mean)["type"] == "callable"
 
 
 def test_internals_are_bounded_and_labelled():

@@ -14,7 +14,7 @@ import modeldb.spark  # noqa: E402
 from modeldb.core.exceptions import TrackingError  # noqa: E402
 from modeldb.producers.spark import frames, predictions  # noqa: E402
 from modeldb.producers.spark import params as P  # noqa: E402
-from modeldb.producers.spark.tracker import _derivation, _declared_inputs  # noqa: E402
+from modeldb.producers.spark.stages import declared_inputs, derivation  # noqa: E402
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -83,17 +83,17 @@ class _Stage:
 
 def test_lineage_pairs_columns_and_traces_assembled_slots_to_their_input():
     indexer = _Stage(inputCols=["country", "plan"], outputCols=["country_idx", "plan_idx"])
-    assert _declared_inputs(indexer, ["age", "country", "plan"], with_label=False) == ["country", "plan"]
-    assert _derivation(indexer, ["country", "plan"], ["country_idx", "plan_idx"], {}) == {
+    assert declared_inputs(indexer, ["age", "country", "plan"], with_label=False) == ["country", "plan"]
+    assert derivation(indexer, ["country", "plan"], ["country_idx", "plan_idx"], {}) == {
         "country_idx": ["country"], "plan_idx": ["plan"]}
     assembler = _Stage(inputCols=["age", "country_vec"], outputCol="features")
-    derived = _derivation(assembler, ["age", "country_vec"], ["features"],
+    derived = derivation(assembler, ["age", "country_vec"], ["features"],
                           {"features": ["age", "country_vec_US", "country_vec_DE"]})
     assert derived == {"features": ["age", "country_vec"], "age": ["age"], "country_vec_US": ["country_vec"],
                        "country_vec_DE": ["country_vec"]}
     model = _Stage(featuresCol="features", labelCol="churned")
-    assert _declared_inputs(model, ["features", "churned", "age"], with_label=True) == ["features", "churned"]
-    assert _declared_inputs(_Stage(), ["a", "b"], with_label=False) == ["a", "b"]
+    assert declared_inputs(model, ["features", "churned", "age"], with_label=True) == ["features", "churned"]
+    assert declared_inputs(_Stage(), ["a", "b"], with_label=False) == ["a", "b"]
 
 
 def test_param_names_are_stable_across_sessions():

@@ -4,6 +4,10 @@ The user's thread takes cheap copies of what it needs and submits a function;
 one daemon thread runs them in order. ``drain`` waits for the queue to empty:
 ``modeldb.flush()``, ``disable()`` and the automatic run's end call it, so no
 submitted work is lost at exit. A forked child starts its own thread.
+
+A job that fails is logged and the next jobs run. Under the test suite
+(``safety.testing()``) the failure is also kept, and the next ``drain`` raises it,
+so that a tracker bug off the user's thread still fails the test that caused it.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import os
 import threading
 from collections import deque
 from typing import Callable
+
+from modeldb.producers.autolog import safety
 
 EXIT_TIMEOUT_S = 30.0
 
@@ -25,6 +31,7 @@ class Deferred:
         self._cond = threading.Condition()
         self._pending = 0
         self._pid = -1
+        self._failure: BaseException | None = None
 
     def submit(self, job: Callable[[], None]) -> None:
         with self._cond:
@@ -38,9 +45,14 @@ class Deferred:
             self._cond.notify_all()
 
     def drain(self, timeout: float = 30.0) -> bool:
-        """Wait until every submitted job has run; False if time ran out."""
+        """Wait until every submitted job has run; False if time ran out. Under the test suite, raise
+        the first job failure since the last drain."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+            done = self._cond.wait_for(lambda: self._pending == 0, timeout)
+            failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+        return done
 
     def _run(self) -> None:
         while True:
@@ -49,8 +61,11 @@ class Deferred:
                 job = self._jobs.popleft()
             try:
                 job()
-            except Exception:  # noqa: BLE001 - a tracker bug must not stop later jobs
+            except Exception as exc:  # noqa: BLE001 - a tracker bug must not stop later jobs
                 self._log.warning("modeldb: a deferred tracking job failed", exc_info=True)
+                if safety.testing():
+                    with self._cond:
+                        self._failure = self._failure or exc
             finally:
                 with self._cond:
                     self._pending -= 1

@@ -16,7 +16,8 @@ import threading
 from typing import Any, Callable
 
 from modeldb.producers import tracking
-from modeldb.producers.deferred import Deferred
+from modeldb.producers.autolog import safety
+from modeldb.producers.autolog.deferred import Deferred
 
 
 class TrackerBase:
@@ -41,6 +42,10 @@ class TrackerBase:
             self._warned.add(key)
             self.log.warning("modeldb: could not track %s (%s: %s); training goes on untracked", what,
                              type(exc).__name__, self.describe(exc), exc_info=self.log.isEnabledFor(logging.DEBUG))
+
+    def submit(self, job: Callable[[], None], site: str) -> None:
+        """Run ``job`` on the background thread; its failure is a tracker error at ``site``."""
+        self.deferred.submit(safety.guarded(self, job, site))
 
     def describe(self, exc: BaseException) -> str:
         """An exception as the warning shows it."""

@@ -1,0 +1,59 @@
+"""What the Spark tracker keeps about its options, calls and models."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from modeldb.producers.spark import frames
+from modeldb.producers.spark.frames import FrameInfo
+
+SEARCHES = ("CrossValidator", "TrainValidationSplit")
+SEARCH_MODELS = ("CrossValidatorModel", "TrainValidationSplitModel")
+# Calls whose inner calls on the driver thread are tracked too: a pipeline's stages, and a search's refit of
+# the best model (its candidates run in pool threads, where tracking is suppressed).
+COMPOSITES = ("Pipeline", "PipelineModel") + SEARCHES
+
+
+@dataclass
+class Options:
+    experiment: str | None = None
+    log_models: bool = True
+    count_rows: bool = True
+    column_stats: bool = True
+    sample_rows: int = frames.SAMPLE_KEYS
+    key_column: str | None = None
+    slice_columns: tuple[str, ...] | None = None
+    max_prediction_rows: int = 100_000
+    log_predictions: bool = True
+    executor_predictions: bool = True
+    run_name: str | None = None
+
+
+@dataclass
+class Call:
+    obj: Any
+    method: str
+    composite: bool = False
+    action_id: str = ""
+    model_id: str | None = None
+    tracked: bool = True
+    parts: list = field(default_factory=list)  # (stage index, fitted stage, model id)
+    folds: list = field(default_factory=list)  # a search's [fold][candidate] -> metric
+
+    def allows(self, obj: Any) -> bool:
+        return self.composite and obj is not self.obj
+
+
+@dataclass
+class ModelInfo:
+    model_id: str
+    features: FrameInfo | None
+    stage_index: int | None = None
+
+
+@dataclass
+class Output:
+    """A tracked model's output frame: what an evaluator scoring it is linked to."""
+    model_id: str
+    info: FrameInfo
+    prediction_col: str
