@@ -28,6 +28,7 @@ from modeldb.core.config import Settings
 from modeldb.core.exceptions import ConfigError
 from modeldb.stream_processors.brokers import kafka_conf, topic_of, watermarks
 from modeldb.stream_processors.kafka_runner import raw_records
+from modeldb.stream_processors.local import LocalRunner, Stats
 from modeldb.stream_processors.materializer import COLUMNS
 from modeldb.stream_processors.pipeline import BatchPipeline, Positions
 from modeldb.stream_processors.sink import WarehouseSink
@@ -35,11 +36,8 @@ from modeldb.warehouse.base import Warehouse
 
 
 @dataclass
-class Rebuilt:
-    events: int = 0
-    dead: int = 0
-    rows: int = 0
-    seconds: float = 0.0
+class Rebuilt(Stats):
+    """A runner's figures, plus where a rebuild picked up again."""
     resumed: int = 0  # records the group had already committed: the rebuild went on from there
 
     @property
@@ -133,8 +131,6 @@ def rebuild_kafka(settings: Settings, target: Warehouse, tables: frozenset[str] 
 def rebuild_file(settings: Settings, target: Warehouse, tables: frozenset[str] | None = None,
                  progress: Callable[[int], None] | None = None) -> Rebuilt:
     """Read the file log from byte 0 into ``target`` (as the local runner does, with its own offsets)."""
-    from modeldb.stream_processors.local import LocalRunner
-
     path = Path(settings.transport_uri.path)
     if not path.exists():
         raise ConfigError(f"no event log at {path}: nothing to rebuild from")

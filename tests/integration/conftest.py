@@ -216,6 +216,29 @@ PIPELINES = {"file+chdb": "embedded_pipeline", "kafka+faust+clickhouse": "kafka_
              "kafka+confluent+clickhouse": "confluent_pipeline"}
 
 
+TRACKED_PATHS = {"file+chdb": "embedded_pipeline", "kafka+clickhouse": "kafka_pipeline"}
+
+
+def autologged(request, prefix: str, tracker, experiment: str):
+    """A tracker test's pipeline (``request.param`` names the path) with a fresh project and ``tracker``'s autolog on.
+
+    A generator for a fixture to ``yield from``: autolog is switched off and everything flushed afterwards.
+    """
+    pipeline = request.getfixturevalue(TRACKED_PATHS[request.param])
+    pipeline.project = unique(prefix)
+    pipeline.init(pipeline.project)
+    tracker.autolog(experiment=experiment)
+    yield pipeline
+    tracker.disable()
+    modeldb.flush()
+
+
+def project_sql(pipeline, text: str, **params) -> list[tuple]:
+    """Rows of ``text`` on the pipeline's warehouse: ``{db}`` is its database, ``%(p)s`` its project."""
+    wh = pipeline.warehouse
+    return wh.query(text.replace("{db}", f"`{wh.database}`"), {"p": pipeline.project, **params}).rows
+
+
 @pytest.fixture(params=list(PIPELINES))
 def pipeline(request):
     name = PIPELINES[request.param]

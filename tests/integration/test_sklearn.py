@@ -23,21 +23,15 @@ import modeldb
 import modeldb.sklearn
 from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse import queries
-from tests.integration.conftest import unique
+from tests.integration.conftest import TRACKED_PATHS, autologged, project_sql
 
-PATHS = {"file+chdb": "embedded_pipeline", "kafka+clickhouse": "kafka_pipeline"}
+PATHS = TRACKED_PATHS
 
 
 @pytest.fixture(params=list(PATHS))
 def sk(request):
     """A pipeline with a fresh project and autolog on; the automatic run ends before the test reads."""
-    pipeline = request.getfixturevalue(PATHS[request.param])
-    pipeline.project = unique("sk")
-    pipeline.init(pipeline.project)
-    modeldb.sklearn.autolog(experiment="autolog-tests")
-    yield pipeline
-    modeldb.sklearn.disable()
-    modeldb.flush()
+    yield from autologged(request, "sk", modeldb.sklearn, experiment="autolog-tests")
 
 
 def finish(pipeline) -> None:
@@ -45,9 +39,7 @@ def finish(pipeline) -> None:
     pipeline.settle()
 
 
-def sql(pipeline, text: str, **params) -> list[tuple]:
-    wh = pipeline.warehouse
-    return wh.query(text.replace("{db}", f"`{wh.database}`"), {"p": pipeline.project, **params}).rows
+sql = project_sql
 
 
 def customers(n: int = 800, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

@@ -17,7 +17,7 @@ import pytest
 import modeldb
 import modeldb.spark
 from modeldb.warehouse import queries
-from tests.integration.conftest import cli_env, unique
+from tests.integration.conftest import TRACKED_PATHS, autologged, cli_env, project_sql, unique
 
 pyspark = pytest.importorskip("pyspark")
 from pyspark.ml import Pipeline, PipelineModel  # noqa: E402
@@ -28,7 +28,7 @@ from pyspark.ml.feature import OneHotEncoder, StringIndexer, VectorAssembler  # 
 from pyspark.ml.regression import LinearRegression  # noqa: E402
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit  # noqa: E402
 
-PATHS = {"file+chdb": "embedded_pipeline", "kafka+clickhouse": "kafka_pipeline"}
+PATHS = TRACKED_PATHS
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +43,7 @@ def spark():
 @pytest.fixture(params=list(PATHS))
 def sp(request, spark):
     """A pipeline with a fresh project and Spark autolog on."""
-    pipeline = request.getfixturevalue(PATHS[request.param])
-    pipeline.project = unique("spark")
-    pipeline.init(pipeline.project)
-    modeldb.spark.autolog(experiment="spark-tests")
-    yield pipeline
-    modeldb.spark.disable()
-    modeldb.flush()
+    yield from autologged(request, "spark", modeldb.spark, experiment="spark-tests")
 
 
 def finish(pipeline) -> None:
@@ -57,9 +51,7 @@ def finish(pipeline) -> None:
     pipeline.settle()
 
 
-def sql(pipeline, text: str, **params) -> list[tuple]:
-    wh = pipeline.warehouse
-    return wh.query(text.replace("{db}", f"`{wh.database}`"), {"p": pipeline.project, **params}).rows
+sql = project_sql
 
 
 def customers(spark, n: int = 1500, seed: int = 0):
