@@ -20,7 +20,7 @@ WAREHOUSE_SCHEMES = {"chdb", "clickhouse", "clickhouses"}
 DEFAULT_TOPIC = "modeldb.events"
 
 
-class Secret:
+class Secret:  # pydantic's SecretStr does this, but pydantic is only a transitive dependency (of streamlit)
     """A string that never prints itself."""
 
     __slots__ = ("_value",)
