@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from modeldb.core.exceptions import ConfigError
@@ -160,6 +160,10 @@ class Settings:
     delivery_timeout_s: float = 30.0
     exit_flush_timeout_s: float = 10.0
     artifacts: str = ""
+    sql_timeout_s: float = 30.0  # the SQL sandbox's limits on every read-only query (warehouse/sandbox.py)
+    sql_max_rows: int = 1_000_000
+    sql_max_bytes: int = 512 * 1024 ** 2
+    sql_max_memory: int = 2 * 1024 ** 3
     testing: bool = False  # MODELDB_TESTING=1 (the test suite): a tracker error raises instead of being logged
 
     @property
@@ -239,6 +243,7 @@ class Settings:
             delivery_timeout_s=_number(pick("delivery_timeout_s", 30.0), float, "MODELDB_DELIVERY_TIMEOUT_S", minimum=0.1),
             exit_flush_timeout_s=_number(pick("exit_flush_timeout_s", 10.0), float, "MODELDB_EXIT_FLUSH_TIMEOUT_S", minimum=0.0),
             artifacts=str(pick("artifacts", f"file://{home}/artifacts")),
+            **_sql_limits(pick),
             testing=str(pick("testing", "0")).strip().lower() in ("1", "true", "yes"),
         )
         # Validate URIs now, so a typo fails at init and not at the first event.
@@ -257,6 +262,16 @@ class Settings:
 
 def _secret(value: Any) -> Secret:
     return value if isinstance(value, Secret) else Secret(str(value or ""))
+
+
+def _sql_limits(pick: Callable[[str, Any], Any]) -> dict[str, Any]:
+    """The SQL sandbox's limits (``MODELDB_SQL_*``), each positive."""
+    return {
+        "sql_timeout_s": _number(pick("sql_timeout_s", 30.0), float, "MODELDB_SQL_TIMEOUT_S", minimum=0.001),
+        "sql_max_rows": _number(pick("sql_max_rows", 1_000_000), int, "MODELDB_SQL_MAX_ROWS", minimum=1),
+        "sql_max_bytes": _number(pick("sql_max_bytes", 512 * 1024 ** 2), int, "MODELDB_SQL_MAX_BYTES", minimum=1),
+        "sql_max_memory": _number(pick("sql_max_memory", 2 * 1024 ** 3), int, "MODELDB_SQL_MAX_MEMORY", minimum=1),
+    }
 
 
 def _number(value: Any, kind: type, name: str, minimum: float) -> Any:

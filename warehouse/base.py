@@ -21,6 +21,9 @@ class Capabilities:
     server_version: str
     embedded: bool               # one process owns the data directory
     server_readonly: bool        # the readonly setting can be applied per query
+    # The server's own readonly=1 lets the sandbox's row generators (numbers(), values()…) through;
+    # ClickHouse 18.16 refuses every table function under readonly=1.
+    readonly_table_functions: bool = True
 
 
 @dataclass

@@ -11,38 +11,85 @@ Limits, from chDB itself:
   it first — ``modeldb process``, ``modeldb demo``, ``modeldb sql`` or the
   dashboard. Everyone else queries through that process, or waits.
 * The ``readonly`` setting cannot be lowered again in a chDB session, so the
-  read-only path is enforced differently than on a server: the statement is
-  normalised by ClickHouse's own parser (``formatQuery``, which also refuses
-  multi-statements) and only SELECT, SHOW, DESCRIBE, EXISTS and EXPLAIN
-  statements are run, without ``INTO OUTFILE`` and without table functions that
-  reach files, URLs or other servers.
+  read-only path is enforced by the SQL sandbox alone (``sandbox.py``): ClickHouse's
+  own parse of the statement (``formatQuerySingleLine``, which refuses
+  multi-statements, then ``EXPLAIN AST``), checked deny-by-default. Reads run with
+  the sandbox's limits as a SETTINGS clause (chDB has no per-query settings argument).
+* One chDB session per process, shared by every ``ChdbWarehouse`` of that process
+  (one per database): statements take the session's lock, and the session's current
+  database is switched to the warehouse's (``USE``) before each, so an unqualified
+  table name means that database.
+* The same session parses for a ClickHouse server warehouse in this process
+  (``parse``). A process with no chDB warehouse gets an in-memory session used only
+  to parse; it is closed when a chDB warehouse opens its directory (chDB cannot hold
+  both), and a parse running at that moment fails with a clear error.
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
-import re
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from modeldb.core.exceptions import ReadOnlyError, WarehouseError, WarehouseLocked
-from modeldb.warehouse.base import Capabilities, Result, bind, error_code, quote
+from modeldb.core.exceptions import WarehouseError, WarehouseLocked
+from modeldb.warehouse.base import Capabilities, Result, bind, error_code
+from modeldb.warehouse.sandbox import Sandbox, SandboxLimits, limit_error
 
-_READ_KINDS = ("SelectWithUnionQuery", "SelectQuery", "ShowTables", "ShowColumns", "ShowCreateTableQuery",
-               "DescribeQuery", "ExistsTableQuery", "ExistsDatabaseQuery", "Explain", "ShowDatabases")
 
-# Things a SELECT can do beyond reading the warehouse: write a file, or read files, URLs and
-# other servers through table functions. chDB runs with the user's own rights, so refuse them.
-_OUTSIDE = re.compile(r"\bINTO OUTFILE\b|\b(file|url|s3|s3Cluster|gcs|azureBlobStorage|hdfs|remote|remoteSecure|"
-                      r"cluster|clusterAllReplicas|mysql|postgresql|mongodb|redis|sqlite|jdbc|odbc|executable|"
-                      r"input|python|fuzzJSON)\s*\(", re.I)
+class _Embedded:
+    """This process's chDB session: its lock, and the database it currently USEs."""
+
+    def __init__(self, session: Any, fd: int | None):
+        self.session = session
+        self.fd = fd
+        self.refs = 0
+        self.lock = threading.RLock()
+        self.current = "default"
+
 
 _process_lock = threading.Lock()
-_open: dict[str, Any] = {}  # path -> (session, lock fd, refcount)
+_open: dict[str, _Embedded] = {}  # path -> the session on it (one at most: see the docstring)
+_parse_only: list[_Embedded] = []  # an in-memory session, only for parsing, when no directory is open
+
+
+def _parsing_session() -> _Embedded:
+    with _process_lock:
+        if _open:
+            return next(iter(_open.values()))
+        if not _parse_only:
+            try:
+                from chdb import session as chdb_session
+
+                _parse_only.append(_Embedded(chdb_session.Session(), None))
+            except Exception as exc:
+                raise WarehouseError(f"the SQL sandbox parses with chDB, which cannot start here: {exc}") from None
+        return _parse_only[0]
+
+
+def _flush(session: Any) -> None:
+    """chDB 4.4 can hand the failed query's bytes to the next Arrow answer ("Invalid flatbuffers
+    message"); one throwaway Arrow query after a failure clears it."""
+    try:
+        session.query("SELECT 1", "ArrowTable")
+    except Exception:  # noqa: BLE001 - only clearing; the real error is raised by the caller
+        pass
+
+
+def parse(sql: str) -> str:
+    """Run a parse-only statement (``formatQuerySingleLine``, ``EXPLAIN AST``, ``system.functions``)
+    on this process's chDB session; its TabSeparatedRaw text."""
+    embedded = _parsing_session()
+    with embedded.lock:
+        try:
+            return embedded.session.query(sql, "TabSeparatedRaw").bytes().decode()
+        except Exception as exc:
+            message = str(exc).strip()
+            _flush(embedded.session)
+    raise WarehouseError(f"chDB: {message}", error_code(message))
 
 
 def _owner_message(path: Path) -> str:
@@ -76,22 +123,21 @@ def _acquire(path: Path) -> int:
     return fd
 
 
-TEMPLATES_REMEMBERED = 512  # read-only-checked query templates kept per connection
-
-
 class ChdbWarehouse:
-    def __init__(self, path: Path, database: str, session: Any, version: str):
+    def __init__(self, path: Path, database: str, session: Any, version: str,
+                 limits: SandboxLimits | None = None):
         self.path = path
         self.database = database
         self.description = f"chdb://{path}?database={database}"
         self.capabilities = Capabilities("chdb", version, embedded=True, server_readonly=False)
+        self._embedded = _open[str(path)]
         self._session = session
-        self._lock = threading.RLock()
+        self._lock = self._embedded.lock  # one session for every database of the process
         self._closed = False
-        self._read_only_templates: dict[str, None] = {}  # insertion-ordered, bounded: see query()
+        self.sandbox = Sandbox(database, parse, limits or SandboxLimits())
 
     @classmethod
-    def connect(cls, path: str | Path, database: str) -> "ChdbWarehouse":
+    def connect(cls, path: str | Path, database: str, limits: SandboxLimits | None = None) -> "ChdbWarehouse":
         path = Path(path).absolute()
         key = str(path)
         with _process_lock:
@@ -104,6 +150,10 @@ class ChdbWarehouse:
                         "(chdb:///dir?database=name) or another process."
                     )
                 fd = _acquire(path)
+                for parser in _parse_only:  # chDB holds one embedded server: the parse-only one goes
+                    with parser.lock:
+                        parser.session.close()
+                _parse_only.clear()
                 try:
                     from chdb import session as chdb_session
 
@@ -113,23 +163,27 @@ class ChdbWarehouse:
                     if "Cannot lock file" in str(exc):
                         raise WarehouseLocked(_owner_message(path)) from None
                     raise WarehouseError(f"cannot open chDB at {path}: {exc}", error_code(str(exc))) from None
-                _open[key] = [session, fd, 0]
+                _open[key] = _Embedded(session, fd)
             entry = _open[key]
-            entry[2] += 1
-        session = entry[0]
+            entry.refs += 1
+        session = entry.session
         version = session.query("SELECT version()", "CSV").bytes().decode().strip().strip('"')
         session.query(f"CREATE DATABASE IF NOT EXISTS `{database}`", "CSV")
-        return cls(path, database, session, version)
+        return cls(path, database, session, version, limits)
 
     def _run(self, sql: str, fmt: str = "CSV") -> Any:
         if self._closed:
             raise WarehouseError("this warehouse connection is closed")
-        try:
-            with self._lock:
+        with self._lock:
+            try:
+                if self._embedded.current != self.database:
+                    self._session.query(f"USE `{self.database}`", "CSV")
+                    self._embedded.current = self.database
                 return self._session.query(sql, fmt)
-        except Exception as exc:
-            message = str(exc).strip()
-            raise WarehouseError(f"chDB: {message}", error_code(message)) from None
+            except Exception as exc:
+                message = str(exc).strip()
+                _flush(self._session)
+        raise WarehouseError(f"chDB: {message}", error_code(message))
 
     def execute(self, sql: str) -> None:
         self._run(sql)
@@ -142,21 +196,14 @@ class ChdbWarehouse:
         lines = [dumps(dict(zip(cols, row)), ensure_ascii=False, allow_nan=True) for row in rows]
         self._run(f"INSERT INTO `{self.database}`.`{table}` ({', '.join(cols)}) FORMAT JSONEachRow\n" + "\n".join(lines))
 
-    def _check_readonly(self, sql: str) -> str:
-        formatted = self._run(f"SELECT formatQuerySingleLine({quote(sql)})", "TabSeparatedRaw").bytes().decode().rstrip("\n")
-        kind = self._run(f"EXPLAIN AST {formatted}", "TabSeparatedRaw").bytes().decode().split(" ", 1)[0].strip()
-        reaches_out = _OUTSIDE.search(formatted)
-        if reaches_out:
-            raise ReadOnlyError(f"refused: {reaches_out[0].strip()} reads or writes outside the warehouse, "
-                                "and this path is read-only", 164)
-        if kind not in _READ_KINDS:
-            raise ReadOnlyError(
-                f"refused: {kind or 'this statement'} changes data, and this path is read-only "
-                "(use `modeldb sql --write` to change data on purpose)", 164)
-        return formatted
+    def _read(self, sql: str, fmt: str, readonly: bool) -> Any:
+        try:
+            return self._run(sql, fmt)
+        except WarehouseError as exc:
+            raise (limit_error(exc, self.sandbox.limits) if readonly else exc) from None
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
-        table = self._run(self._prepare(sql, params, readonly), "ArrowTable")
+        table = self._read(self._prepare(sql, params, readonly), "ArrowTable", readonly)
         columns = list(table.column_names)
         types = [str(t) for t in table.schema.types]
         data = [col.to_pylist() for col in table.columns]
@@ -170,7 +217,7 @@ class ChdbWarehouse:
         and NaN in number columns (as pandas makes rows), arrays as lists, integers as int64. Dates,
         tuples and decimals come back in pandas' own types, so answers with those use ``query``.
         """
-        frame = self._run(self._prepare(sql, params, True), "DataFrame")
+        frame = self._read(self._prepare(sql, params, True), "DataFrame", True)
         if frame.empty:  # no rows: no types either, as from rows
             return frame.astype(object)
         for name in frame.columns:
@@ -185,17 +232,13 @@ class ChdbWarehouse:
         return frame
 
     def _prepare(self, sql: str, params: Mapping[str, Any] | None, readonly: bool) -> str:
-        template = sql
-        sql = bind(sql, params).strip().rstrip(";")
-        if readonly and template not in self._read_only_templates:
-            # Checking costs two extra chDB queries (~4 ms). Binding only inserts quoted literals, which
-            # cannot turn a read into a write or reach outside, so a template that passed once is trusted
-            # with any values; a named query's SQL is then checked once per process, not on every call.
-            sql = self._check_readonly(sql)
-            self._read_only_templates[template] = None
-            if len(self._read_only_templates) > TEMPLATES_REMEMBERED:
-                del self._read_only_templates[next(iter(self._read_only_templates))]
-        return sql
+        bound = bind(sql, params).strip().rstrip(";")
+        if not readonly:
+            return bound
+        # The template is checked once (sandbox.py); bound values are quoted literals and cannot
+        # change what it reads. The limits go on a line of their own: a trailing comment ends there.
+        checked = self.sandbox.check(sql, params)
+        return f"{bound}\n{self.sandbox.limits.clause()}" if checked.kind == "select" else bound
 
     def close(self) -> None:
         if self._closed:
@@ -204,7 +247,7 @@ class ChdbWarehouse:
         with _process_lock:
             entry = _open.get(str(self.path))
             if entry is not None:
-                entry[2] -= 1
+                entry.refs -= 1
                 # The chDB session stays open for the life of the process: chDB cannot
                 # reopen another directory after closing anyway, and reopening the same
                 # one is cheap this way.

@@ -1,8 +1,14 @@
 """ClickHouse server backend through clickhouse-driver (native protocol).
 
 Limits: tested against the Debian ``clickhouse-server`` 18.16 and newer.
-Read-only queries use the server's ``readonly=1`` setting, so the server
-itself refuses anything that writes. Several hosts in the URI are tried in
+Read-only queries pass the SQL sandbox first (``sandbox.py``): the statement is
+parsed by ClickHouse 26 in this process (chDB; the server, 18.16, has no usable
+``EXPLAIN AST``) and checked deny-by-default. A statement 26 cannot parse is
+refused even if the server would take it. The server's own ``readonly=1`` stays
+as a second fence, with the sandbox's limits as per-query settings. On 18.16
+``readonly=1`` refuses every table function, even the sandbox's ``numbers()``
+(``Capabilities.readonly_table_functions``). The connection's current database
+is the warehouse's, so an unqualified table name means that database. Several hosts in the URI are tried in
 order (``alt_hosts``). ``clickhouses://`` or ``?secure=1`` turns on TLS;
 ``?verify=0`` skips certificate checks (for self-signed test servers only).
 """
@@ -14,12 +20,14 @@ from typing import Any, Mapping, Sequence
 from modeldb.core.config import Secret, Uri
 from modeldb.core.exceptions import ReadOnlyError, WarehouseError, WarehouseUnavailable
 from modeldb.warehouse.base import Capabilities, Result, bind
+from modeldb.warehouse.sandbox import Sandbox, SandboxLimits, limit_error
 
 READONLY_CODE = 164
 
 
 class ClickHouseWarehouse:
-    def __init__(self, client: Any, database: str, description: str, version: str, cluster: str | None = None):
+    def __init__(self, client: Any, database: str, description: str, version: str, cluster: str | None = None,
+                 limits: SandboxLimits | None = None):
         self._client = client
         self.database = database
         self.cluster = cluster
@@ -28,12 +36,18 @@ class ClickHouseWarehouse:
         self._read_settings = {"distributed_product_mode": "global"} if cluster else {}
         self._insert_settings = {"insert_distributed_sync": 1} if cluster else {}
         self.description = description
-        self.capabilities = Capabilities("clickhouse", version, embedded=False, server_readonly=True)
+        major = int(version.split(".")[0]) if version.split(".")[0].isdigit() else 0
+        # readonly=1 allows harmless table functions from 20.x on; 18.16 forbids them all
+        self.capabilities = Capabilities("clickhouse", version, embedded=False, server_readonly=True,
+                                         readonly_table_functions=major >= 20)
+        from modeldb.warehouse import chdb_backend  # the parser, loaded when the first query is checked
+
+        self.sandbox = Sandbox(database, chdb_backend.parse, limits or SandboxLimits())
         self._lock = threading.Lock()  # one native connection: one statement at a time (the dashboard has threads)
 
     @classmethod
     def connect(cls, uri: Uri, password: Secret, database: str | None = None,
-                cluster: str | None = None) -> "ClickHouseWarehouse":
+                cluster: str | None = None, limits: SandboxLimits | None = None) -> "ClickHouseWarehouse":
         from clickhouse_driver import Client
 
         if not uri.hosts:
@@ -41,13 +55,14 @@ class ClickHouseWarehouse:
         (host, port), *alternates = uri.hosts
         database = database or uri.path.strip("/") or "modeldb"
         secure = uri.scheme == "clickhouses" or uri.query.get("secure") in ("1", "true")
-        client = Client(
+        options = dict(
             host=host, port=port, user=uri.username or "default",
             password=uri.password.get() or password.get(),
-            database="default", secure=secure, verify=uri.query.get("verify", "1") not in ("0", "false"),
+            secure=secure, verify=uri.query.get("verify", "1") not in ("0", "false"),
             alt_hosts=",".join(f"{h}:{p}" for h, p in alternates) or None,
             connect_timeout=5, send_receive_timeout=300, client_name="modeldb",
         )
+        client = Client(database="default", **options)
         description = f"{uri.redacted.split('?')[0].rsplit('/', 1)[0]}/{database}"
         try:
             version = client.execute("SELECT version()")[0][0]
@@ -55,9 +70,11 @@ class ClickHouseWarehouse:
         except Exception as exc:
             client.disconnect()
             raise _translate(exc, description) from None
+        client.disconnect()
+        client = Client(database=database, **options)  # unqualified names: the warehouse's tables
         if cluster:
             description += f" (cluster {cluster})"
-        return cls(client, database, description, version, cluster)
+        return cls(client, database, description, version, cluster, limits)
 
     def execute(self, sql: str) -> None:
         try:
@@ -78,13 +95,19 @@ class ClickHouseWarehouse:
             raise _translate(exc, self.description) from None
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
-        sql = bind(sql, params).strip().rstrip(";")
-        settings = dict(self._read_settings, readonly=1) if readonly else dict(self._read_settings)
+        bound = bind(sql, params).strip().rstrip(";")
+        if readonly:
+            self.sandbox.check(sql, params)  # refuses with ReadOnlyError; a template is checked once
+            settings = {**self._read_settings, **self.sandbox.limits.settings(), "readonly": 1}
+        else:
+            settings = dict(self._read_settings)
+        sql = bound
         try:
             with self._lock:
                 rows, meta = self._client.execute(sql, with_column_types=True, settings=settings)
         except Exception as exc:
-            raise _translate(exc, self.description) from None
+            error = _translate(exc, self.description)
+            raise (limit_error(error, self.sandbox.limits) if readonly else error) from None
         return Result([m[0] for m in meta], [m[1] for m in meta], [tuple(r) for r in rows])
 
     def frame(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:

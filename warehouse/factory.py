@@ -4,6 +4,7 @@ from __future__ import annotations
 from modeldb.core.config import Settings
 from modeldb.core.exceptions import ConfigError
 from modeldb.warehouse.base import Warehouse
+from modeldb.warehouse.sandbox import SandboxLimits
 
 
 def connect(settings: Settings, *, database: str | None = None, migrate: bool = True) -> Warehouse:
@@ -21,12 +22,14 @@ def connect(settings: Settings, *, database: str | None = None, migrate: bool = 
 
         if not uri.path:
             raise ConfigError("MODELDB_WAREHOUSE: chdb:// needs a directory, e.g. chdb:///data/modeldb/warehouse")
-        warehouse: Warehouse = ChdbWarehouse.connect(uri.path, database or uri.query.get("database", "modeldb"))
+        warehouse: Warehouse = ChdbWarehouse.connect(uri.path, database or uri.query.get("database", "modeldb"),
+                                                        limits=SandboxLimits.of(settings))
     else:
         from modeldb.warehouse.clickhouse_backend import ClickHouseWarehouse
 
         warehouse = ClickHouseWarehouse.connect(uri, settings.clickhouse_password, database,
-                                                cluster=settings.clickhouse_cluster or None)
+                                                cluster=settings.clickhouse_cluster or None,
+                                                limits=SandboxLimits.of(settings))
     if migrate:
         from modeldb.warehouse.migrate import apply
 

@@ -18,8 +18,7 @@ def test_the_default_path_refuses_to_change_data(warehouse, statement):
     db = f"`{warehouse.database}`"
     with pytest.raises(ReadOnlyError, match="refused"):
         warehouse.query(statement.format(db=db))
-    tables = {r[0] for r in warehouse.query(f"SHOW TABLES FROM {db}").rows}
-    assert "params" in tables
+    assert warehouse.query(f"EXISTS TABLE {db}.params").scalar() == 1
     assert warehouse.query(f"SELECT count() FROM {db}.tags").scalar() == 0
 
 
@@ -33,7 +32,7 @@ def test_a_checked_template_stays_read_only_with_any_values(warehouse):
     for _ in range(2):  # a refused template is refused every time, never remembered as safe
         with pytest.raises(ReadOnlyError, match="refused"):
             warehouse.query(f"DROP TABLE {db}.params")
-    assert "params" in {r[0] for r in warehouse.query(f"SHOW TABLES FROM {db}").rows}
+    assert warehouse.query(f"EXISTS TABLE {db}.params").scalar() == 1
 
 
 @pytest.mark.parametrize("sql", [
@@ -56,7 +55,7 @@ def test_multi_statements_are_refused(warehouse):
     db = f"`{warehouse.database}`"
     with pytest.raises(WarehouseError, match="Multi-statements are not allowed"):
         warehouse.query(f"SELECT 1; DROP TABLE {db}.params")
-    assert "params" in {r[0] for r in warehouse.query(f"SHOW TABLES FROM {db}").rows}
+    assert warehouse.query(f"EXISTS TABLE {db}.params").scalar() == 1
 
 
 def test_writes_work_when_asked_for(warehouse):
@@ -136,13 +135,14 @@ def test_new_summaries_are_backfilled_from_a_warehouse_that_predates_them(wareho
         for statement in migration.render(old):
             warehouse.execute(statement)
 
+    # `old` is another database, which the read-only path (the SQL sandbox) refuses: read it as the owner
     summary = dict(((k, key), (s, n)) for k, key, s, n in warehouse.query(
         f"SELECT kind, key, argMax(value_str, ver), argMax(value_num, ver) FROM `{old}`.model_summary "
-        "WHERE model_id = 'm1' GROUP BY kind, key").rows)
+        "WHERE model_id = 'm1' GROUP BY kind, key", readonly=False).rows)
     assert summary[("model", "operator_class")][0] == "LogisticRegression"
     assert summary[("param", "C")][1] == 1.0 and summary[("metric", "accuracy")][1] == 0.9
     counts = warehouse.query(f"SELECT uniqExactMerge(runs), uniqExactMerge(models) FROM `{old}`.project_counts "
-                             "WHERE project = 'p' GROUP BY project").rows
+                             "WHERE project = 'p' GROUP BY project", readonly=False).rows
     assert counts == [(1, 1)]
 
 
