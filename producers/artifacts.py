@@ -105,7 +105,7 @@ class ArtifactStore:
         if reader is not None:  # written by a tracker's own writer (Spark ML's)
             return reader.read(self.root.as_uri(), model_id)
         if meta.get("format") != PART_FORMAT or _depth >= MAX_PART_DEPTH:
-            hint = f" (format {meta.get('format')!r}: import the tracker that wrote it, e.g. modeldb.spark)" \
+            hint = f" (format {meta.get('format')!r}: read it with modeldb.load_model, which knows every tracker's)" \
                 if meta.get("format") not in (PICKLE, PART_FORMAT) else ""
             raise TrackingError(f"model {model_id!r} under {self.root} has no model.pkl{hint}")
         obj = self.load_model(meta["stored_in"], readers, _depth + 1)

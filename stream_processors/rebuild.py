@@ -146,6 +146,6 @@ def rebuild_file(settings: Settings, target: Warehouse, tables: frozenset[str] |
     done = Rebuilt()
     started = time.perf_counter()
     stats = runner.catch_up(lambda s: progress(s.events + s.dead) if progress is not None else None)
-    done.events, done.dead, done.rows = stats.events, stats.dead, stats.rows
+    done.add(stats)
     done.seconds = time.perf_counter() - started
     return done

@@ -38,8 +38,10 @@ class TrackerBase:
 
     def warn(self, what: str, exc: BaseException) -> None:
         key = f"{what}:{type(exc).__name__}"
-        if key not in self._warned:
+        with self._run_lock:
+            first = key not in self._warned
             self._warned.add(key)
+        if first:
             self.log.warning("modeldb: could not track %s (%s: %s); training goes on untracked", what,
                              type(exc).__name__, self.describe(exc), exc_info=self.log.isEnabledFor(logging.DEBUG))
 
@@ -82,7 +84,7 @@ class Switch:
         self._lock = threading.Lock()
         self._current: Any = None
         self._patches: Any = None
-        tracking.before_flush(self._drain)
+        self._hooked = False  # flush's hook is set by the first turn_on, never at import time
 
     def current(self) -> Any:
         return self._current
@@ -94,6 +96,9 @@ class Switch:
         """Make a tracker current (or give the current one these options); ``patch(patches or None)``
         returns the patches, applying them the first time."""
         with self._lock:
+            if not self._hooked:
+                tracking.before_flush(self._drain)  # modeldb.flush() waits for this tracker's background work
+                self._hooked = True
             if self._current is not None:
                 self._current.options = options
             else:

@@ -11,7 +11,10 @@ wrapper hands its hook a ``Call``: the only way to run the original, exactly onc
   the original's result, or, when the hook failed before running it, runs the original
   (through ``untracked``, if given) and returns that.
 * Under the test suite (``Settings.testing``, ``MODELDB_TESTING=1``) a tracker error is
-  raised instead, so that a tracker bug fails a test rather than a log line nobody reads.
+  raised instead, so that a tracker bug fails a test rather than a log line nobody reads;
+  when the user's error was unwinding at the time, it is the tracker error's ``__cause__``.
+* A hook cannot swallow the user's error: if the original raised, the wrapper re-raises
+  that error whatever the hook returned.
 
 Background work (``guarded``) follows the same rule: a failing job is logged once; under
 the test suite it is kept, and the next ``drain()`` raises it (see ``deferred``).
@@ -37,11 +40,21 @@ def testing() -> bool:
     return tracking.settings().testing
 
 
-def tracker_error(tracker: Reporter, site: str, exc: BaseException) -> None:
+def tracker_error(tracker: Reporter, site: str, exc: BaseException, cause: BaseException | None = None) -> None:
     """The one place a tracker error goes: raised under the test suite, else logged once and dropped."""
     if testing():
-        raise exc
+        raise exc from cause
     tracker.warn(site, exc)
+
+
+def _site(site: Callable[..., str] | str, *args: Any, **kwargs: Any) -> str:
+    """Where a tracker error is reported; naming it never fails."""
+    if not callable(site):
+        return site
+    try:
+        return site(*args, **kwargs)
+    except Exception:
+        return getattr(site, "__qualname__", "a patched call")
 
 
 class Call:
@@ -80,18 +93,31 @@ def safe_patch(original: Callable, hook: Hook, *, current: Callable[[], Any], si
     untracked(tracker, *args, **kwargs): what runs the original when the hook failed before it did.
     """
 
+    def passes_through(tracker: Any, caller: Any, *args: Any, **kwargs: Any) -> bool:
+        if skip is None:
+            return False
+        try:
+            return skip(tracker, caller, *args, **kwargs)
+        except Exception as exc:  # deciding is tracking work too: a failure means "do not track this call"
+            tracker_error(tracker, _site(site, *args, **kwargs), exc)
+            return True
+
     @functools.wraps(original)
     def patched(*args: Any, **kwargs: Any) -> Any:
         tracker = current()
-        if tracker is None or skip is not None and skip(tracker, sys._getframe(1), *args, **kwargs):
+        if tracker is None or passes_through(tracker, sys._getframe(1), *args, **kwargs):
             return original(*args, **kwargs)
         call = Call(original)
         try:
-            return hook(tracker, call, *args, **kwargs)
+            result = hook(tracker, call, *args, **kwargs)
         except Exception as exc:
             if call.error is exc:
                 raise  # the user's own error, unchanged
-            tracker_error(tracker, site(*args, **kwargs) if callable(site) else site, exc)
+            tracker_error(tracker, _site(site, *args, **kwargs), exc, call.error)
+        else:
+            if call.error is not None:  # the hook caught the user's error: it still leaves, unchanged
+                raise call.error
+            return result
         if call.called:
             if call.error is not None:  # the tracker failed after the original raised: the user's error wins
                 raise call.error

@@ -5,9 +5,10 @@ Shared by the tracker and the parts that work beside it (``model_selection``,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from modeldb.producers.autolog import calls as autolog_calls
 from modeldb.producers.autolog.bounds import bounded
 from modeldb.producers.autolog.lineage import MAX_EDGES
 from modeldb.producers.sklearn import params
@@ -15,24 +16,11 @@ from modeldb.producers.sklearn.data import DataInfo
 
 
 @dataclass
-class Call:
-    obj: Any
-    method: str
-    composite: bool
-    action_id: str = ""
-    model_id: str | None = None
-    stages: int = 0
-    tracked: bool = True
-    parts: list = field(default_factory=list)  # (fitted stage, model id) of a composite's stages
-
-    def allows(self, obj: Any) -> bool:
-        return self.composite and obj is not self.obj
+class Call(autolog_calls.Call):
+    stages: int = 0  # parts: (fitted stage, model id) of a composite's stages
 
 
-@dataclass
-class ModelInfo:
-    model_id: str
-    features: DataInfo | None
+ModelInfo = autolog_calls.ModelInfo  # features: the DataInfo it was fitted on
 
 
 @dataclass

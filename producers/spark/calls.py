@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modeldb.producers.autolog import calls as autolog_calls
 from modeldb.producers.spark import frames
 from modeldb.producers.spark.frames import FrameInfo
 
@@ -30,24 +31,12 @@ class Options:
 
 
 @dataclass
-class Call:
-    obj: Any
-    method: str
-    composite: bool = False
-    action_id: str = ""
-    model_id: str | None = None
-    tracked: bool = True
-    parts: list = field(default_factory=list)  # (stage index, fitted stage, model id)
+class Call(autolog_calls.Call):  # parts: (stage index, fitted stage, model id)
     folds: list = field(default_factory=list)  # a search's [fold][candidate] -> metric
-
-    def allows(self, obj: Any) -> bool:
-        return self.composite and obj is not self.obj
 
 
 @dataclass
-class ModelInfo:
-    model_id: str
-    features: FrameInfo | None
+class ModelInfo(autolog_calls.ModelInfo):  # features: the FrameInfo it was fitted on
     stage_index: int | None = None
 
 

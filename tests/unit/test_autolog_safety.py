@@ -214,3 +214,55 @@ def test_a_failed_background_job_fails_the_drain_under_tests(tracker):
     with pytest.raises(ZeroDivisionError):
         deferred.drain(5)
     assert ran == [1] and deferred.drain(5)  # raised once
+
+
+def test_a_hook_that_catches_the_users_error_cannot_swallow_it(tracker, lenient):
+    def swallowing(tracker, call, *args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        except UserError:
+            return "swallowed"
+
+    patched = safety.safe_patch(user_function, swallowing, current=lambda: tracker, site="user_function")
+    with pytest.raises(UserError, match="bad input 3"):
+        patched(3, fail=True)
+    assert patched(3) == 6
+
+
+def test_a_failing_skip_or_site_is_a_tracker_error_not_the_users(tracker, lenient, caplog):
+    def bad_skip(tracker, frame, *args, **kwargs):
+        raise KeyError("skip bug")
+
+    def bad_site(*args, **kwargs):
+        raise KeyError("site bug")
+
+    patched = safety.safe_patch(user_function, broken_after, current=lambda: tracker, site=bad_site, skip=bad_skip)
+    with caplog.at_level(logging.WARNING):
+        assert patched(4) == 8  # the skip failed: the call goes straight through, untracked
+    assert "skip bug" in caplog.text
+    named = safety.safe_patch(user_function, broken_after, current=lambda: tracker, site=bad_site)
+    assert named(5) == 10  # naming the site failed too: still logged, still the original's result
+
+
+def test_under_tests_a_tracker_error_during_the_users_error_keeps_it_as_the_cause(tracker):
+    def broken_on_error(tracker, call, *args, **kwargs):
+        try:
+            return call(*args, **kwargs)
+        finally:
+            raise RuntimeError("tracker bug while unwinding")
+
+    patched = safety.safe_patch(user_function, broken_on_error, current=lambda: tracker, site="user_function")
+    with pytest.raises(RuntimeError, match="while unwinding") as raised:
+        patched(1, fail=True)
+    assert isinstance(raised.value.__cause__, UserError)
+
+
+def test_importing_a_tracker_sets_no_flush_hook():
+    """The flush hook is set by autolog(), not by importing a tracker (or by modeldb.load_model)."""
+    import subprocess
+    import sys
+
+    code = ("import modeldb.producers.sklearn, modeldb.producers.spark.models; "
+            "from modeldb.producers import tracking; print(len(tracking._before_flush))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "0"
