@@ -12,6 +12,7 @@ from modeldb import embedded
 from modeldb.cli.output import catch_up, err, load_settings, out
 from modeldb.cli.stream import kafka_errors
 from modeldb.core.config import Settings
+from modeldb.core.display import cell, literal
 from modeldb.core.exceptions import ConfigError, WarehouseError
 
 commands = typer.Typer(no_args_is_help=True, help="Inspect dead letters and re-send them after a fix.")
@@ -61,7 +62,7 @@ def _materialized_or_none(settings: Settings, event_ids: list[str]) -> set[str] 
     try:
         return _materialized(settings, event_ids)
     except WarehouseError as exc:
-        err.print(f"[yellow]warning:[/yellow] {exc}", highlight=False)
+        err.print(f"[yellow]warning:[/yellow] {literal(exc)}", highlight=False)
         return None
 
 
@@ -83,14 +84,14 @@ def dlq_list(
                                        "partition": item.partition, "offset": item.offset, "size": len(item.original),
                                        "status": _status_of(item, event, done)}))
         return
-    table = Table(title=f"{len(letters)} dead letter(s) in {store.where}" + (f", last {limit}" if len(letters) > limit else ""),
+    table = Table(title=f"{len(letters)} dead letter(s) in {literal(store.where)}" + (f", last {limit}" if len(letters) > limit else ""),
                   title_justify="left", header_style="bold")
     for column in ("id", "when (UTC)", "reason", "from", "bytes", "now"):
         table.add_column(column, overflow="fold")
     for item, (event, _) in zip(shown, decoded):
-        table.add_row(item.id, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.ts)), item.reason[:120],
-                      f"{item.source.rsplit('/', 1)[-1]}[{item.partition}]@{item.offset}", f"{len(item.original):,}",
-                      _status_of(item, event, done))
+        table.add_row(cell(item.id), time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.ts)), cell(item.reason[:120]),
+                      cell(f"{item.source.rsplit('/', 1)[-1]}[{item.partition}]@{item.offset}"), f"{len(item.original):,}",
+                      cell(_status_of(item, event, done)))
     out.print(table)
 
 
@@ -109,15 +110,16 @@ def dlq_show(letter_id: str = typer.Argument(..., help="The id from `modeldb dlq
     settings = load_settings()
     (item,) = _find(settings, [letter_id])
     event, reason_now = item.decoded()
-    out.print(f"[bold]id[/bold] {item.id}\n[bold]when[/bold] {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(item.ts))}"
-              f"\n[bold]reason[/bold] {item.reason}\n[bold]source[/bold] {item.source} partition {item.partition} "
-              f"offset {item.offset}\n[bold]key[/bold] {item.key!r}\n[bold]bytes[/bold] {len(item.original):,}: "
+    out.print(f"[bold]id[/bold] {literal(item.id)}\n[bold]when[/bold] {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(item.ts))}"
+              f"\n[bold]reason[/bold] {literal(item.reason)}\n[bold]source[/bold] {literal(item.source)} partition "
+              f"{literal(item.partition)} offset {literal(item.offset)}\n[bold]key[/bold] {literal(repr(item.key))}"
+              f"\n[bold]bytes[/bold] {len(item.original):,}: "
               f"{item.original[:64].hex(' ')}{' …' if len(item.original) > 64 else ''}", highlight=False)
     if event is None:
-        out.print(f"[bold]now[/bold] still undecodable: {reason_now}", highlight=False)
+        out.print(f"[bold]now[/bold] still undecodable: {literal(reason_now)}", highlight=False)
         return
     state = _status_of(item, event, _materialized_or_none(settings, [event["event_id"]]))
-    out.print(f"[bold]now[/bold] decodes ({state}):")
+    out.print(f"[bold]now[/bold] decodes ({literal(state)}):")
     out.print_json(json.dumps(event, default=str))
 
 
@@ -144,9 +146,9 @@ def dlq_retry(
     already = sum(1 for _, event, _ in decoded if event is not None and event["event_id"] in done)
     with kafka_errors(settings):
         sent = store.resend(settings, send) if send else 0
-    err.print(f"re-sent {sent} dead letter(s) to {settings.transport_uri.redacted}; {already} already materialized; "
+    err.print(f"re-sent {sent} dead letter(s) to {literal(settings.transport_uri.redacted)}; {already} already materialized; "
               f"{len(undecodable)} still undecodable" + ("" if force or not undecodable else " (kept; --force sends them)"))
     for item, why in undecodable[:5]:
-        err.print(f"  {item.id}: {why}", highlight=False)
+        err.print(f"  {literal(item.id)}: {literal(why)}", highlight=False)
     if undecodable and not force:
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -17,12 +18,22 @@ from rich.console import Console
 
 from modeldb import embedded
 from modeldb.core.config import Settings
-from modeldb.core.display import print_table
+from modeldb.core.display import literal, print_table, visible
 from modeldb.core.exceptions import ModelDBError
 
+
+class LiteralConsole(Console):
+    """A console that never lets data drive the terminal: control characters in any string it
+    renders (table cells and titles included) are shown as escapes, and emoji codes are off.
+    Markup stays for the code's own strings; data embedded in one goes through ``literal``."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        return super().render_str(visible(text), **kwargs)
+
+
 # Piped or captured output (CI logs, `make demo | less`) is not cut down to 80 columns.
-out = Console(width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, soft_wrap=True)
+out = LiteralConsole(width=None if sys.stdout.isatty() else 140, emoji=False)
+err = LiteralConsole(stderr=True, soft_wrap=True, emoji=False)
 FORMATS = ("table", "csv", "json", "parquet")
 PROGRESS_FROM_BYTES = 1_000_000  # a smaller backlog materializes too fast for a progress bar to help
 
@@ -53,7 +64,7 @@ def render(result: Any, fmt: str) -> str | None:
     """CSV or JSON as text; a table is printed to ``out`` (and None returned)."""
     if fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf)
+        writer = csv.writer(buf, lineterminator="\n")  # the csv module's default is CRLF
         writer.writerow(result.columns)
         writer.writerows(result.rows)
         return buf.getvalue()
@@ -69,23 +80,47 @@ def check_format(fmt: str, output: Optional[Path]) -> None:
         raise ModelDBError(f"--format must be table, csv, json or parquet, not {fmt!r}")
     if fmt == "parquet" and output is None:
         raise ModelDBError("--format parquet writes a file: give it with --output results.parquet")
+    if output is not None:
+        check_writable(output)
+
+
+def check_writable(output: Path) -> None:
+    """An output file the answer can be written to, checked before the query runs."""
+    folder = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        raise ModelDBError(f"--output {output} is a directory; give a file name")
+    if not folder.is_dir():
+        raise ModelDBError(f"--output {output}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ModelDBError(f"--output {output}: the folder {folder} is not writable")
 
 
 def emit(result: Any, fmt: str, output: Optional[Path]) -> None:
     """Print or write a result in a format ``check_format`` accepted."""
     if fmt == "parquet":
-        result.to_pandas().to_parquet(output, index=False)
-        err.print(f"wrote {len(result.rows):,} row(s) to {output}")
+        with _writing(output):
+            result.to_pandas().to_parquet(output, index=False)
+        err.print(f"wrote {len(result.rows):,} row(s) to {literal(output)}")
         return
     text = render(result, fmt)
     if text is None:
         return
     text = text if text.endswith("\n") else text + "\n"
     if output is not None:
-        output.write_text(text)
-        err.print(f"wrote {len(result.rows):,} row(s) to {output}")
+        with _writing(output):
+            output.write_text(text, encoding="utf-8", newline="")
+        err.print(f"wrote {len(result.rows):,} row(s) to {literal(output)}")
     else:
         sys.stdout.write(text)
+
+
+@contextlib.contextmanager
+def _writing(output: Any) -> Iterator[None]:
+    """A failed write of the answer (disk full, removed folder) is one line naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        raise ModelDBError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 def as_result(frame: Any) -> Any:

@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from modeldb import embedded
 from modeldb.cli.output import as_result, catch_up, check_format, emit, err, load_settings, out
@@ -31,10 +32,7 @@ def sql(
 
     check_format(fmt, output)
     if query.startswith("@"):
-        path = Path(query[1:])
-        if not path.exists():
-            raise ModelDBError(f"SQL file {path} does not exist")
-        query = path.read_text()
+        query = read_sql_file(Path(query[1:]))
     params = {}
     for item in param:
         name, sep, value = item.partition("=")
@@ -46,6 +44,20 @@ def sql(
     if embedded.is_embedded(current) and not no_catch_up:
         catch_up(current, warehouse)
     emit(warehouse.query(query, params, readonly=not write), fmt, output)
+
+
+def read_sql_file(path: Path) -> str:
+    """The text of ``sql @file``; a missing, unreadable or non-UTF-8 file is one line naming it."""
+    if not path.exists():
+        raise ModelDBError(f"SQL file {path} does not exist")
+    if path.is_dir():
+        raise ModelDBError(f"SQL file {path} is a directory; give a file of SQL")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelDBError(f"SQL file {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise ModelDBError(f"cannot read SQL file {path}: {exc.strerror or exc}") from None
 
 
 @commands.command("query")
@@ -75,7 +87,7 @@ def query_command(
     frames = answer if isinstance(answer, dict) else {"": answer}
     for title, frame in frames.items():
         if title:
-            out.print(f"[bold]{title}[/bold]")
+            out.print(Text(title, style="bold"))
         emit(as_result(frame), fmt, output if not title else None)
         total = frame.attrs.get("total") if hasattr(frame, "attrs") else None
         if total is not None and total > len(frame):
@@ -130,9 +142,9 @@ def schema(
     if fmt != "table":
         raise ModelDBError(f"--format must be table or json, not {fmt!r}")
     for name, t in chosen.items():
-        grid = Table(title=f"[bold]{name}[/bold]: {t['doc']}", title_justify="left", header_style="bold")
+        grid = Table(title=Text.assemble((name, "bold"), f": {t['doc']}"), title_justify="left", header_style="bold")
         for column in ("column", "type", "meaning"):
             grid.add_column(column)
         for row in t["columns"]:
-            grid.add_row(*row)
+            grid.add_row(*[Text(str(v)) for v in row])
         out.print(grid)

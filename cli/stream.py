@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from modeldb.cli.output import catch_up, err, load_settings, out
+from modeldb.core.display import cell, literal
 from modeldb.core.config import Settings
 from modeldb.core.exceptions import ConfigError, ModelDBError, TransportError
 
@@ -39,7 +40,7 @@ def process(
         raise ModelDBError(f"--log-format must be text or json, not {settings.log_format!r}")
     configure_logging(settings.log_format)
     if settings.transport_uri.scheme == "kafka":
-        err.print(f"processing {settings.transport_uri.redacted} → {settings.warehouse_uri.redacted} "
+        err.print(f"processing {literal(settings.transport_uri.redacted)} → {literal(settings.warehouse_uri.redacted)} "
                   f"({settings.processor_engine})")
         if settings.processor_engine == "faust":
             from modeldb.stream_processors.faust_app import run_worker
@@ -58,7 +59,7 @@ def process(
         return
     runner = LocalRunner.from_settings(settings, warehouse)
     stop = threading.Event()
-    err.print(f"processing {settings.transport} → {warehouse.description} (Ctrl-C to stop)")
+    err.print(f"processing {literal(settings.transport)} → {literal(warehouse.description)} (Ctrl-C to stop)")
     try:
         runner.run_forever(stop)
     except KeyboardInterrupt:
@@ -92,35 +93,39 @@ def replay() -> None:
 
     settings = load_settings()
     spill = SpillLog(settings.spill_path)
-    total = spill.pending_count()
-    if not total:
-        err.print("nothing to replay")
-        return
-    failed: list[bytes] = []
-    transport = make_transport(settings, lambda key, value, reason: failed.append(value))
+    with spill.replaying():  # a second replay stops here with one line (SpillBusy, rc 2)
+        total = spill.pending_count()
+        if not total and not spill.pending_files():
+            err.print("nothing to replay")
+            return
+        failed: list[bytes] = []
+        transport = make_transport(settings, lambda key, value, reason: failed.append(value))
 
-    def send(values: list[bytes]) -> list[bytes]:
-        failed.clear()
-        from modeldb.core.codec import decode
+        def send(values: list[bytes]) -> list[bytes]:
+            failed.clear()
+            from modeldb.core.codec import decode
 
-        for value in values:
-            try:
-                key = decode(value)["run_id"].encode()
-            except ModelDBError:
-                key = b""
-            transport.publish(key, value)
-        pending = transport.flush(settings.delivery_timeout_s)
-        if pending:
-            transport.close(1.0)
-        return list(failed)
+            for value in values:
+                try:
+                    key = decode(value)["run_id"].encode()
+                except ModelDBError:
+                    key = b""
+                transport.publish(key, value)
+            pending = transport.flush(settings.delivery_timeout_s)
+            if pending:
+                transport.close(1.0)
+            return list(failed)
 
-    with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), console=err) as progress:
-        task = progress.add_task("replay", total=total)
-        result = do_replay(spill, send, progress=lambda n: progress.update(task, advance=n))
-    transport.close(settings.exit_flush_timeout_s)
+        with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), console=err) as progress:
+            task = progress.add_task("replay", total=total)
+            result = do_replay(spill, send, progress=lambda n: progress.update(task, advance=n))
+        transport.close(settings.exit_flush_timeout_s)
     err.print(f"replayed {result.sent:,} event(s) to {transport.description}; {result.failed} still undeliverable"
-              + (f"; {result.corrupt} corrupt record(s) skipped" if result.corrupt else ""))
-    if result.failed:
+              + (f"; {result.corrupt} damaged region(s), {result.corrupt_bytes:,} byte(s), kept in "
+                 f"{spill.damaged_path}" if result.corrupt else "")
+              + (f"; {result.kept_files} file(s) kept for the next replay (their damaged bytes could not be "
+                 "saved)" if result.kept_files else ""))
+    if result.failed or result.corrupt:
         raise typer.Exit(1)
 
 
@@ -132,7 +137,7 @@ def migrate() -> None:
 
     warehouse = connect(load_settings(), migrate=False)
     ran = apply(warehouse)
-    err.print(f"applied migrations {ran}" if ran else "warehouse is up to date")
+    err.print(f"applied migrations {literal(ran)}" if ran else "warehouse is up to date")
 
 
 @contextmanager
@@ -159,7 +164,7 @@ def _age(seconds: float | None) -> str:
 def _health(part: dict[str, Any] | None) -> str:
     if part is None:
         return "[dim]n/a[/dim]"
-    return "[green]ok[/green]" if part.get("ok") else f"[red]down[/red] {part.get('error', '')}"
+    return "[green]ok[/green]" if part.get("ok") else f"[red]down[/red] {literal(part.get('error', ''))}"
 
 
 @commands.command()
@@ -173,7 +178,9 @@ def status(
     """
     from modeldb.stream_processors.status import gather
 
-    figures = gather(load_settings(), group)
+    settings = load_settings()
+    figures = gather(settings, group)
+    _check_schema(settings, figures)
     if as_json:
         out.print_json(json.dumps(figures, default=str))
     else:
@@ -182,9 +189,26 @@ def status(
         raise typer.Exit(1)
 
 
+def _check_schema(settings: Settings, figures: dict[str, Any]) -> None:
+    """A warehouse that answers but whose schema is ahead of this code is not ok: `sql`, `process`,
+    `migrate` and `rebuild` all refuse it, so status says so and exits 1."""
+    if not (figures.get("warehouse_health") or {}).get("ok"):
+        return
+    from modeldb.warehouse.factory import connect
+    from modeldb.warehouse.migrate import ahead_of_code
+
+    try:
+        problem = ahead_of_code(connect(settings, migrate=False))
+    except ModelDBError as exc:
+        problem = str(exc)
+    if problem:
+        figures["warehouse_health"] = {"ok": False, "error": problem}
+        figures["problems"].append(f"warehouse: {problem}")
+
+
 def _print_status(s: dict[str, Any]) -> None:
-    out.print(f"[bold]transport[/bold] {s['transport']}   [bold]warehouse[/bold] {s['warehouse']}   "
-              f"[bold]group[/bold] {s['group']}")
+    out.print(f"[bold]transport[/bold] {literal(s['transport'])}   [bold]warehouse[/bold] {literal(s['warehouse'])}   "
+              f"[bold]group[/bold] {literal(s['group'])}")
     health = Table(show_header=True, header_style="bold", box=None)
     for column in ("part", "health", "detail"):
         health.add_column(column)
@@ -217,11 +241,11 @@ def _print_status(s: dict[str, Any]) -> None:
         for column in ("worker", "engine", "health", "events", "dead", "events/s", "heartbeat", "partitions"):
             table.add_column(column)
         for w in workers:
-            table.add_row(w["worker"], w["engine"], w["health"], f"{w['events']:,}", str(w["dead"]),
-                          f"{w['rate']:,.0f}", _age(w["heartbeat_age_s"]) + " ago", w["partitions"] or "—")
+            table.add_row(cell(w["worker"]), cell(w["engine"]), cell(w["health"]), f"{w['events']:,}", str(w["dead"]),
+                          f"{w['rate']:,.0f}", _age(w["heartbeat_age_s"]) + " ago", cell(w["partitions"] or "—"))
         out.print(table)
     for problem in s["problems"]:
-        out.print(f"[yellow]![/yellow] {problem}", highlight=False)
+        out.print(f"[yellow]![/yellow] {literal(problem)}", highlight=False)
 
 
 @commands.command()
@@ -258,8 +282,8 @@ def rebuild(
     if deleted:
         err.print(f"[yellow]warning:[/yellow] the topic no longer holds its first {deleted:,} event(s) "
                   "(retention deleted them): the rebuild covers what is left")
-    err.print(f"rebuilding {target.description} from {settings.transport_uri.redacted}"
-              + (f" ({', '.join(sorted(tables))} only)" if tables else ""))
+    err.print(f"rebuilding {literal(target.description)} from {literal(settings.transport_uri.redacted)}"
+              + (f" ({literal(', '.join(sorted(tables)))} only)" if tables else ""))
     columns = [TextColumn("rebuild"), BarColumn(), MofNCompleteColumn() if total else TextColumn("{task.completed:,} events"),
                TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=True) as progress:
@@ -272,7 +296,7 @@ def rebuild(
             done = rb.rebuild_file(target_settings.with_overrides(transport=settings.transport), target, tables,
                                    progress=advance)
     if done.resumed:
-        err.print(f"[yellow]note:[/yellow] group {group} had already committed {done.resumed:,} record(s); the rebuild "
+        err.print(f"[yellow]note:[/yellow] group {literal(group)} had already committed {done.resumed:,} record(s); the rebuild "
                   "went on from there (give it a group of its own to start from the first event)")
     err.print(f"rebuilt {done.events:,} events into {done.rows:,} rows in {done.seconds:.1f}s "
               f"({done.rate:,.0f} events/s); {done.dead} undecodable event(s) skipped (already dead letters)")

@@ -7,6 +7,7 @@ import typer
 
 from modeldb import embedded
 from modeldb.cli.output import err, load_settings, out
+from modeldb.core.display import literal
 
 commands = typer.Typer()
 services_app = typer.Typer(no_args_is_help=True, help="Start and stop local Kafka and ClickHouse for development.")
@@ -38,7 +39,7 @@ def dashboard(
 
     settings = load_settings()
     if host not in LOCAL_HOSTS:
-        err.print(f"[yellow]warning:[/yellow] binding {host}: anyone who can reach this port can read every "
+        err.print(f"[yellow]warning:[/yellow] binding {literal(host)}: anyone who can reach this port can read every "
                   "project. The dashboard is read-only but has no login; put it behind an authenticating proxy "
                   "(README, 'Dashboard').", highlight=False)
     spec = importlib.util.find_spec("modeldb.dashboard.app")
@@ -46,7 +47,7 @@ def dashboard(
         raise typer.BadParameter("the dashboard is not installed (modeldb.dashboard.app is missing)")
     os.environ.setdefault("MODELDB_HOME", str(settings.home))
     where = "embedded, this process owns it" if embedded.is_embedded(settings) else "read-only"
-    err.print(f"ModelDB dashboard on [bold]http://{host}:{port}[/bold]  (warehouse {settings.warehouse_uri.redacted}, "
+    err.print(f"ModelDB dashboard on [bold]http://{literal(host)}:{port}[/bold]  (warehouse {literal(settings.warehouse_uri.redacted)}, "
               f"{where}). Ctrl-C stops it.", highlight=False)
     os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", spec.origin,
                               "--server.address", host, "--server.port", str(port), "--server.headless", "true",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modeldb.core.codec import SCHEMA_VERSION
+from modeldb.core.exceptions import TrackingError
 
 EVENT_TYPES = (
     "RunStarted", "RunEnded", "DataFrameObserved", "OperatorApplied", "Split",
@@ -95,19 +96,44 @@ def envelope(
     }
 
 
+BYTES_LIKE = (bytes, bytearray, memoryview)
+
+
+def is_bool_like(value: Any) -> bool:
+    """``bool`` and numpy's ``bool_``: one kind, one rule (a param of type bool, never a metric)."""
+    return isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b"
+
+
 def typed_param(key: str, value: Any) -> dict[str, Any]:
     """A param record: a type tag, canonical text, and a number where one exists.
 
-    bool is checked before int (bool is an int in Python). numpy scalars count as
-    numbers. Lists, dicts and tuples of plain values are JSON; anything else is
-    its ``repr``.
+    bool-like values (``bool``, ``numpy.bool_``) are checked before int (bool is an int in
+    Python). numpy scalars count as numbers. Lists, dicts and tuples of plain values are JSON;
+    bytes-like values (``bytes``, ``bytearray``, ``memoryview``) are the ``repr`` of their bytes;
+    anything else is its ``repr``. An integer too large for a float, or a value whose own
+    ``repr``/``float`` fails, raises ``TrackingError`` naming the key.
     """
+    try:
+        return _typed_param(key, value)
+    except TrackingError:
+        raise
+    except Exception as exc:  # the value's own __repr__, __float__ or __index__ failed: user code, any type
+        raise TrackingError(f"param {key!r}: its value cannot be turned into text "
+                            f"({type(exc).__name__}: {exc})") from None
+
+
+def _typed_param(key: str, value: Any) -> dict[str, Any]:
     if value is None:
         return {"key": key, "type": "none", "value": "", "num": None}
-    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":
+    if is_bool_like(value):
         return {"key": key, "type": "bool", "value": "true" if value else "false", "num": 1.0 if value else 0.0}
     if isinstance(value, int) or type(value).__name__.startswith(("int", "uint")):
-        return {"key": key, "type": "int", "value": str(int(value)), "num": float(value)}
+        try:
+            number = float(value)
+        except OverflowError:
+            raise TrackingError(f"param {key!r}: the integer is too large to store (beyond ±1.8e308); "
+                                "log it as a string, or store it as an artifact") from None
+        return {"key": key, "type": "int", "value": str(int(value)), "num": number}
     if isinstance(value, float) or type(value).__name__.startswith("float"):
         number = float(value)
         return {"key": key, "type": "float", "value": repr(number), "num": number}
@@ -118,18 +144,38 @@ def typed_param(key: str, value: Any) -> dict[str, Any]:
             return {"key": key, "type": "json", "value": json.dumps(value, sort_keys=True, default=repr), "num": None}
         except (TypeError, ValueError):
             pass
+    if isinstance(value, BYTES_LIKE):
+        return {"key": key, "type": "repr", "value": repr(bytes(value)), "num": None}
     return {"key": key, "type": "repr", "value": repr(value), "num": None}
 
 
 def as_metric_value(name: str, value: Any) -> float:
-    """Metric values are real numbers. NaN and ±inf are kept (a diverged loss is information)."""
-    if isinstance(value, bool) or isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"metric {name!r}: value {value!r} is not a number")
+    """Metric values are real numbers. NaN and ±inf are kept (a diverged loss is information).
+
+    Not numbers, even when they spell one: bool-like values (``bool``, ``numpy.bool_``),
+    ``str``, bytes-like values (``bytes``, ``bytearray``, ``memoryview``) and ``None``. A
+    number beyond the float range (``10**400``) is refused too. Every refusal is a
+    ``TrackingError`` naming the metric.
+    """
+    if is_bool_like(value) or isinstance(value, (str, *BYTES_LIKE)) or value is None:
+        raise TrackingError(f"metric {name!r}: value {shown(value)} is not a number")
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"metric {name!r}: value {value!r} is not a number") from None
-    return number
+        return float(value)
+    except OverflowError:
+        raise TrackingError(f"metric {name!r}: value {shown(value)} is too large for a float (beyond ±1.8e308)") from None
+    except Exception:  # the value's own __float__ failed (TypeError, ValueError or anything else)
+        raise TrackingError(f"metric {name!r}: value {shown(value)} is not a number") from None
+
+
+def shown(value: Any) -> str:
+    """A value for an error message: its repr cut short, or its type when the repr fails or is huge."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"(an integer of {value.bit_length()} bits)"
+    try:
+        text = repr(value)
+    except Exception:  # user code
+        return f"(a {type(value).__name__})"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def python_framework() -> tuple[str, str]:

@@ -9,6 +9,16 @@ Nothing accepted is dropped silently: a record the transport cannot deliver
 comes back through ``_undeliverable`` and is spilled to ``<home>/spill``;
 ``modeldb replay`` sends it later. ``close`` (registered with ``atexit``)
 drains the queue, flushes with a bounded wait and spills the rest.
+
+A full disk never raises into user code: the transport keeps records in memory
+up to a bound and retries; what can be neither written nor spilled is counted
+in ``lost``. The library says so once when the trouble starts, and once more at
+close with the exact count lost (nothing at all if none was lost).
+
+Forks: everything the thread needs (the compiled encoder and its imports) is
+built in the calling thread before the thread starts, and a fork waits for the
+batch in flight (``os.register_at_fork`` takes each emitter's lock), so a child
+never inherits a half-done import or a half-written buffer.
 """
 from __future__ import annotations
 
@@ -16,8 +26,10 @@ import atexit
 import json
 import logging
 import multiprocessing.util
+import os
 import threading
 import time
+import weakref
 from collections import deque
 from typing import Any
 
@@ -29,6 +41,29 @@ from modeldb.producers.spill import SpillLog
 log = logging.getLogger(__name__)
 
 DRAIN_BATCH = 2000
+
+_live: "weakref.WeakSet[Emitter]" = weakref.WeakSet()
+_held: list[threading.Lock] = []
+
+
+def _before_fork() -> None:
+    """Wait (bounded) for each emitter's batch in flight, so the child copies no half-done work."""
+    for emitter in list(_live):
+        if emitter._lock.acquire(timeout=5.0):
+            _held.append(emitter._lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _held:
+        _held.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    _held.clear()  # the child abandons these emitters (modeldb.producers.tracking) with their locks
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)
 
 
 class Emitter:
@@ -42,9 +77,13 @@ class Emitter:
         self._exit_timeout = exit_flush_timeout_s
         self._closed = False
         self._warned = False
+        self._disk_warned = False
+        self._loss_reason = ""
         self.transport: Transport = transport_factory(self._undeliverable)
         self.encoded = 0
         self.lost = 0  # only ever non-zero when the spill log itself cannot be written
+        codec.current_header(), codec._encoder()  # build the encoder (and its imports) in this thread
+        _live.add(self)
         self._thread = threading.Thread(target=self._run, name="modeldb-emitter", daemon=True)
         self._thread.start()
         atexit.register(self.close)
@@ -77,10 +116,23 @@ class Emitter:
                         reason, self._spill.path)
         try:
             self._spill.append(values)
-        except OSError as exc:  # nowhere left to keep them: say so loudly, with the count
-            self.lost += len(values)
-            log.error("ModelDB: could not spill %d event(s) to %s (%s); %d event(s) lost in this process",
-                      len(values), self._spill.path, exc, self.lost)
+        except OSError as exc:  # nowhere left to keep them: counted, and said once at close
+            self._lose(len(values), f"could not spill to {self._spill.path}: {exc.strerror or exc}")
+
+    def _lose(self, n: int, reason: str) -> None:
+        if not self.lost:
+            self._loss_reason = reason
+            log.error("ModelDB: %s; events are being lost (the exact count is logged at exit)", reason)
+        self.lost += n
+
+    def _poll(self) -> None:
+        """Let the transport make progress; say once (not per retry) when it cannot write."""
+        try:
+            self.transport.poll()
+        except Exception as exc:  # a full disk: the transport keeps the records and is retried
+            if not self._disk_warned:
+                self._disk_warned = True
+                log.warning("ModelDB: %s; keeping events in memory and retrying", exc)
 
     def _encode(self, event: dict[str, Any]) -> bytes | None:
         """Encode, or record the event as unencodable (with the reason) next to the spill log."""
@@ -93,8 +145,8 @@ class Emitter:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with open(path, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps({"reason": str(exc), "event": event}, default=repr) + "\n")
-            except OSError:
-                self.lost += 1
+            except OSError as exc:
+                self._lose(1, f"could not keep an unencodable event: {exc.strerror or exc}")
             return None
 
     def _drain_once(self) -> int:
@@ -113,10 +165,7 @@ class Emitter:
                 except Exception as exc:  # TransportError, KafkaException (message too large)…
                     self._undeliverable(key, value, f"{type(exc).__name__}: {exc}")
             self.encoded += n
-            try:
-                transport.poll()
-            except Exception as exc:
-                log.error("ModelDB: %s", exc)
+            self._poll()
         return n
 
     def _run(self) -> None:
@@ -150,9 +199,7 @@ class Emitter:
         # Taking the lock waits for the batch the thread may still be publishing.
         if self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             try:
-                self.transport.poll()
-            except Exception as exc:
-                log.error("ModelDB: %s", exc)
+                self._poll()
             finally:
                 self._lock.release()
 
@@ -162,6 +209,13 @@ class Emitter:
         with self._lock:
             pending = self.transport.flush(max(0.0, deadline - time.monotonic()))
         return pending + len(self._queue)
+
+    def flush_quietly(self, timeout: float) -> None:
+        """``flush`` for exit paths (a signal handler): never raises."""
+        try:
+            self.flush(timeout)
+        except Exception as exc:  # noqa: BLE001 - reported, and close() still spills the rest
+            log.error("ModelDB: %s", exc)
 
     def abandon(self) -> None:
         """Forget this emitter in a forked child: the parent still owns its queue and transport."""
@@ -193,3 +247,5 @@ class Emitter:
         finally:
             if got_lock:
                 self._lock.release()
+        if self.lost:
+            log.error("ModelDB: %d event(s) lost in this process (%s)", self.lost, self._loss_reason)

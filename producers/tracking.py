@@ -10,13 +10,19 @@ Rules worth knowing:
   whose text is longer than ``max_param_bytes`` (64 KiB by default,
   ``MODELDB_MAX_PARAM_BYTES``) is refused: store it as an artifact instead.
 * Metric values must be real numbers. NaN and ±inf are accepted and stored as
-  they are; the named queries that rank runs skip non-finite values.
-* Names (param keys, metric names, tag keys) are 1–250 characters.
+  they are; the named queries that rank runs skip non-finite values. bool-like
+  and bytes-like values are never metrics; steps are integers, never rounded.
+* Names (param keys, metric names, tag keys, and ``start_run``'s name, project
+  and experiment) are 1–250 characters, checked at the call.
+* An ended run refuses ``log_*``, ``set_tag`` and ``annotate``.
+* ``init()`` while other threads log: ``Run._emit`` sends a call that finds the
+  old emitter closed to the new one (see there).
 """
 from __future__ import annotations
 
 import contextvars
 import getpass
+import operator
 import os
 import sys
 import threading
@@ -26,13 +32,15 @@ from itertools import count
 from typing import Any, Callable, Mapping
 
 from modeldb.core.config import Settings
-from modeldb.core.events import as_metric_value, envelope, producer_info, python_framework, typed_param, uuid7
-from modeldb.core.exceptions import TrackingError
+from modeldb.core.events import (as_metric_value, envelope, is_bool_like, producer_info, python_framework, shown,
+                                 typed_param, uuid7)
+from modeldb.core.exceptions import TrackingError, TransportError
 from modeldb.producers.emitter import Emitter
 from modeldb.producers.factory import make_transport
 from modeldb.producers.spill import SpillLog
 
 MAX_NAME = 250
+ENDED = ("FINISHED", "FAILED", "KILLED")
 
 _lock = threading.Lock()
 _settings: Settings | None = None
@@ -42,7 +50,11 @@ _active: contextvars.ContextVar["Run | None"] = contextvars.ContextVar("modeldb_
 
 def _after_fork_in_child() -> None:
     """A forked child (multiprocessing, some joblib backends) must not reuse the parent's emitter:
-    its thread did not survive the fork. The child builds its own on first use."""
+    its thread did not survive the fork. The child builds its own on first use, and that emitter
+    closes (drains and writes) when the child leaves normally, ``multiprocessing``'s ``os._exit`` included.
+
+    A child killed by SIGTERM (``Pool.terminate()``, which leaving ``with Pool(...)`` calls) can lose
+    the events it logged last: close and join a pool before it terminates (see the README)."""
     global _emitter, _lock
     _lock = threading.Lock()
     if _emitter is not None:
@@ -60,6 +72,8 @@ def init(project: str | None = None, experiment: str | None = None, **overrides:
     with _lock:
         old = _emitter
         _settings, _emitter = settings, None
+    # A thread logging meanwhile holds either the old emitter, which drains everything it
+    # accepted before closing, or finds it closed and goes to the new one (``Run._emit``).
     if old is not None:
         old.close()
     return settings
@@ -128,7 +142,10 @@ def latest_run() -> "Run | None":
 def start_run(name: str | None = None, *, parent: "Run | str | None" = None, branch_seq: int | None = None,
               tags: Mapping[str, str] | None = None, project: str | None = None,
               experiment: str | None = None) -> "Run":
-    """Start a run; use it as a context manager. ``parent`` branches this run off another."""
+    """Start a run; use it as a context manager. ``parent`` branches this run off another.
+
+    Every argument is checked here (``TrackingError`` naming it), so a bad one never reaches
+    the event log as an event that does not fit the schema."""
     run = Run(name=name, parent=parent, branch_seq=branch_seq, tags=tags, project=project, experiment=experiment)
     run._start()
     return run
@@ -136,7 +153,7 @@ def start_run(name: str | None = None, *, parent: "Run | str | None" = None, bra
 
 def _check_name(kind: str, name: Any) -> str:
     if not isinstance(name, str) or not name:
-        raise TrackingError(f"{kind} name must be a non-empty string, got {name!r}")
+        raise TrackingError(f"{kind} name must be a non-empty string, got {shown(name)}")
     if len(name) > MAX_NAME:
         raise TrackingError(f"{kind} name {name[:40]!r}… is {len(name)} characters; the limit is {MAX_NAME}")
     return name
@@ -149,14 +166,15 @@ class Run:
                  tags: Mapping[str, str] | None = None, project: str | None = None, experiment: str | None = None):
         cfg = settings()
         self.run_id = uuid7()
-        self.project = project or cfg.project
-        self.experiment = experiment or cfg.experiment
-        self.name = name or f"{os.path.splitext(os.path.basename(sys.argv[0] or 'python'))[0] or 'run'}-{self.run_id[-6:]}"
+        self.project = cfg.project if project is None else _check_name("project", project)
+        self.experiment = cfg.experiment if experiment is None else _check_name("experiment", experiment)
+        self.name = (f"{os.path.splitext(os.path.basename(sys.argv[0] or 'python'))[0] or 'run'}-{self.run_id[-6:]}"
+                     if name is None else _check_name("run", name))
         self.parent_run_id = parent.run_id if isinstance(parent, Run) else parent
         if self.parent_run_id is not None and not isinstance(self.parent_run_id, str):
-            raise TrackingError(f"parent must be a Run or a run id string, got {parent!r}")
-        self.branch_seq = branch_seq
-        self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
+            raise TrackingError(f"parent must be a Run or a run id string, got {shown(parent)}")
+        self.branch_seq = None if branch_seq is None else _integer("branch_seq", branch_seq)
+        self.tags = _check_tags(tags)
         self.status: str | None = None
         self._seq = count()
         self._started = 0.0
@@ -180,8 +198,10 @@ class Run:
     def end(self, status: str = "FINISHED", error: str | None = None) -> None:
         if self.status != "RUNNING":
             return
-        if status not in ("FINISHED", "FAILED", "KILLED"):
-            raise TrackingError(f"run status must be FINISHED, FAILED or KILLED, got {status!r}")
+        if status not in ENDED:
+            raise TrackingError(f"run status must be FINISHED, FAILED or KILLED, got {shown(status)}")
+        if error is not None and not isinstance(error, str):
+            raise TrackingError(f"a run's error must be a string or None, got {shown(error)}")
         self.status = status
         _hand_over(settings().exit_flush_timeout_s)  # events a tracker builds off-thread belong before the end
         self._emit("RunEnded", {"status": status, "error": error,
@@ -215,11 +235,28 @@ class Run:
     # -- logging ---------------------------------------------------------------
     def _emit(self, event_type: str, payload: dict[str, Any]) -> None:
         # Hot path: read the module's emitter without taking locks; build it only when missing.
+        event = envelope(event_type, payload, project=self.project, experiment=self.experiment,
+                         run_id=self.run_id, seq=next(self._seq), producer=self._producer)
         sender = _emitter if _emitter is not None and not _emitter.closed else emitter()
-        sender.emit(envelope(event_type, payload, project=self.project, experiment=self.experiment,
-                                run_id=self.run_id, seq=next(self._seq), producer=self._producer))
+        try:
+            sender.emit(event)
+        except TransportError:
+            if not sender.closed or sender is _emitter:
+                raise
+            emitter().emit(event)  # init() closed it before the event went in: the new emitter takes it
+            return
+        if sender.closed and sender is not _emitter:
+            # init() closed it while the event went in, and may have drained it or not: the new
+            # emitter takes it too. A copy keeps its event_id and seq, so the warehouse collapses it.
+            emitter().emit(event)
+
+    def _check_running(self) -> None:
+        """The public ``log_*`` calls refuse a run that has ended: its events would follow its end."""
+        if self.status in ENDED:
+            raise TrackingError(f"run {self.name!r} has ended ({self.status}); start a new run to log more")
 
     def log_param(self, key: str, value: Any) -> None:
+        self._check_running()
         record = typed_param(_check_name("param", key), value)
         size = len(record["value"].encode("utf-8", "replace"))
         if size > self._max_param_bytes:
@@ -232,39 +269,43 @@ class Run:
     def log_params(self, params: Mapping[str, Any]) -> None:
         if not isinstance(params, Mapping):
             raise TrackingError(f"log_params takes a mapping, got {type(params).__name__}")
+        self._check_running()
         for key, value in params.items():
             self.log_param(key, value)
 
     def log_metric(self, name: str, value: Any, step: int = 0, *, model_id: str | None = None,
                    dataframe_id: str | None = None, slice: str = "") -> None:
-        if type(step) is not int:
-            try:
-                step = int(step)
-            except (TypeError, ValueError):
-                raise TrackingError(f"metric {name!r}: step must be an integer, got {step!r}") from None
-        if not -(1 << 63) <= step < (1 << 63):
-            raise TrackingError(f"metric {name!r}: step {step} does not fit in 64 bits")
-        try:
-            number = as_metric_value(name, value)
-        except TypeError as exc:
-            raise TrackingError(str(exc)) from None
+        self._check_running()
         if not name or type(name) is not str or len(name) > MAX_NAME:
             _check_name("metric", name)
+        if type(step) is not int:
+            step = _integer(f"metric {name!r}: step", step)
+        if not -(1 << 63) <= step < (1 << 63):
+            raise TrackingError(f"metric {name!r}: step {shown(step)} does not fit in 64 bits")
+        number = as_metric_value(name, value)
+        if not (_optional_text(model_id) and _optional_text(dataframe_id) and type(slice) is str):
+            raise TrackingError(f"metric {name!r}: model_id and dataframe_id must be strings or None, "
+                                f"and slice a string; got {shown(model_id)}, {shown(dataframe_id)}, {shown(slice)}")
         self._emit("MetricLogged", {"name": name, "value": number, "step": step, "model_id": model_id,
                                     "dataframe_id": dataframe_id, "slice": slice})
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
         if not isinstance(metrics, Mapping):
             raise TrackingError(f"log_metrics takes a mapping, got {type(metrics).__name__}")
+        self._check_running()
         for name, value in metrics.items():
             self.log_metric(name, value, step)
 
     def set_tag(self, key: str, value: Any) -> None:
-        self._emit("TagSet", {"key": _check_name("tag", key), "value": str(value)})
+        self._check_running()
+        self._emit("TagSet", {"key": _check_name("tag", key), "value": _text("tag", key, value)})
 
     def annotate(self, text: str, target_id: str | None = None) -> None:
+        self._check_running()
         if not isinstance(text, str) or not text.strip():
             raise TrackingError("an annotation needs non-empty text")
+        if not _optional_text(target_id):
+            raise TrackingError(f"an annotation's target_id must be a string or None, got {shown(target_id)}")
         self._emit("Annotated", {"text": text, "target_id": target_id, "author": _user()})
 
     def emit_action(self, event_type: str, payload: dict[str, Any]) -> None:
@@ -273,6 +314,36 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, run_id={self.run_id!r}, status={self.status!r})"
+
+
+def _integer(what: str, value: Any) -> int:
+    """An integral value: ``int`` or a numpy integer, never a bool, a float (``1.7``, ``3.0``, inf) or text."""
+    if is_bool_like(value):
+        raise TrackingError(f"{what} must be an integer, got {shown(value)}")
+    try:
+        return operator.index(value)
+    except Exception:  # TypeError, or the value's own __index__ failing
+        raise TrackingError(f"{what} must be an integer, got {shown(value)}") from None
+
+
+def _optional_text(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _text(kind: str, key: Any, value: Any) -> str:
+    """A tag value as text (``str(value)``); a value whose ``str`` fails is refused, naming the key."""
+    try:
+        return value if type(value) is str else str(value)
+    except Exception as exc:  # user code
+        raise TrackingError(f"{kind} {key!r}: its value cannot be turned into text ({type(exc).__name__})") from None
+
+
+def _check_tags(tags: Any) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise TrackingError(f"tags must be a mapping, got {type(tags).__name__}")
+    return {_check_name("tag", _text("tag", k, k)): _text("tag", k, v) for k, v in tags.items()}
 
 
 def _user() -> str:

@@ -136,6 +136,31 @@ def _file_log(settings: Settings, warehouse: Any, status: dict[str, Any]) -> Non
     size = path.stat().st_size if path.exists() else 0
     status["log_bytes"] = size
     status["lag_bytes"] = runner.backlog_bytes()
+    if status["lag_bytes"]:
+        _file_log_stall(path, runner.committed_offset(), status)
+
+
+def _file_log_stall(path: Path, committed: int, status: dict[str, Any]) -> None:
+    """A problem when the log cannot be read on from the committed offset: damage still ahead of
+    the reader, or a frame that runs past the end and stays so (not a write in progress)."""
+    from modeldb.core.eventlog import read_records
+
+    for attempt in range(2):
+        first = next(iter(read_records(path, committed, max_records=1)), None)
+        if first is not None and first.error is not None:
+            status["stalled_at"] = first.offset
+            _problem(status, f"file log: {first.next_offset - first.offset:,} damaged byte(s) at offset "
+                             f"{first.offset:,} ({first.error}); `modeldb process` moves them to the dead letters")
+            return
+        if first is not None:
+            return  # readable: just not materialized yet
+        if attempt == 0:
+            time.sleep(0.5)  # a writer may be half-way through its frame
+    status["stalled_at"] = committed
+    size = path.stat().st_size if path.exists() else committed
+    _problem(status, f"file log: stalled at offset {committed:,}: {size - committed:,} byte(s) hold a frame that "
+                     "runs past the end of the log (damaged length or a torn write); they go to the dead "
+                     "letters once a valid frame follows")
 
 
 def _dead_letters(settings: Settings, status: dict[str, Any]) -> None:

@@ -93,13 +93,27 @@ def parse(sql: str) -> str:
 
 
 def _owner_message(path: Path) -> str:
+    """Who holds the data directory, named only while that process is alive.
+
+    ``.owner`` is written by the owner and never removed, so after the owner exits it names a dead
+    pid. Then the lock is held by someone else (often a child the owner forked, which inherited it)
+    or is stale, and the message says so instead of sending the user after a process that is gone.
+    """
     try:
         info = json.loads((path / ".owner").read_text() or "{}")
     except (OSError, ValueError):
         info = {}
-    who = f"process {info.get('pid', '?')}"
+    pid = info.get("pid")
+    who = f"process {pid if pid is not None else '?'}"
     if info.get("command"):
         who += f" ({info['command']})"
+    if isinstance(pid, int) and pid > 0 and not _alive(pid):
+        return (
+            f"The embedded warehouse {path} is locked, but the process that opened it last, {who}, has "
+            "exited: another process still holds the lock (a child that process started, for example), or "
+            f"the lock is stale. Stop any ModelDB process using {path} (`fuser -v {path}/.owner.lock` "
+            "lists them) and try again, or use a ClickHouse server: MODELDB_WAREHOUSE=clickhouse://host:9000/modeldb."
+        )
     if info.get("since"):
         who += f", since {time.strftime('%H:%M:%S', time.localtime(info['since']))}"
     return (
@@ -108,6 +122,19 @@ def _owner_message(path: Path) -> str:
         "page, or `modeldb sql` once it exits), or use a ClickHouse server: "
         "MODELDB_WAREHOUSE=clickhouse://host:9000/modeldb."
     )
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine (signal 0 checks without sending)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False
+    return True
 
 
 def _acquire(path: Path) -> int:

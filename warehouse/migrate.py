@@ -92,13 +92,34 @@ def apply(warehouse: Warehouse) -> list[int]:
 
 
 def _refuse_newer(warehouse: Warehouse, done: set[int]) -> None:
-    known = migrations()
-    newest = max((m.version for m in known), default=0)
-    if done and max(done) > newest:
-        raise MigrationError(
-            f"the warehouse {warehouse.description} is at schema version {max(done)}, but this modeldb "
-            f"only knows up to {newest}. Upgrade modeldb before writing to it."
-        )
+    problem = _newer(warehouse, max(done, default=0))
+    if problem:
+        raise MigrationError(problem)
+
+
+def _newer(warehouse: Warehouse, version: int) -> str | None:
+    newest = max((m.version for m in migrations()), default=0)
+    if version <= newest:
+        return None
+    return (f"the warehouse {warehouse.description} is at schema version {version}, but this modeldb "
+            f"only knows up to {newest}. Upgrade modeldb before writing to it.")
+
+
+def ahead_of_code(warehouse: Warehouse) -> str | None:
+    """Why this code must not use the warehouse (its schema is newer than the code knows), or None.
+
+    Read-only, for ``modeldb status``: it creates nothing, and a warehouse with no migrations
+    table yet is not ahead (status reports the missing tables on its own).
+    """
+    try:
+        result = warehouse.query(f"SELECT max(version), count() FROM `{warehouse.database}`._migrations",
+                                 readonly=False)
+    except WarehouseError as exc:
+        if exc.code == 60 or "UNKNOWN_TABLE" in str(exc) or "doesn't exist" in str(exc):
+            return None
+        raise
+    version, rows = result.rows[0]
+    return _newer(warehouse, int(version)) if int(rows) else None
 
 
 def _apply_pending(warehouse: Warehouse, done: set[int]) -> list[int]:
