@@ -12,21 +12,8 @@ import numpy as np
 import pytest
 
 import modeldb
-from modeldb.core import codec
-from modeldb.core.eventlog import read_records
 from modeldb.core.exceptions import TrackingError
-
-
-@pytest.fixture
-def home(tmp_path):
-    modeldb.init(project="input", home=tmp_path)
-    yield tmp_path
-    modeldb.flush()
-
-
-def events(home):
-    modeldb.flush()
-    return [codec.decode(r.payload) for r in read_records(home / "events.log", max_records=10**9)]
+from tests.unit.test_tracking import events, home  # noqa: F401  (the same fixture and reader)
 
 
 class BadRepr:
