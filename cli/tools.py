@@ -7,6 +7,7 @@ import typer
 
 from modeldb import embedded
 from modeldb.cli.output import err, load_settings, out
+from modeldb.core.config import DEFAULT_TOPIC
 from modeldb.core.display import literal
 
 commands = typer.Typer()
@@ -67,7 +68,7 @@ def services_up() -> None:
         out.print(f"{service.name:<11} pid {service.pid:<7} {service.url}")
     kafka = next(s for s in started if s.name == "kafka")
     ch = next(s for s in started if s.name == "clickhouse")
-    out.print(f"\nexport MODELDB_TRANSPORT={kafka.url}/modeldb.events\nexport MODELDB_WAREHOUSE={ch.url}")
+    out.print(f"\nexport MODELDB_TRANSPORT={kafka.url}/{DEFAULT_TOPIC}\nexport MODELDB_WAREHOUSE={ch.url}")
 
 
 @services_app.command("down")
