@@ -67,7 +67,11 @@ os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
 
 
 class Emitter:
-    def __init__(self, transport_factory: Any, spill: SpillLog, exit_flush_timeout_s: float = 10.0):
+    def __init__(self, transport_factory: Any, spill: SpillLog, exit_flush_timeout_s: float = 10.0,
+                 write_through: bool = False):
+        # write_through (forked children): each emit hands its event to the transport before returning,
+        # so a child killed by SIGTERM (Pool.terminate) has already written what it logged to the file log.
+        self.write_through = write_through
         self._queue: deque[dict[str, Any]] = deque()
         self._wake = threading.Event()
         self._idle = threading.Event()
@@ -99,6 +103,9 @@ class Emitter:
         if self._closed:
             raise TransportError("the ModelDB emitter is closed; call modeldb.init() again")
         self._queue.append(event)
+        if self.write_through:
+            self._drain_once()
+            return
         if len(self._queue) == 1 or len(self._queue) >= DRAIN_BATCH:
             self._idle.clear()
             self._wake.set()

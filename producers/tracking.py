@@ -45,6 +45,7 @@ ENDED = ("FINISHED", "FAILED", "KILLED")
 _lock = threading.Lock()
 _settings: Settings | None = None
 _emitter: Emitter | None = None
+_forked = False  # this process is a forked child of one that tracked: its emitters write through
 _active: contextvars.ContextVar["Run | None"] = contextvars.ContextVar("modeldb_active_run", default=None)
 
 
@@ -53,10 +54,13 @@ def _after_fork_in_child() -> None:
     its thread did not survive the fork. The child builds its own on first use, and that emitter
     closes (drains and writes) when the child leaves normally, ``multiprocessing``'s ``os._exit`` included.
 
-    A child killed by SIGTERM (``Pool.terminate()``, which leaving ``with Pool(...)`` calls) can lose
-    the events it logged last: close and join a pool before it terminates (see the README)."""
-    global _emitter, _lock
+    A child can be killed by SIGTERM at any time (``Pool.terminate()``, which leaving ``with Pool(...)``
+    calls), which runs no exit hook. So a child's emitter writes through: each ``log_*`` hands its event
+    to the transport before it returns (on the file log it is then written; on Kafka it is in the
+    client's queue, see the README)."""
+    global _emitter, _lock, _forked
     _lock = threading.Lock()
+    _forked = True
     if _emitter is not None:
         _emitter.abandon()
     _emitter = None
@@ -96,6 +100,7 @@ def emitter() -> Emitter:
                 lambda cb: make_transport(current, cb),
                 SpillLog(current.spill_path),
                 current.exit_flush_timeout_s,
+                write_through=_forked,
             )
         return _emitter
 

@@ -42,13 +42,26 @@ def test_pools_forked_right_after_start_run_deliver_every_event(tmp_path):
     for trial in range(trials):
         modeldb.init(project="fork", home=tmp_path, transport=f"file://{tmp_path}/events.log")  # a fresh emitter
         with modeldb.start_run(name=f"t{trial}") as run:
-            with ctx.Pool(3) as pool:
+            with ctx.Pool(3) as pool:  # leaving `with` terminates the workers (SIGTERM): no exit hook runs
                 assert pool.map(_log, range(tasks)) == list(range(tasks))
-                pool.close()  # the workers leave normally; a terminate()d worker may lose its last events
-                pool.join()
         run_ids.append(run.run_id)
     assert modeldb.flush() == 0
     _check(tmp_path, run_ids, tasks)
+
+
+def test_pools_closed_and_joined_deliver_every_event_too(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    run_ids = []
+    for trial in range(20):
+        modeldb.init(project="fork", home=tmp_path, transport=f"file://{tmp_path}/events.log")
+        with modeldb.start_run(name=f"c{trial}") as run:
+            with ctx.Pool(3) as pool:
+                assert pool.map(_log, range(6)) == list(range(6))
+                pool.close()
+                pool.join()
+        run_ids.append(run.run_id)
+    assert modeldb.flush() == 0
+    _check(tmp_path, run_ids, 6)
 
 
 def test_a_forked_process_right_after_start_run_delivers_every_event(tmp_path):
