@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 
-
 from modeldb.core import codec
 from modeldb.core.eventlog import read_records
 
