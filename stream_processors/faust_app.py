@@ -99,6 +99,8 @@ class _Worker:
 
     def assigned(self, partitions: Any) -> None:
         self.meter.partitions = sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions if tp.topic == self.topic)
+        if self.pipeline is not None and self.pipeline.state is not None:
+            self.pipeline.state.forget()  # runs taken over (or given away): read them back before writing
         emit("assigned", worker=self.meter.worker,
              partitions=",".join(p.split("[")[1][:-1] for p in self.meter.partitions))
 

@@ -112,6 +112,8 @@ class KafkaBatchRunner:
         if self.meter.state == "waiting":  # a rebalance during an outage: the new partitions wait too
             consumer.pause(partitions)
         self.meter.partitions = sorted(set(self.meter.partitions) | {f"{p.topic}[{p.partition}]" for p in partitions})
+        if self.pipeline.state is not None:
+            self.pipeline.state.forget()  # runs taken over: read them back before writing them
         emit("assigned", worker=self.meter.worker, partitions=",".join(f"{p.partition}" for p in partitions))
 
     def _on_revoke(self, consumer: Any, partitions: list) -> None:
@@ -119,6 +121,8 @@ class KafkaBatchRunner:
         self.meter.partitions = [p for p in self.meter.partitions
                                  if not any(p == f"{t}[{n}]" for t, n in gone)]
         self._held = [m for m in self._held if (m.topic(), m.partition()) not in gone]  # the new owner replays them
+        if self.pipeline.state is not None:
+            self.pipeline.state.forget()
         emit("revoked", worker=self.meter.worker, partitions=",".join(f"{p.partition}" for p in partitions))
 
     def _backoff(self, seconds: float) -> None:

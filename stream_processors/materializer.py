@@ -31,7 +31,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "metrics": ("project", "name", "run_id", "step", "value", "model_id", "dataframe_id", "slice", "event_id", "ts", "ver"),
     "tags": ("project", "run_id", "key", "value", "event_id", "ts", "ver"),
     "annotations": ("project", "run_id", "target_id", "text", "author", "event_id", "ts", "ver"),
-    "run_summary": ("project", "experiment", "run_id", "kind", "key", "value_str", "value_num", "step", "ts", "ver"),
     "actions": ("project", "experiment", "run_id", "seq", "action_id", "action", "operator_class", "operator_module",
                 "model_id", "parent_action_id", "stage_index", "input_dataframe_ids", "output_dataframe_ids",
                 "input_columns", "output_columns", "param_keys", "param_types", "param_values", "param_nums",
@@ -52,12 +51,21 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  "test_dataframe_id", "score_names", "score_values", "ts", "ver"),
     "search_candidates": ("project", "run_id", "action_id", "operator_class", "scoring", "candidate", "param_keys",
                           "param_values", "param_nums", "mean_score", "std_score", "rank", "fold_scores", "is_best",
-                          "best_model_id", "ts", "ver"),
+                          "best_model_id", "ts", "ver", "refit", "iteration", "n_resources", "score_names",
+                          "score_splits", "score_means", "score_stds", "score_ranks", "score_folds"),
     "artifacts": ("project", "run_id", "artifact_id", "name", "uri", "format", "size_bytes", "checksum", "event_id",
                   "ts", "ver"),
-    "model_summary": ("project", "experiment", "run_id", "model_id", "kind", "key", "value_str", "value_num", "step",
-                      "ts", "ver"),
+    # The current state (``current.py``): one row per run and model, merged by the run's owner at write time.
+    "run_state": ("project", "experiment", "run_id", "name", "status", "error", "parent_run_id", "branch_seq", "user",
+                  "source", "started_ts", "ended_ts", "duration_ms", "param_keys", "param_values", "param_nums",
+                  "param_vers", "metric_keys", "metric_values", "metric_steps", "metric_vers", "tag_keys",
+                  "tag_values", "tag_vers", "started_ver", "ended_ver", "ver"),
+    "model_state": ("project", "experiment", "run_id", "model_id", "operator_class", "operator_module", "action_id",
+                    "parent_model_id", "uri", "format", "size_bytes", "train_dataframe_id", "feature_names",
+                    "features", "created_ts", "param_keys", "param_values", "param_nums", "param_vers", "metric_keys",
+                    "metric_values", "metric_steps", "metric_vers", "stored_ver", "ver"),
 }
+STATE_TABLES = frozenset({"run_state", "model_state"})
 
 NAN = float("nan")
 FIT_ACTIONS = ("fit", "fit_transform", "fit_predict")
@@ -102,7 +110,7 @@ def materialize(events: Iterable[tuple[dict[str, Any], bytes]]) -> Rows:
     # events): it is the processor's main cost after decoding.
     rows = Rows()
     last_activity: dict[str, int] = defaultdict(int)
-    raw, summary = rows["events_raw"], rows["run_summary"]
+    raw = rows["events_raw"]
     add_raw, handlers, b64 = raw.append, _HANDLERS, binascii.b2a_base64
     for event, data in events:
         ts = event["ts"]
@@ -117,78 +125,53 @@ def materialize(events: Iterable[tuple[dict[str, Any], bytes]]) -> Rows:
             last_activity[project] = ts
         handler = handlers.get(event_type)
         if handler is not None:
-            handler(rows, event, event["payload"], summary)
+            handler(rows, event, event["payload"])
     rows["projects"].extend((p, ts, ts) for p, ts in last_activity.items())
     return rows
 
 
-def _s(event: dict, kind: str, key: str, value_str: str, value_num: float, step: int = 0) -> tuple:
-    return (event["project"], event["experiment"], event["run_id"], kind, key, value_str, value_num, step,
-            event["ts"], event["ts"])
 
-
-def _run_started(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _run_started(rows: Rows, e: dict, p: dict) -> None:
     ts = e["ts"]
     rows["runs"].append((e["project"], e["experiment"], e["run_id"], "RunStarted", e["event_id"], p["name"],
                          p["parent_run_id"] or "", -1 if p["branch_seq"] is None else p["branch_seq"],
                          p["user"], p["source"], "RUNNING", "", 0.0, ts, ts))
     rows["experiments"].append((e["project"], e["experiment"], e["run_id"], ts, ts))
-    summary.extend([
-        _s(e, "run", "name", p["name"], 0.0),
-        _s(e, "run", "status", "RUNNING", 0.0),
-        _s(e, "run", "started_ts", "", float(ts)),
-        _s(e, "run", "parent_run_id", p["parent_run_id"] or "", 0.0),
-        _s(e, "run", "user", p["user"], 0.0),
-    ])
     for key, value in p["tags"].items():
         rows["tags"].append((e["project"], e["run_id"], key, value, e["event_id"], ts, ts))
-        summary.append(_s(e, "tag", key, value, 0.0))
 
 
-def _run_ended(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _run_ended(rows: Rows, e: dict, p: dict) -> None:
     ts = e["ts"]
     rows["runs"].append((e["project"], e["experiment"], e["run_id"], "RunEnded", e["event_id"], "", "", -1, "", "",
                          p["status"], p["error"] or "", p["duration_ms"], ts, ts))
-    summary.extend([
-        _s(e, "run", "status", p["status"], 0.0),
-        _s(e, "run", "ended_ts", "", float(ts)),
-        _s(e, "run", "duration_ms", "", float(p["duration_ms"])),
-    ])
 
 
-def _param_logged(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _param_logged(rows: Rows, e: dict, p: dict) -> None:
     param, ts, project, run_id = p["param"], e["ts"], e["project"], e["run_id"]
     key, value, num = param["key"], param["value"], param["num"]
     if num is None:
         rows["params"].append((project, run_id, key, param["type"], value, 0.0, 0, e["event_id"], ts, ts))
-        num = 0.0
     else:
         rows["params"].append((project, run_id, key, param["type"], value, num, 1, e["event_id"], ts, ts))
-    summary.append((project, e["experiment"], run_id, "param", key, value, num, 0, ts, ts))
 
 
-def _metric_logged(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _metric_logged(rows: Rows, e: dict, p: dict) -> None:
     ts, project, run_id = e["ts"], e["project"], e["run_id"]
     name, value, step, model_id, slice_ = p["name"], p["value"], p["step"], p["model_id"], p["slice"]
     rows["metrics"].append((project, name, run_id, step, value, model_id or "", p["dataframe_id"] or "", slice_,
                             e["event_id"], ts, ts))
-    if not slice_:
-        summary.append((project, e["experiment"], run_id, "metric", name, "", value, step, ts, ts))
-        if model_id:
-            rows["model_summary"].append(_m(e, model_id, "metric", name, "", value, step))
+    if p.get("model_changed") and model_id:  # the model's stored snapshot may not reproduce the value
+        rows["annotations"].append((project, run_id, model_id, f"modeldb: {name} = {value!r} was computed after "
+                                    "this model changed; its stored snapshot may not reproduce it", "modeldb",
+                                    e["event_id"], ts, ts))
 
 
-def _m(e: dict, model_id: str, kind: str, key: str, value_str: str, value_num: float, step: int = 0) -> tuple:
-    return (e["project"], e["experiment"], e["run_id"], model_id, kind, key, value_str, value_num, step,
-            e["ts"], e["ts"])
-
-
-def _tag_set(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _tag_set(rows: Rows, e: dict, p: dict) -> None:
     rows["tags"].append((e["project"], e["run_id"], p["key"], p["value"], e["event_id"], e["ts"], e["ts"]))
-    summary.append(_s(e, "tag", p["key"], p["value"], 0.0))
 
 
-def _annotated(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _annotated(rows: Rows, e: dict, p: dict) -> None:
     rows["annotations"].append((e["project"], e["run_id"], p["target_id"] or "", p["text"], p["author"],
                                 e["event_id"], e["ts"], e["ts"]))
 
@@ -209,7 +192,7 @@ def _action_row(e: dict, action_id: str, action: str, operator_class: str, *, op
             duration_ms, e["event_id"], e["ts"], e["ts"])
 
 
-def _operator_applied(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _operator_applied(rows: Rows, e: dict, p: dict) -> None:
     ts = e["ts"]
     rows["actions"].append(_action_row(
         e, p["action_id"], p["action"], p["operator_class"], operator_module=p["operator_module"],
@@ -218,12 +201,9 @@ def _operator_applied(rows: Rows, e: dict, p: dict, summary: list) -> None:
         output_columns=p["output_columns"], params=p["params"], duration_ms=p["duration_ms"]))
     rows["lineage"].extend((e["project"], e["run_id"], "action", edge["src"], edge["dst"], edge.get("path", ""),
                             p["action_id"], p["model_id"] or "", ts, ts) for edge in p["column_edges"])
-    if p["model_id"] and p["action"] in FIT_ACTIONS:
-        rows["model_summary"].extend(_m(e, p["model_id"], "param", q["key"], q["value"], _num(q["num"]))
-                                     for q in p["params"])
 
 
-def _dataframe_observed(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _dataframe_observed(rows: Rows, e: dict, p: dict) -> None:
     ts, cols = e["ts"], p["columns"]
     rows["dataframes"].append((e["project"], e["experiment"], e["run_id"], p["dataframe_id"], p["fingerprint"],
                                p["fingerprint_method"], p["source"], p["n_rows"],
@@ -243,13 +223,13 @@ def _count(value: int | None) -> int:
     return -1 if value is None else value
 
 
-def _split(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _split(rows: Rows, e: dict, p: dict) -> None:
     params = [typed_param("weights", p["weights"]), typed_param("seed", p["seed"])]
     rows["actions"].append(_action_row(e, e["event_id"], "split", p["method"], inputs=p["input_dataframe_ids"],
                                        outputs=p["output_dataframe_ids"], params=params))
 
 
-def _cross_validated(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _cross_validated(rows: Rows, e: dict, p: dict) -> None:
     ts, action_id = e["ts"], e["event_id"]
     rows["actions"].append(_action_row(e, action_id, "cross_validate", p["operator_class"], model_id=p["model_id"],
                                        inputs=[p["input_dataframe_id"]] if p["input_dataframe_id"] else []))
@@ -260,20 +240,28 @@ def _cross_validated(rows: Rows, e: dict, p: dict, summary: list) -> None:
                                  names, [fold["scores"][n] for n in names], ts, ts))
 
 
-def _search_completed(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _search_completed(rows: Rows, e: dict, p: dict) -> None:
     ts, action_id = e["ts"], e["event_id"]
     rows["actions"].append(_action_row(e, action_id, "search", p["operator_class"], model_id=p["best_model_id"],
                                        params=[{"key": "scoring", "type": "str", "value": p["scoring"], "num": None}]))
     for c in p["candidates"]:
         params = c["params"]
+        # Every scorer, test and train; an event from before schema v3 has the ranking scorer only.
+        scores = c.get("scores") or [{"name": p["scoring"], "split": "test", "mean": c["mean_score"],
+                                      "std": c["std_score"], "rank": c["rank"], "folds": c["fold_scores"]}]
+        iteration, n_resources = c.get("iteration"), c.get("n_resources")
         rows["search_candidates"].append((
             e["project"], e["run_id"], action_id, p["operator_class"], p["scoring"], c["index"],
             [q["key"] for q in params], [q["value"] for q in params], [_num(q["num"]) for q in params],
             _num(c["mean_score"]), _num(c["std_score"]), -1 if c["rank"] is None else c["rank"], c["fold_scores"],
-            1 if c["index"] == p["best_index"] else 0, p["best_model_id"] or "", ts, ts))
+            1 if c["index"] == p["best_index"] else 0, p["best_model_id"] or "", ts, ts, p.get("refit") or "",
+            -1 if iteration is None else iteration, -1 if n_resources is None else n_resources,
+            [x["name"] for x in scores], [x["split"] for x in scores], [_num(x["mean"]) for x in scores],
+            [_num(x["std"]) for x in scores], [-1 if x["rank"] is None else x["rank"] for x in scores],
+            [x["folds"] for x in scores]))
 
 
-def _model_stored(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _model_stored(rows: Rows, e: dict, p: dict) -> None:
     ts, model_id = e["ts"], p["model_id"]
     rows["models"].append((e["project"], e["experiment"], e["run_id"], model_id, p["operator_class"],
                            p.get("operator_module", ""), p.get("action_id") or "", p.get("parent_model_id") or "",
@@ -283,17 +271,9 @@ def _model_stored(rows: Rows, e: dict, p: dict, summary: list) -> None:
                                     i["values"], 1 if i["truncated"] else 0, ts, ts) for i in p["internals"])
     rows["lineage"].extend((e["project"], e["run_id"], "model", edge["src"], edge["dst"], edge.get("path", ""),
                             p.get("action_id") or "", model_id, ts, ts) for edge in p.get("column_lineage", ()))
-    rows["model_summary"].extend([
-        _m(e, model_id, "model", "operator_class", p["operator_class"], NAN),
-        _m(e, model_id, "model", "parent_model_id", p.get("parent_model_id") or "", NAN),
-        _m(e, model_id, "model", "train_dataframe_id", p["train_dataframe_id"] or "", NAN),
-        _m(e, model_id, "model", "size_bytes", "", float(p["size_bytes"])),
-        _m(e, model_id, "model", "features", "", float(len(p["feature_names"]))),
-        _m(e, model_id, "model", "created_ts", "", float(ts)),
-    ])
 
 
-def _predictions_logged(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _predictions_logged(rows: Rows, e: dict, p: dict) -> None:
     ts, out = e["ts"], rows["predictions"]
     for r in p["rows"]:
         keys = sorted(r["slice_values"])
@@ -302,7 +282,7 @@ def _predictions_logged(rows: Rows, e: dict, p: dict, summary: list) -> None:
                     0 if r["label"] is None else 1, keys, [r["slice_values"][k] for k in keys], ts, ts))
 
 
-def _artifact_stored(rows: Rows, e: dict, p: dict, summary: list) -> None:
+def _artifact_stored(rows: Rows, e: dict, p: dict) -> None:
     rows["artifacts"].append((e["project"], e["run_id"], p["artifact_id"], p["name"], p["uri"], p["format"],
                               p["size_bytes"], p["checksum"], e["event_id"], e["ts"], e["ts"]))
 

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable, Iterable, NamedTuple
 
 from modeldb.core.exceptions import DecodeError
+from modeldb.stream_processors.current import CurrentState
 from modeldb.stream_processors.deadletter import DeadLetterWriter, Letter, letter
-from modeldb.stream_processors.materializer import Rows, decode_and_validate, materialize
+from modeldb.stream_processors.materializer import STATE_TABLES, Rows, decode_and_validate, materialize
 from modeldb.stream_processors.observe import Meter, emit
 from modeldb.stream_processors.sink import WarehouseSink
 
@@ -69,6 +70,7 @@ class Batch:
     newest_ts: int = 0
     written: int = 0  # rows written, once ``write`` returned
     seconds: float = 0.0
+    decoded: list = field(default_factory=list)  # the good events, for the current state's merge at write time
 
     @property
     def empty(self) -> bool:
@@ -97,6 +99,9 @@ class BatchPipeline:
         self.tables = tables
         self.fault_pause_s = fault_pause_s
         self.log_dead_letters = log_dead_letters
+        # The current-state rows are merged at write time (they need the state the warehouse holds);
+        # the runner calls ``state.forget()`` when its partitions move.
+        self.state = CurrentState(sink.warehouse) if tables is None or tables & STATE_TABLES else None
 
     def prepare(self, records: Iterable[Raw]) -> Batch:
         """Decode and validate every record, and materialize the good ones (no I/O)."""
@@ -115,14 +120,22 @@ class BatchPipeline:
                         newest = event["ts"]
                     continue
             letters.append(letter(value, reason, source, partition, offset, key))
-        return Batch(materialize(good).only(self.tables), letters, ends, len(good), newest)
+        return Batch(materialize(good).only(self.tables), letters, ends, len(good), newest,
+                     decoded=[event for event, _ in good])
 
     def write(self, batch: Batch) -> Batch:
         """Write the rows, then the dead letters, then commit the batch's positions: in that order
         only (see the module docstring). Raises, uncommitted, if a write fails."""
         if batch.empty:
             return batch
-        batch.written = self.sink.write(batch.rows)
+        try:
+            if self.state is not None and batch.decoded:
+                batch.rows.update(self.state.rows(batch.decoded).only(self.tables))
+            batch.written = self.sink.write(batch.rows)
+        except BaseException:
+            if self.state is not None:
+                self.state.forget()  # what it merged may not be written: read it back next time
+            raise
         if self.meter is not None:
             self.meter.recovered()
         if self.deadletters is not None:

@@ -24,6 +24,8 @@ class Capabilities:
     # The server's own readonly=1 lets the sandbox's row generators (numbers(), values()…) through;
     # ClickHouse 18.16 refuses every table function under readonly=1.
     readonly_table_functions: bool = True
+    # Map columns and CAST((keys, values), 'Map(…)'): the current-state views add params['C'], metrics['f1'].
+    maps: bool = True
 
 
 @dataclass

@@ -30,11 +30,16 @@ def distribute(statement: str, cluster: str) -> list[str]:
     ``CREATE TABLE``: its local and Distributed tables. ``CREATE MATERIALIZED VIEW … TO``: the view
     on every shard, from the local source into the local target. ``INSERT … SELECT`` (a backfill):
     unchanged, reading and writing the Distributed tables. ``RENAME TABLE``: the local tables, on
-    every shard. ``DROP TABLE IF EXISTS``: the local and the Distributed table.
+    every shard. ``DROP TABLE IF EXISTS``: the local and the Distributed table. ``CREATE VIEW``: the
+    view on every server, reading the Distributed tables.
     """
     head = statement.lstrip().upper()
     if head.startswith("INSERT"):
         return [statement]
+    if head.startswith("CREATE VIEW IF NOT EXISTS"):  # a plain view on every server, over the Distributed tables
+        view = re.match(r"CREATE VIEW IF NOT EXISTS (`[^`]+`\.`?\w+`?)\s+AS\s+(.*)$", statement.strip(), re.S)
+        assert view is not None
+        return [f"CREATE VIEW IF NOT EXISTS {view[1]} ON CLUSTER `{cluster}` AS {view[2]}"]
     if head.startswith("RENAME TABLE"):  # the local tables move; the Distributed ones point at them by name
         renamed = re.sub(r"(`[^`]+`)\.`?(\w+)`?", lambda m: f"{m[1]}.`{m[2]}_local`", statement.strip())
         return [f"{renamed} ON CLUSTER `{cluster}`"]

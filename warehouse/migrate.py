@@ -128,7 +128,7 @@ def _apply_pending(warehouse: Warehouse, done: set[int]) -> list[int]:
     for migration in known:
         if migration.version in done:
             continue
-        for rendered in migration.render(warehouse.database):
+        for rendered in migration.render(warehouse.database, warehouse.capabilities):
             for statement in _statements(warehouse, rendered):
                 warehouse.execute(statement)
         warehouse.insert("_migrations", ["version", "name", "applied_ts"],

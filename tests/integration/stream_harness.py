@@ -20,6 +20,7 @@ from modeldb.core.exceptions import ModelDBError
 from modeldb.warehouse import queries as Q
 from modeldb.warehouse.factory import connect
 from tests.integration import loadgen
+from tests.integration.state_check import assert_state_matches_events
 from tests.integration.conftest import MODELDB, cli_env, unique
 
 REPO = Path(__file__).resolve().parents[2]
@@ -225,6 +226,11 @@ class Stream:
         assert [round(r["value"], 6) for r in got["best"]] == sorted((loadgen.acc(i) for i in range(runs)),
                                                                      reverse=True)[:10]
         assert [round(r["value"], 6) for r in got["curve"]] == [loadgen.loss(0, s) for s in range(steps)]
+        wh = self.warehouse()
+        try:  # the current-state rows merged at ingest against the state folded from the events
+            assert assert_state_matches_events(wh, self.database, project) == runs
+        finally:
+            wh.close()
         return figures
 
     def close(self) -> None:

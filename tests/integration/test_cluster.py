@@ -49,7 +49,7 @@ def test_two_shards_answer_like_one_node(cluster, clickhouse, tmp_path):
 
     assert answers(sharded, project, runs) == answers(single, project, runs)
     per_shard = [Client("127.0.0.1", port=s.port).execute(
-        f"SELECT uniqExact(run_id) FROM `{database}`.run_summary_local WHERE project = %(p)s", {"p": project})[0][0]
+        f"SELECT uniqExact(run_id) FROM `{database}`.run_state_local WHERE project = %(p)s", {"p": project})[0][0]
         for s in cluster]
     assert all(n > 0 for n in per_shard), per_shard  # the runs were spread over both shards
     engines = dict(Client("127.0.0.1", port=cluster[1].port).execute(

@@ -66,7 +66,8 @@ def test_status_dlq_and_rebuild_on_the_embedded_default(tmp_path):
     assert again.returncode == 2 and "already holds events" in again.stderr
     unknown = run_cli("rebuild", "--table", "nope", **env)
     assert unknown.returncode == 2 and "unknown table(s) nope" in unknown.stderr
-    questions = ["SELECT run_id, key, value_str, value_num FROM modeldb.run_summary FINAL ORDER BY run_id, kind, key, step",
+    questions = ["SELECT run_id, name, status, param_keys, param_values, metric_keys, metric_values, tag_values "
+                 "FROM modeldb.current_runs ORDER BY run_id",
                  "SELECT run_id, name, step, value FROM modeldb.metrics FINAL ORDER BY run_id, name, step",
                  "SELECT count(), uniqExact(event_id) FROM modeldb.events_raw"]
     for sql in questions:

@@ -16,6 +16,7 @@ import pytest
 
 from modeldb.core import codec
 from modeldb.core.events import envelope, producer_info
+from modeldb.stream_processors.materializer import COLUMNS
 from tests.integration import loadgen
 from tests.integration.conftest import MODELDB, unique
 from tests.integration.stream_harness import Services, Stream
@@ -246,8 +247,10 @@ def test_rebuild_into_an_empty_warehouse_gives_the_same_answers(stream_factory, 
     wh = stream.warehouse()
     try:
         # Two databases at once: past the sandbox, which lets user SQL read only the warehouse's own database.
-        for table in ("events_raw", "runs", "params", "metrics", "run_summary"):
-            count = f"SELECT count() FROM (SELECT DISTINCT * FROM `{{db}}`.{table} FINAL)"
+        for table in ("events_raw", "runs", "params", "metrics", "run_state", "model_state"):
+            # (the current state's ver counts the writes, so it differs: compare the rows without it)
+            columns = ", ".join(c for c in COLUMNS[table] if c != "ver") if table in COLUMNS else "*"
+            count = f"SELECT count() FROM (SELECT DISTINCT {columns} FROM `{{db}}`.{table} FINAL)"
             assert (wh.query(count.format(db=target), readonly=False).scalar()
                     == wh.query(count.format(db=stream.database), readonly=False).scalar())
     finally:

@@ -110,37 +110,52 @@ def test_the_read_only_path_does_not_reach_outside_the_warehouse(warehouse, stat
     assert not (tmp_path / "out.txt").exists()
 
 
-def test_new_summaries_are_backfilled_from_a_warehouse_that_predates_them(warehouse):
-    """Migrations 0003+ fill model_summary and the project summaries from rows materialized before them."""
+def test_an_older_warehouse_is_upgraded_in_place_with_its_current_state_backfilled(warehouse):
+    """Migrations 0003+ on rows materialized before them: the project summaries, and 0007's current state,
+    whose backfilled rows equal what the stream processors merge from the same events."""
     from modeldb.core import codec
+    from modeldb.core.events import typed_param
+    from modeldb.stream_processors.current import CurrentState
     from modeldb.stream_processors.materializer import COLUMNS, decode_and_validate, materialize
     from tests.integration.conftest import unique
     from tests.unit.events_factory import event
 
-    events = [event("RunStarted"), event("OperatorApplied", seq=1), event("ModelStored", seq=2),
-              event("MetricLogged", seq=3, model_id="m1", name="accuracy", value=0.9)]
-    rows = materialize((decode_and_validate(codec.encode(e)), codec.encode(e)) for e in events)
+    events = [event("RunStarted", name="old-run"), event("ParamLogged", seq=1),
+              event("ParamLogged", seq=2, param=typed_param("penalty", "l2")),
+              event("OperatorApplied", seq=3), event("ModelStored", seq=4),
+              event("MetricLogged", seq=5, model_id="m1", name="accuracy", value=0.9),
+              event("MetricLogged", seq=6, name="loss", value=0.5, step=3), event("TagSet", seq=7),
+              event("RunEnded", seq=8)]
+    decoded = [decode_and_validate(codec.encode(e)) for e in events]
+    rows = materialize((d, codec.encode(e)) for d, e in zip(decoded, events))
     old = unique("old")
     warehouse.execute(f"CREATE DATABASE IF NOT EXISTS `{old}`")
     steps = migrations()
-    for migration in steps[:2]:  # the warehouse as it was before model_summary
-        for statement in migration.render(old):
+    for migration in steps[:2]:  # the warehouse as it was before the summaries and the current state
+        for statement in migration.render(old, warehouse.capabilities):
             warehouse.execute(statement)
     for table in COLUMNS:  # the rows reach the old database through the current one
-        if table in rows and table != "model_summary":
+        if table in rows:
             warehouse.insert(table, COLUMNS[table], rows[table])
             warehouse.query(f"INSERT INTO `{old}`.`{table}` ({', '.join(COLUMNS[table])}) "
-                            f"SELECT {', '.join(COLUMNS[table])} FROM `{warehouse.database}`.`{table}`", readonly=False)
+                            f"SELECT {', '.join(COLUMNS[table])} FROM `{warehouse.database}`.`{table}` "
+                            f"WHERE project = 'p'", readonly=False)
     for migration in steps[2:]:
-        for statement in migration.render(old):
+        for statement in migration.render(old, warehouse.capabilities):
             warehouse.execute(statement)
 
     # `old` is another database, which the read-only path (the SQL sandbox) refuses: read it as the owner
-    summary = dict(((k, key), (s, n)) for k, key, s, n in warehouse.query(
-        f"SELECT kind, key, argMax(value_str, ver), argMax(value_num, ver) FROM `{old}`.model_summary "
-        "WHERE model_id = 'm1' GROUP BY kind, key", readonly=False).rows)
-    assert summary[("model", "operator_class")][0] == "LogisticRegression"
-    assert summary[("param", "C")][1] == 1.0 and summary[("metric", "accuracy")][1] == 0.9
+    merged = CurrentState(None).rows(decoded)
+    for table, id_column in (("run_state", "run_id"), ("model_state", "model_id")):
+        columns = [c for c in COLUMNS[table] if not c.endswith("_vers") and c not in ("ver", "started_ver",
+                                                                                     "ended_ver", "stored_ver")]
+        picked = [COLUMNS[table].index(c) for c in columns]
+        backfilled = warehouse.query(f"SELECT {', '.join(columns)} FROM `{old}`.{table} FINAL", readonly=False).rows
+        want = [tuple(row[i] for i in picked) for row in merged[table]]
+        assert repr([tuple(r) for r in backfilled]) == repr(want), table  # repr: NaN equals NaN
+    names = warehouse.query(f"SELECT name FROM system.tables WHERE database = '{old}'", readonly=False).rows
+    assert {"run_summary", "model_summary"}.isdisjoint(n for n, in names)
+    assert {"current_runs", "current_models"} <= {n for n, in names}
     counts = warehouse.query(f"SELECT uniqExactMerge(runs), uniqExactMerge(models) FROM `{old}`.project_counts "
                              "WHERE project = 'p' GROUP BY project", readonly=False).rows
     assert counts == [(1, 1)]

@@ -7,10 +7,12 @@ statement are plain functions returning DataFrames: ``search_runs`` and
 ``version_tree``, ``best_on_slice``, ``models_on_dataset`` and ``compare_models``.
 ``modeldb.query`` wraps them all for the configured warehouse.
 
-Every query reads with GROUP BY and argMax over ``ver`` (the event time), so a
-redelivered event, still present as a second row before ClickHouse merges it
-away, never changes an answer. Reads across runs use ``run_summary`` and never
-join params × tags × metrics.
+Reads across runs and models use the current state, one row per run
+(``current_runs``) or model (``current_models``), kept by the stream processors:
+nothing is pivoted at read time. Reads of the event-shaped tables (metric
+histories, lineage, actions) group with argMax over ``ver`` (the event time), so
+a redelivered event, still present as a second row before ClickHouse merges it
+away, never changes an answer.
 """
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ from modeldb.warehouse.queries.runs import (BEST_RUNS, METRIC_HISTORY, PARAM_VS_
                                             PROJECT_METRICS, PROJECTS, RUN_PARAMS, RUNS)
 from modeldb.warehouse.queries.runs import QUERIES as _RUN_QUERIES
 from modeldb.warehouse.queries.filters import FilterError
-from modeldb.warehouse.queries.search import (count_matches, param_vs_metric_agg, search_models, search_runs,
-                                              version_tree)
+from modeldb.warehouse.queries.entities import count_matches, param_vs_metric_agg, search_models, search_runs
+from modeldb.warehouse.queries.search import version_tree
 from modeldb.warehouse.queries.slices import best_on_slice, slice_columns
 
 ALL: dict[str, NamedQuery] = {q.name: q for q in (*_RUN_QUERIES, MODELS, BEST_MODELS, MODELS_USING_COLUMN)}

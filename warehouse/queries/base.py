@@ -35,17 +35,15 @@ def render(sql: str, warehouse: Warehouse) -> str:
 
 
 def model_attributes(only: str = "") -> str:
-    """The latest attributes of a project's models, to join onto per-model answers.
+    """The current attributes of a project's models, to join onto per-model answers.
 
     ``only``: a subquery of model ids to restrict to, so the join reads those models and not all.
     """
     restrict = f" AND model_id IN ({only})" if only else ""
     return f"""(
-    SELECT model_id,
-           {latest("operator_class", "run_id", "parent_model_id", "train_dataframe_id", indent="           ")}
-    FROM {{db}}.models
+    SELECT model_id, operator_class, run_id, parent_model_id, train_dataframe_id
+    FROM {{db}}.current_models
     WHERE project = %(project)s{restrict}
-    GROUP BY model_id
 ) AS model_attributes"""
 
 

@@ -83,10 +83,9 @@ def _features(warehouse: Warehouse, project: str, model_id: str) -> dict[str, fl
 
 def _metrics(warehouse: Warehouse, project: str, model_id: str) -> dict[str, float]:
     rows = _rows(warehouse, """
-        SELECT key, argMax(value_num, ver) FROM {db}.model_summary
-        WHERE project = %(project)s AND kind = 'metric' AND model_id = %(model)s GROUP BY key""",
-                 project=project, model=model_id)
-    return {name: round(value, 6) for name, value in rows}
+        SELECT metric_keys, metric_values FROM {db}.current_models
+        WHERE project = %(project)s AND model_id = %(model)s""", project=project, model=model_id)
+    return {name: round(value, 6) for name, value in zip(*rows[0])} if rows else {}
 
 
 def _data(warehouse: Warehouse, project: str, model_id: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""A small filter language over the summaries (``run_summary``, ``model_summary``), compiled to SQL.
+"""A small filter language over the current state (``current_runs``, ``current_models``), compiled to SQL.
 
     params.C > 0.1 AND (metrics.accuracy_score >= 0.9 OR tags.team = 'risk') AND run.name LIKE 'logreg%'
 
@@ -10,6 +10,9 @@
   text; otherwise it is a number. Metrics are always numbers, tags always text.
 * Everything else is ClickHouse SQL: ``AND``, ``OR``, ``NOT``, parentheses, comparisons,
   ``IN``, ``LIKE``, ``BETWEEN``. An entity without the referenced key never matches.
+
+A reference becomes a lookup in the row's parallel arrays, ``param_nums[indexOf(param_keys, 'C')]``
+(NULL when the key is missing), the same SQL on every backend; attributes are the row's columns.
 """
 from __future__ import annotations
 
@@ -39,22 +42,35 @@ def _name(raw: str) -> str:
     return raw[1:-1].replace("\\`", "`") if raw.startswith("`") else raw
 
 
+_ARRAYS = {  # (kind, as text) -> (keys column, values column)
+    ("param", False): ("param_keys", "param_nums"), ("param", True): ("param_keys", "param_values"),
+    ("metric", False): ("metric_keys", "metric_values"), ("metric", True): ("metric_keys", "metric_values"),
+    ("tag", False): ("tag_keys", "tag_values"), ("tag", True): ("tag_keys", "tag_values"),
+}
+ATTRIBUTES = {
+    "run": {"name", "status", "error", "experiment", "user", "source", "parent_run_id", "branch_seq", "started_ts",
+            "ended_ts", "duration_ms"},
+    "model": {"operator_class", "operator_module", "run_id", "experiment", "parent_model_id", "train_dataframe_id",
+              "size_bytes", "features", "created_ts", "uri", "format", "action_id"},
+}
+
+
 def _reference(namespace: str, name: str, text: bool, entity: str, keys: set[tuple[str, str]]) -> str:
     if namespace in ("run", "model"):
         if namespace != entity:
             raise FilterError(f"{namespace}.{name}: filter {entity}s with {entity}.<attribute>")
-        if name == "experiment" or (entity == "model" and name == "run_id"):
-            return f"any({name})"
-        kind = entity
-    else:
-        if namespace == "tags" and entity == "model":
-            raise FilterError("models have no tags; filter on params., metrics. or model.")
-        kind = _KIND[namespace]
-        text = namespace == "tags" or (text and namespace == "params")
+        if name not in ATTRIBUTES[entity]:
+            raise FilterError(f"{entity}.{name}: {entity}s have {', '.join(sorted(ATTRIBUTES[entity]))}")
+        keys.add((entity, name))
+        return name
+    if namespace == "tags" and entity == "model":
+        raise FilterError("models have no tags; filter on params., metrics. or model.")
+    kind = _KIND[namespace]
+    text = namespace == "tags" or (text and namespace == "params")
     keys.add((kind, name))
-    condition = f"kind = {quote(kind)} AND key = {quote(name)}"
-    value = f"argMaxIf(value_str, ver, {condition})" if text else f"argMaxIf(value_num, ver, {condition})"
-    return f"if(countIf({condition}) > 0, {value}, NULL)"
+    names, values = _ARRAYS[(kind, text)]
+    index = f"indexOf({names}, {quote(name)})"
+    return f"if({index} = 0, NULL, {values}[{index}])"
 
 
 def compile_expression(expression: str, entity: str, *, sort: bool = False, display: bool = False) -> Compiled:
@@ -81,7 +97,7 @@ def compile_expression(expression: str, entity: str, *, sort: bool = False, disp
         namespace, name = match[1], _name(match[2])
         text = bool(_TEXT_NEXT.match(masked, match.end())) or (display and (
             namespace == "params" or (namespace in ("run", "model") and name not in NUMERIC_ATTRIBUTES)))
-        if sort and namespace in ("params", "run", "model"):
+        if sort and namespace == "params":  # numbers in numeric order, then text in text order
             return (f"{_reference(namespace, name, False, entity, keys)}, "
                     f"{_reference(namespace, name, True, entity, keys)}")
         return _reference(namespace, name, text, entity, keys)

@@ -4,17 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from modeldb.warehouse.base import Warehouse
-from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, latest, model_attributes, render
+from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, model_attributes, render
 
-MODELS = NamedQuery("models", "Every model of a project: class, run, pipeline parent, size, training data", f"""
-SELECT model_id,
-       {latest("operator_class", "run_id", "parent_model_id", "size_bytes", "train_dataframe_id")},
-       argMax(length(feature_names), ver) AS features,  -- the length, not the array, is kept per group
-       toString(toDateTime(intDiv(min(ts), 1000000))) AS created
-FROM {{db}}.models
-WHERE project = %(project)s
-GROUP BY model_id
-ORDER BY min(ts), model_id
+MODELS = NamedQuery("models", "Every model of a project: class, run, pipeline parent, size, training data", """
+SELECT model_id, operator_class, run_id, parent_model_id, size_bytes, train_dataframe_id, features,
+       toString(toDateTime(intDiv(created_ts, 1000000))) AS created
+FROM {db}.current_models
+WHERE project = %(project)s AND operator_class != ''
+ORDER BY created_ts, model_id
 """)
 
 _RANKED = """

@@ -32,18 +32,11 @@ ORDER BY name
 """)
 
 RUNS = NamedQuery("runs", "The runs of a project with name, status, parent and duration", """
-SELECT run_id,
-       argMaxIf(value_str, ver, kind = 'run' AND key = 'name') AS name,
-       any(experiment) AS experiment,
-       argMaxIf(value_str, ver, kind = 'run' AND key = 'status') AS status,
-       argMaxIf(value_str, ver, kind = 'run' AND key = 'parent_run_id') AS parent_run_id,
-       round(argMaxIf(value_num, ver, kind = 'run' AND key = 'duration_ms'), 1) AS duration_ms,
-       uniqExactIf(key, kind = 'param') AS params,
-       uniqExactIf(key, kind = 'metric') AS metrics
-FROM {db}.run_summary
-WHERE project = %(project)s
-GROUP BY run_id
-ORDER BY min(ts)
+SELECT run_id, name, experiment, status, parent_run_id, round(duration_ms, 1) AS duration_ms,
+       length(param_keys) AS params, length(metric_keys) AS metrics
+FROM {db}.current_runs
+WHERE project = %(project)s AND started_ts > 0
+ORDER BY started_ts, run_id
 """)
 
 RUN_PARAMS = NamedQuery("run_params", "The latest value of every param of a run", """
@@ -55,14 +48,9 @@ ORDER BY key
 """)
 
 BEST_RUNS = NamedQuery("best_runs", "Runs ranked by the latest value of a metric (non-finite values skipped)", """
-SELECT run_id,
-       argMaxIf(value_str, ver, kind = 'run' AND key = 'name') AS name,
-       argMaxIf(value_num, ver, kind = 'metric' AND key = %(metric)s) AS value
-FROM {db}.run_summary
-WHERE project = %(project)s
-  AND ((kind = 'run' AND key = 'name') OR (kind = 'metric' AND key = %(metric)s))
-GROUP BY run_id
-HAVING countIf(kind = 'metric') > 0 AND isFinite(value)
+SELECT run_id, name, metric_values[indexOf(metric_keys, %(metric)s)] AS value
+FROM {db}.current_runs
+WHERE project = %(project)s AND has(metric_keys, %(metric)s) AND isFinite(value)
 ORDER BY value DESC, run_id
 LIMIT %(limit)s
 """)
@@ -76,15 +64,11 @@ ORDER BY step
 """)
 
 PARAM_VS_METRIC = NamedQuery("param_vs_metric", "A hyperparameter against a metric, one row per run", """
-SELECT run_id,
-       argMaxIf(value_str, ver, kind = 'param' AND key = %(param)s) AS param_value,
-       argMaxIf(value_num, ver, kind = 'metric' AND key = %(metric)s) AS metric_value
-FROM {db}.run_summary
-WHERE project = %(project)s
-  AND ((kind = 'param' AND key = %(param)s) OR (kind = 'metric' AND key = %(metric)s))
-GROUP BY run_id
-HAVING countIf(kind = 'param') > 0 AND countIf(kind = 'metric') > 0
-ORDER BY metric_value DESC
+SELECT run_id, param_values[indexOf(param_keys, %(param)s)] AS param_value,
+       metric_values[indexOf(metric_keys, %(metric)s)] AS metric_value
+FROM {db}.current_runs
+WHERE project = %(project)s AND has(param_keys, %(param)s) AND has(metric_keys, %(metric)s)
+ORDER BY metric_value DESC, run_id
 """)
 
 PROJECT_ACTIVITY = NamedQuery("project_activity", "Runs started per project and hour, for activity sparklines", """

@@ -1,0 +1,296 @@
+"""The current state: one row per run and one per model, merged by the run's owner at write time.
+
+Every event of a run carries its run id as the Kafka key, so one worker owns the run (the
+worker of its partition; the local runner for the file log). The owner keeps the state of the
+runs it wrote lately in memory; a run it has not seen is first read back from the warehouse.
+It merges each event into the state and writes the whole row of every run and model that
+changed, with the batch's other rows, before the batch is committed.
+
+**The merge.** Each field is last-writer-wins by the version of the event that set it,
+``(ts << 12) | (seq mod 4096)``; a metric by ``(step, version)``, so its latest value is the
+point with the highest step, then the newest. An attribute set by two kinds of event is
+decided the same way (the newest RunEnded sets the status; ModelStored's attributes win over a
+fit's). A merge of the same events in any order, any number of times, gives the same row.
+
+**Which row wins.** Rows are ``ReplacingMergeTree(ver)``: the highest ``ver`` is the row.
+The owner writes ``ver = ver it read or wrote last + 1``, and ``+ JUMP`` (2**20) when it reads a
+run from the warehouse (taking the run over, after a restart or a rebalance). A worker that lost
+the run and still writes a batch late (its stale state lacks what the new owner merged since)
+writes at most its own ``ver + 1``: lower than the new owner's first write, which was ``+ JUMP``
+above every row the old owner had written before the hand-off. And the new owner always writes
+that batch's runs again: their events were not committed, so they come to it again.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from modeldb.stream_processors.materializer import COLUMNS, FIT_ACTIONS, Rows
+from modeldb.warehouse.base import Warehouse, quote
+
+JUMP = 1 << 20
+NAN = float("nan")
+CAPACITY = 50_000  # runs (and as many models) kept in memory per worker; the rest are read back when needed
+_LOAD_CHUNK = 2_000
+
+
+def version(event: dict) -> int:
+    return (event["ts"] << 12) | (event["seq"] & 4095)
+
+
+@dataclass
+class RunState:
+    project: str
+    run_id: str
+    experiment: str = ""
+    name: str = ""
+    error: str = ""
+    parent_run_id: str = ""
+    branch_seq: int = -1
+    user: str = ""
+    source: str = ""
+    ended_status: str = ""
+    started_ts: int = 0
+    ended_ts: int = 0
+    duration_ms: float = 0.0
+    started_ver: int = 0
+    ended_ver: int = 0
+    params: dict[str, tuple[int, str, float]] = field(default_factory=dict)  # key -> (ver, value, num)
+    metrics: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # key -> (step, ver, value)
+    tags: dict[str, tuple[int, str]] = field(default_factory=dict)  # key -> (ver, value)
+    ver: int = 0
+
+    @property
+    def status(self) -> str:
+        return self.ended_status if self.ended_ver else ("RUNNING" if self.started_ver else "")
+
+    def row(self) -> tuple:
+        pk, pv = _sorted(self.params)
+        mk, mv = _sorted(self.metrics)
+        tk, tv = _sorted(self.tags)
+        return (self.project, self.experiment, self.run_id, self.name, self.status, self.error, self.parent_run_id,
+                self.branch_seq, self.user, self.source, self.started_ts, self.ended_ts, self.duration_ms,
+                pk, [v[1] for v in pv], [v[2] for v in pv], [v[0] for v in pv],
+                mk, [v[2] for v in mv], [v[0] for v in mv], [v[1] for v in mv],
+                tk, [v[1] for v in tv], [v[0] for v in tv], self.started_ver, self.ended_ver, self.ver)
+
+    @classmethod
+    def of_row(cls, r: tuple) -> "RunState":
+        (project, experiment, run_id, name, status, error, parent, branch_seq, user, source, started_ts, ended_ts,
+         duration_ms, pk, pv, pn, pvers, mk, mv, ms, mvers, tk, tv, tvers, started_ver, ended_ver, ver) = r
+        return cls(project, run_id, experiment, name, error, parent, branch_seq, user, source,
+                   status if ended_ver else "", started_ts, ended_ts, duration_ms, started_ver, ended_ver,
+                   {k: (int(v), x, n) for k, x, n, v in zip(pk, pv, pn, pvers)},
+                   {k: (int(s), int(v), x) for k, x, s, v in zip(mk, mv, ms, mvers)},
+                   {k: (int(v), x) for k, x, v in zip(tk, tv, tvers)}, int(ver))
+
+
+@dataclass
+class ModelState:
+    project: str
+    model_id: str
+    run_id: str = ""
+    experiment: str = ""
+    operator_class: str = ""
+    operator_module: str = ""
+    action_id: str = ""
+    parent_model_id: str = ""
+    uri: str = ""
+    format: str = ""
+    size_bytes: int = -1
+    train_dataframe_id: str = ""
+    feature_names: list[str] = field(default_factory=list)
+    created_ts: int = 0
+    stored_ver: int = 0
+    params: dict[str, tuple[int, str, float]] = field(default_factory=dict)
+    metrics: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    ver: int = 0
+
+    def row(self) -> tuple:
+        pk, pv = _sorted(self.params)
+        mk, mv = _sorted(self.metrics)
+        return (self.project, self.experiment, self.run_id, self.model_id, self.operator_class, self.operator_module,
+                self.action_id, self.parent_model_id, self.uri, self.format, self.size_bytes, self.train_dataframe_id,
+                self.feature_names, len(self.feature_names), self.created_ts,
+                pk, [v[1] for v in pv], [v[2] for v in pv], [v[0] for v in pv],
+                mk, [v[2] for v in mv], [v[0] for v in mv], [v[1] for v in mv], self.stored_ver, self.ver)
+
+    @classmethod
+    def of_row(cls, r: tuple) -> "ModelState":
+        (project, experiment, run_id, model_id, operator_class, operator_module, action_id, parent, uri, fmt, size,
+         train, features, _n, created_ts, pk, pv, pn, pvers, mk, mv, ms, mvers, stored_ver, ver) = r
+        return cls(project, model_id, run_id, experiment, operator_class, operator_module, action_id, parent, uri, fmt,
+                   size, train, list(features), created_ts, stored_ver,
+                   {k: (int(v), x, n) for k, x, n, v in zip(pk, pv, pn, pvers)},
+                   {k: (int(s), int(v), x) for k, x, s, v in zip(mk, mv, ms, mvers)}, int(ver))
+
+
+def _sorted(entries: dict) -> tuple[list, list]:
+    keys = sorted(entries)
+    return keys, [entries[k] for k in keys]
+
+
+def _later(entries: dict, key: str, entry: tuple) -> bool:
+    """Keep ``entry`` under ``key`` if it is newer (by its tuple order) than what is there."""
+    old = entries.get(key)
+    if old is not None and old >= entry:
+        return False
+    entries[key] = entry
+    return True
+
+
+def _smaller(a: int, b: int) -> int:
+    return b if not a or (b and b < a) else a
+
+
+def _merge_run(run: RunState, event: dict, v: int) -> bool:  # size: one branch per event type, kept together
+    """Merge one event into its run; True when the row changed."""
+    kind, p = event["event_type"], event["payload"]
+    changed = False
+    if event["experiment"] > run.experiment:
+        run.experiment, changed = event["experiment"], True
+    if kind == "RunStarted":
+        if v > run.started_ver:
+            run.name, run.parent_run_id, run.user, run.source = p["name"], p["parent_run_id"] or "", p["user"], p["source"]
+            run.branch_seq = -1 if p["branch_seq"] is None else p["branch_seq"]
+            run.started_ts, run.started_ver, changed = event["ts"], v, True
+        for key, value in p["tags"].items():
+            changed |= _later(run.tags, key, (v, value))
+    elif kind == "RunEnded":
+        if v > run.ended_ver:
+            run.ended_status, run.error, run.duration_ms = p["status"], p["error"] or "", p["duration_ms"]
+            run.ended_ts, run.ended_ver, changed = event["ts"], v, True
+    elif kind == "ParamLogged":
+        q = p["param"]
+        changed |= _later(run.params, q["key"], (v, q["value"], NAN if q["num"] is None else q["num"]))
+    elif kind == "MetricLogged":
+        if not p["slice"]:
+            changed |= _later(run.metrics, p["name"], (p["step"], v, p["value"]))
+    elif kind == "TagSet":
+        changed |= _later(run.tags, p["key"], (v, p["value"]))
+    return changed
+
+
+def _merge_model(model: ModelState, event: dict, v: int) -> bool:
+    kind, p = event["event_type"], event["payload"]
+    changed = False
+    if event["run_id"] != model.run_id and (not model.run_id or event["run_id"] < model.run_id):
+        model.run_id, model.experiment, changed = event["run_id"], event["experiment"], True
+    if kind == "MetricLogged":
+        return _later(model.metrics, p["name"], (p["step"], v, p["value"])) or changed
+    if kind == "OperatorApplied":
+        for q in p["params"]:
+            changed |= _later(model.params, q["key"], (v, q["value"], NAN if q["num"] is None else q["num"]))
+        if not model.stored_ver:  # until a snapshot is stored, the model is what its first fit says
+            if not model.action_id or p["action_id"] < model.action_id:
+                model.operator_class, model.operator_module = p["operator_class"], p["operator_module"]
+                model.action_id, changed = p["action_id"], True
+            created = _smaller(model.created_ts, event["ts"])
+            if created != model.created_ts:
+                model.created_ts, changed = created, True
+    elif kind == "ModelStored" and v > model.stored_ver:
+        model.operator_class, model.operator_module = p["operator_class"], p.get("operator_module", "")
+        model.action_id, model.parent_model_id = p.get("action_id") or "", p.get("parent_model_id") or ""
+        model.uri, model.format, model.size_bytes = p["uri"], p["format"], p["size_bytes"]
+        model.train_dataframe_id, model.feature_names = p["train_dataframe_id"] or "", list(p["feature_names"])
+        model.created_ts, model.stored_ver, changed = event["ts"], v, True
+    return changed
+
+
+def _model_of(event: dict) -> str:
+    """The model an event adds to, or ''."""
+    kind, p = event["event_type"], event["payload"]
+    if kind == "MetricLogged":
+        return (p["model_id"] or "") if not p["slice"] else ""
+    if kind == "OperatorApplied":
+        return (p["model_id"] or "") if p["action"] in FIT_ACTIONS else ""
+    if kind == "ModelStored":
+        return p["model_id"]
+    return ""
+
+
+class CurrentState:
+    """A worker's current-state rows: merge a batch's events, read back what it does not hold."""
+
+    def __init__(self, warehouse: Warehouse | None, capacity: int = CAPACITY):
+        self.warehouse = warehouse
+        self.capacity = capacity
+        self._runs: OrderedDict[tuple[str, str], RunState] = OrderedDict()
+        self._models: OrderedDict[tuple[str, str], ModelState] = OrderedDict()
+        self._stale = False
+
+    def forget(self) -> None:
+        """Partitions moved, or a write failed: read every run back before writing it again.
+
+        Safe from another thread (a consumer's rebalance callback): the next merge drops the cache.
+        """
+        self._stale = True
+
+    def rows(self, events: Iterable[dict[str, Any]]) -> Rows:
+        if self._stale:
+            self._stale = False
+            self._runs.clear()
+            self._models.clear()
+        events = list(events)
+        self._load(RunState, self._runs, "run_state", "run_id", {(e["project"], e["run_id"]) for e in events})
+        self._load(ModelState, self._models, "model_state", "model_id",
+                   {(e["project"], m) for e in events if (m := _model_of(e))})
+        dirty_runs: dict[tuple[str, str], RunState] = {}
+        dirty_models: dict[tuple[str, str], ModelState] = {}
+        for event in events:
+            v = version(event)
+            run = self._runs[(event["project"], event["run_id"])]
+            if _merge_run(run, event, v):
+                dirty_runs[(run.project, run.run_id)] = run
+            model_id = _model_of(event)
+            if model_id:
+                model = self._models[(event["project"], model_id)]
+                if _merge_model(model, event, v):
+                    dirty_models[(model.project, model_id)] = model
+        rows = Rows()
+        for state in dirty_runs.values():
+            state.ver += 1
+            rows["run_state"].append(state.row())
+        for model_state in dirty_models.values():
+            model_state.ver += 1
+            rows["model_state"].append(model_state.row())
+        self._trim(self._runs)
+        self._trim(self._models)
+        return rows
+
+    def _load(self, kind: type, cache: OrderedDict, table: str, id_column: str, keys: set[tuple[str, str]]) -> None:
+        missing = [k for k in keys if k not in cache]
+        for key in keys - set(missing):
+            cache.move_to_end(key)
+        if not missing:
+            return
+        found: dict[tuple[str, str], Any] = {}
+        if self.warehouse is not None:
+            found = self._read(kind, table, id_column, missing)
+        for key in missing:
+            state = found.get(key) or kind(key[0], key[1])
+            state.ver += JUMP  # taking the run over: above every row written before (see the module docstring)
+            cache[key] = state
+
+    def _read(self, kind: type, table: str, id_column: str, keys: list[tuple[str, str]]) -> dict:
+        assert self.warehouse is not None
+        by_project: dict[str, list[str]] = {}
+        for project, ident in keys:
+            by_project.setdefault(project, []).append(ident)
+        found = {}
+        columns = ", ".join(f"`{c}`" for c in COLUMNS[table])
+        for project, ids in by_project.items():
+            for start in range(0, len(ids), _LOAD_CHUNK):
+                chunk = ", ".join(quote(i) for i in ids[start:start + _LOAD_CHUNK])
+                result = self.warehouse.query(
+                    f"SELECT {columns} FROM `{self.warehouse.database}`.{table} FINAL "
+                    f"WHERE project = {quote(project)} AND {id_column} IN ({chunk})", readonly=False)
+                for row in result.rows:
+                    state = kind.of_row(row)
+                    found[(project, getattr(state, id_column))] = state
+        return found
+
+    def _trim(self, cache: OrderedDict) -> None:
+        while len(cache) > self.capacity:
+            cache.popitem(last=False)
