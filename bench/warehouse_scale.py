@@ -126,7 +126,7 @@ def copy_to_chdb(clickhouse: services.Service, home: Path):
 
     wh = connect(Settings.load(env={}, home=home, warehouse=f"chdb://{home}/chdb?database=scale"))
     for table, spec in tables().items():
-        if any("AggregateFunction" in t for _, t, _ in spec["columns"]):
+        if spec.get("view") or any("AggregateFunction" in t for _, t, _ in spec["columns"]):
             continue  # the materialized views refill these as the source tables are copied
         dump = home / f"{table}.tsv"
         with open(dump, "wb") as out:
@@ -144,8 +144,8 @@ def optimize(wh) -> float:
     from modeldb.warehouse.ddl import tables
 
     started = time.monotonic()
-    for table in tables():
-        if table != "events_raw":  # no named query reads it, and it is the biggest
+    for table, spec in tables().items():
+        if table != "events_raw" and not spec.get("view"):  # no named query reads events_raw, the biggest
             wh.execute(f"OPTIMIZE TABLE scale.`{table}` FINAL")
     return time.monotonic() - started
 
