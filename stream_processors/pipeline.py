@@ -130,7 +130,8 @@ class BatchPipeline:
             return batch
         try:
             if self.state is not None and batch.decoded:
-                batch.rows.update(self.state.rows(batch.decoded).only(self.tables))
+                state = self.sink.retrying(lambda: self.state.rows(batch.decoded))  # it may read the warehouse
+                batch.rows.update(state.only(self.tables))
             batch.written = self.sink.write(batch.rows)
         except BaseException:
             if self.state is not None:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
-from modeldb.core.exceptions import WarehouseError, WarehouseUnavailable
+from modeldb.core.exceptions import WarehouseUnavailable
 from modeldb.stream_processors.materializer import COLUMNS, Rows
 from modeldb.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-# Insert order: the raw log first, the read-side summary last.
+# Insert order: the raw log first, the current state (run_state, model_state) last.
 
 
 class WarehouseSink:
@@ -35,14 +36,24 @@ class WarehouseSink:
         ``max_retries=None`` retries forever (backoff capped at 30 s): a processor then
         stops consuming instead of giving up on a batch.
         """
+        def insert() -> int:
+            for table in COLUMNS:  # events_raw first; every table the materializer fills
+                batch = rows.get(table)
+                if batch:
+                    self.warehouse.insert(table, COLUMNS[table], batch)
+            return rows.count()
+
+        return self.retrying(insert)
+
+    def retrying(self, call: Callable[[], T]) -> T:
+        """``call()``, again after a back-off each time the warehouse is unavailable (see ``write``).
+
+        The current state's read-back goes through here too, so an outage while it reads is waited
+        out like one while it writes."""
         attempt = 0
         while True:
             try:
-                for table in COLUMNS:  # events_raw first; every table the materializer fills
-                    batch = rows.get(table)
-                    if batch:
-                        self.warehouse.insert(table, COLUMNS[table], batch)
-                return rows.count()
+                return call()
             except WarehouseUnavailable as exc:
                 attempt += 1
                 if self.max_retries is not None and attempt > self.max_retries:
@@ -50,5 +61,3 @@ class WarehouseSink:
                 delay = min(30.0, self.backoff_s * 2 ** (attempt - 1))
                 log.warning("warehouse unavailable (%s); retry %d in %.1fs", exc, attempt, delay)
                 self._sleep(delay)
-            except WarehouseError:
-                raise

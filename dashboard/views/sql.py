@@ -18,7 +18,7 @@ with schema_col:
     st.markdown("**Schema**")
     schema = Q.schema_table()
     tables = list(dict.fromkeys(schema["table"]))
-    table = st.selectbox("Table", tables, index=tables.index("model_summary") if "model_summary" in tables else 0,
+    table = st.selectbox("Table", tables, index=tables.index("current_models") if "current_models" in tables else 0,
                          key="sql_schema_table")
     columns = schema[schema["table"] == table]
     st.caption(columns["table meaning"].iloc[0])

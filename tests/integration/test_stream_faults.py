@@ -19,6 +19,7 @@ from modeldb.core.events import envelope, producer_info
 from modeldb.stream_processors.materializer import COLUMNS
 from tests.integration import loadgen
 from tests.integration.conftest import MODELDB, unique
+from tests.integration.state_check import assert_state_matches_events
 from tests.integration.stream_harness import Services, Stream
 
 ENGINES = ["confluent", "faust"]
@@ -246,6 +247,7 @@ def test_rebuild_into_an_empty_warehouse_gives_the_same_answers(stream_factory, 
     assert stream.answers(project, database=target) == stream.answers(project)
     wh = stream.warehouse()
     try:
+        assert assert_state_matches_events(wh, target, project) == 25  # the rebuilt current state, from its events
         # Two databases at once: past the sandbox, which lets user SQL read only the warehouse's own database.
         for table in ("events_raw", "runs", "params", "metrics", "run_state", "model_state"):
             # (the current state's ver counts the writes, so it differs: compare the rows without it)

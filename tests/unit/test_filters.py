@@ -1,18 +1,23 @@
-"""The filter language compiles to aggregates over the summaries, and refuses what it cannot compile."""
+"""The filter language compiles to lookups in the current state's row, and refuses what it cannot compile."""
 import pytest
 
 from modeldb.warehouse.queries.filters import FilterError, compile_expression, compile_order
 
 
-def test_references_become_aggregates_typed_by_what_they_are_compared_with():
+def test_references_become_array_lookups_typed_by_what_they_are_compared_with():
     got = compile_expression("params.C > 0.1 AND (metrics.f1 >= 0.9 OR tags.team = 'risk')", "run")
-    assert "argMaxIf(value_num, ver, kind = 'param' AND key = 'C')" in got.sql
-    assert "argMaxIf(value_num, ver, kind = 'metric' AND key = 'f1')" in got.sql
-    assert "argMaxIf(value_str, ver, kind = 'tag' AND key = 'team')" in got.sql
+    assert "if(indexOf(param_keys, 'C') = 0, NULL, param_nums[indexOf(param_keys, 'C')]) > 0.1" in got.sql
+    assert "if(indexOf(metric_keys, 'f1') = 0, NULL, metric_values[indexOf(metric_keys, 'f1')])" in got.sql
+    assert "if(indexOf(tag_keys, 'team') = 0, NULL, tag_values[indexOf(tag_keys, 'team')])" in got.sql
     assert got.keys == {("param", "C"), ("metric", "f1"), ("tag", "team")}
     text = compile_expression("params.penalty IN ('l1', 'l2') AND run.name LIKE 'lr%'", "run")
-    assert "argMaxIf(value_str, ver, kind = 'param' AND key = 'penalty')" in text.sql
-    assert "argMaxIf(value_str, ver, kind = 'run' AND key = 'name')" in text.sql
+    assert "param_values[indexOf(param_keys, 'penalty')]" in text.sql
+    assert text.sql.endswith("AND name LIKE 'lr%'")  # an attribute is the row's own column
+
+
+def test_an_unknown_attribute_is_refused_with_the_ones_there_are():
+    with pytest.raises(FilterError, match="runs have .*duration_ms"):
+        compile_expression("run.colour = 'red'", "run")
 
 
 def test_strings_are_left_alone_and_backquoted_names_work():

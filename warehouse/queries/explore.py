@@ -2,7 +2,8 @@
 
 The dashboard's models view reads these. Fields are the filter language's references
 (``params.C``, ``metrics.accuracy``, ``model.operator_class``); each answer is computed in
-ClickHouse from the per-model summary, and only what is drawn comes back.
+ClickHouse from the current state, one row per model (``current_models``) or run
+(``current_runs``), and only what is drawn comes back. Nothing is pivoted or grouped per entity.
 """
 from __future__ import annotations
 
@@ -11,12 +12,23 @@ from typing import Any, Iterable
 from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse, quote
 from modeldb.warehouse.queries.base import render
-from modeldb.warehouse.queries.filters import Compiled, FilterError, compile_expression
-from modeldb.warehouse.queries.search import (AGGREGATES, ANCHOR, ENTITIES, USER_ERRORS, _reason, _rows,
-                                              count_matches)
+from modeldb.warehouse.queries.entities import AGGREGATES, ENTITIES, USER_ERRORS, _reason, count_matches
+from modeldb.warehouse.queries.filters import NUMERIC_ATTRIBUTES, Compiled, FilterError, compile_expression
 
 CHART_POINTS = 5_000
 HISTORY_POINTS = 200
+# kind -> (field prefix, keys column, values column, steps column or '' (no steps), values as text)
+_KEY_ARRAYS = {
+    "param": ("params.", "param_keys", "param_values", "", "{v}"),
+    "metric": ("metrics.", "metric_keys", "metric_values", "metric_steps", "toString({v})"),
+    "tag": ("tags.", "tag_keys", "tag_values", "", "{v}"),
+}
+
+
+def _entity(entity: str) -> tuple:
+    if entity not in ENTITIES:
+        raise FilterError(f"entity must be model or run, got {entity!r}")
+    return ENTITIES[entity]
 
 
 def model_keys(warehouse: Warehouse, project: str, entity: str = "model", top_level: bool = False) -> Any:
@@ -26,48 +38,47 @@ def model_keys(warehouse: Warehouse, project: str, entity: str = "model", top_le
     one worth a column), and the highest step of its latest point (above 0: it has a history).
     ``top_level``: only models that are not a stage or part of another model.
     """
-    if entity not in ENTITIES:
-        raise FilterError(f"entity must be model or run, got {entity!r}")
-    table, id_column, _ = ENTITIES[entity]
-    restrict = ""
-    if top_level and entity == "model":
-        restrict = (" AND model_id IN (SELECT model_id FROM {db}.model_summary WHERE project = %(project)s "
-                    "AND kind = 'model' AND key = 'parent_model_id' GROUP BY model_id "
-                    "HAVING argMax(value_str, ver) = '')")
+    view, _, _, _, real = _entity(entity)
+    restrict = " AND parent_model_id = ''" if top_level and entity == "model" else ""
+    kinds = ("param", "metric", "tag") if entity == "run" else ("param", "metric")
+    parts = []
+    for kind in kinds:
+        _, keys, values, steps, text = _KEY_ARRAYS[kind]
+        step = "s" if steps else "toInt64(0)"
+        joined = f"{keys} AS k, {values} AS v" + (f", {steps} AS s" if steps else "")
+        parts.append(f"""
+            SELECT {quote(kind)} AS kind, k AS key, {text.format(v='v')} AS value, toInt64({step}) AS step
+            FROM {{db}}.{view} ARRAY JOIN {joined}
+            WHERE project = %(project)s AND ({real}){restrict}""")
     frame = warehouse.query(render(f"""
-        SELECT kind, key, uniqExact({id_column}) AS {entity}s, uniqExact(value_str) AS distinct_values,
-               max(step) AS max_step
-        FROM {{db}}.{table}
-        WHERE project = %(project)s AND kind IN ('param', 'metric', 'tag'){restrict}
+        SELECT kind, key, count() AS {entity}s, uniqExact(value) AS distinct_values, max(step) AS max_step
+        FROM ({" UNION ALL ".join(parts)}) AS entity_keys
         GROUP BY kind, key
         ORDER BY kind, key""", warehouse), {"project": project}).to_pandas()
-    prefix = {"param": "params.", "metric": "metrics.", "tag": "tags."}
+    prefix = {kind: spec[0] for kind, spec in _KEY_ARRAYS.items()}
     frame["field"] = [prefix[k] + (n if n.isidentifier() else f"`{n}`") for k, n in zip(frame["kind"], frame["key"])]
     return frame
 
 
-def _pivot(entity: str, fields: dict[str, str], where: str, numeric: Iterable[str] = (),
-           modulus: int = 1) -> tuple[str, set]:
+def _per_entity(entity: str, fields: dict[str, str], where: str, numeric: Iterable[str] = (),
+                modulus: int = 1) -> tuple[str, set]:
     """One row per model (or run) with each field as a column, matching ``where``; ``numeric`` aliases read numbers.
 
-    ``modulus`` > 1 keeps one id in ``modulus`` (by a hash of the id) before grouping: a sample that
-    costs a fraction of the whole.
+    ``modulus`` > 1 keeps one id in ``modulus`` (by a hash of the id): a sample that costs a
+    fraction of the whole.
     """
-    table, id_column, _ = ENTITIES[entity]
+    view, id_column, _, _, real = _entity(entity)
     numeric = set(numeric)
     compiled = {alias: compile_expression(expression, entity, display=alias not in numeric)
                 for alias, expression in fields.items()}
     condition = compile_expression(where, entity) if where and where.strip() else Compiled("1")
-    anchor = (entity, ANCHOR[entity])
-    keys = {anchor} | condition.keys | {k for c in compiled.values() for k in c.keys}
+    keys = condition.keys | {k for c in compiled.values() for k in c.keys}
     columns = ", ".join(f"{c.sql} AS {alias}" for alias, c in compiled.items())
     sampled = f" AND cityHash64({id_column}) % {int(modulus)} = 0" if modulus > 1 else ""
     return f"""
         SELECT {id_column} AS id, {columns}
-        FROM {{db}}.{table}
-        WHERE project = %(project)s AND ({_rows(keys)}){sampled}
-        GROUP BY {id_column}
-        HAVING countIf(kind = {quote(entity)} AND key = {quote(anchor[1])}) > 0 AND ({condition.sql})""", keys
+        FROM {{db}}.{view}
+        WHERE project = %(project)s AND ({real}) AND ({condition.sql}){sampled}""", keys
 
 
 def _run(warehouse: Warehouse, sql: str, project: str, what: str) -> Any:
@@ -92,8 +103,7 @@ def chart_data(warehouse: Warehouse, project: str, x: str, y: str, *, color: str
     models match ``where``. Params come back as text; numeric-looking columns
     are converted.
     """
-    if entity not in ENTITIES:
-        raise FilterError(f"entity must be model or run, got {entity!r}")
+    _entity(entity)
     if agg and agg not in AGGREGATES:
         raise FilterError(f"agg must be one of {', '.join(AGGREGATES)}, got {agg!r}")
     if not x or not y:
@@ -107,14 +117,14 @@ def chart_data(warehouse: Warehouse, project: str, x: str, y: str, *, color: str
     what = f"{y} against {x}"
     if agg:
         binned = _bins(warehouse, entity, project, x, bins) if bins else None
-        pivot, _ = _pivot(entity, fields, where, numeric={"y", "x"} if binned else {"y"})
+        rows, _ = _per_entity(entity, fields, where, numeric={"y", "x"} if binned else {"y"})
         groups = [a for a in ("x", "color", "facet") if a in fields]
         value = "count()" if agg == "count" else f"{AGGREGATES[agg]}(y)"
         columns = [f"{binned} AS bin" if binned and g == "x" else g for g in groups]
         groups = ["bin" if binned and g == "x" else g for g in groups]
         frame = _run(warehouse, f"""
             SELECT {', '.join(columns)}, {value} AS aggregated, count() AS n
-            FROM ({pivot}) AS per_entity
+            FROM ({rows}) AS per_entity
             WHERE isNotNull(x){" AND isFinite(x)" if binned else ""} AND (isNull(y) OR isFinite(y))
             GROUP BY {', '.join(groups)}
             ORDER BY {', '.join(groups)}""", project, what).rename(columns={"aggregated": "y", "bin": "x"})
@@ -127,19 +137,23 @@ def chart_data(warehouse: Warehouse, project: str, x: str, y: str, *, color: str
 def _bins(warehouse: Warehouse, entity: str, project: str, x: str, bins: int) -> str | None:
     """SQL putting a numeric ``x`` into ``bins`` equal-width bins (the lower edge), or None if x is not one numeric key.
 
-    The edges come from the summary's index range for that key, not from a pass over every model.
+    The edges are the range of ``x`` over the project's models (or runs): one pass over one row each.
     """
     if not isinstance(bins, int) or not 1 < bins <= 1000:
         raise FilterError(f"bins must be 2..1000, got {bins!r}")
-    keys = compile_expression(x, entity).keys
-    if len(keys) != 1:
+    compiled = compile_expression(x, entity)
+    if len(compiled.keys) != 1:
         return None
-    (kind, key), = keys
-    table, _, _ = ENTITIES[entity]
-    low, high = warehouse.query(render(f"""
-        SELECT min(value_num), max(value_num) FROM {{db}}.{table}
-        WHERE project = %(project)s AND kind = %(kind)s AND key = %(key)s AND isFinite(value_num)""", warehouse),
-                                {"project": project, "kind": kind, "key": key}).rows[0]
+    (kind, key), = compiled.keys
+    if kind == "tag" or (kind == entity and key not in NUMERIC_ATTRIBUTES):
+        return None  # text
+    view, _, _, _, real = _entity(entity)
+    edges = _run(warehouse, f"""
+        SELECT min(value) AS low, max(value) AS high
+        FROM (SELECT toFloat64({compiled.sql}) AS value FROM {{db}}.{view}
+              WHERE project = %(project)s AND ({real})) AS values_of_x
+        WHERE isFinite(value)""", project, f"bins of {x}")
+    low, high = (edges.iloc[0]["low"], edges.iloc[0]["high"]) if len(edges) else (None, None)
     if low is None or high is None or not high > low:
         return None
     width = (float(high) - float(low)) / bins
@@ -150,15 +164,15 @@ def _sample(warehouse: Warehouse, entity: str, project: str, fields: dict[str, s
             required: Iterable[str], limit: int, what: str) -> tuple[Any, int]:
     """Up to ``limit`` entities matching ``where`` that have the ``required`` fields, and how many match ``where``.
 
-    Over ``limit`` matches, a hash of the id keeps about ``limit`` of them before the pivot is built,
-    so the cost follows the sample and not the project. The sample is stable across calls.
+    Over ``limit`` matches, a hash of the id keeps about ``limit`` of them before their fields are
+    read, so the cost follows the sample and not the project. The sample is stable across calls.
     """
     total = count_matches(warehouse, entity, project, where)
     modulus = -(-total // limit) if total > limit else 1
-    pivot, _ = _pivot(entity, fields, where, modulus=modulus)
+    rows, _ = _per_entity(entity, fields, where, modulus=modulus)
     present = " AND ".join(f"isNotNull({alias})" for alias in required) or "1"
     frame = _run(warehouse, f"""
-        SELECT * FROM ({pivot}) AS per_entity WHERE {present}
+        SELECT * FROM ({rows}) AS per_entity WHERE {present}
         ORDER BY cityHash64(id) LIMIT {int(limit)}""", project, what)
     return frame, total
 
@@ -173,8 +187,7 @@ def sample_fields(warehouse: Warehouse, project: str, fields: Iterable[str], *, 
     fields = list(dict.fromkeys(f for f in fields if f))
     if not fields:
         raise FilterError("choose at least one field")
-    if entity not in ENTITIES:
-        raise FilterError(f"entity must be model or run, got {entity!r}")
+    _entity(entity)
     if not isinstance(limit, int) or not 0 < limit <= 100_000:
         raise FilterError(f"limit must be 1..100000, got {limit!r}")
     aliases = {f"f{i}": field for i, field in enumerate(fields)}
@@ -195,6 +208,22 @@ def _numeric(frame: Any) -> Any:
     return frame
 
 
+def _owners(warehouse: Warehouse, project: str, ids: list[str]) -> tuple[list[tuple], dict[str, list[str]]]:
+    """Each model's run, and each model's parts (the models whose parent it is), from the current state."""
+    listed = ", ".join(quote(i) for i in ids)
+    owners = warehouse.query(render(f"""
+        SELECT model_id, run_id FROM {{db}}.current_models
+        WHERE project = %(project)s AND model_id IN ({listed}) ORDER BY model_id""", warehouse),
+                             {"project": project}).rows
+    parts: dict[str, list[str]] = {}
+    for part, whole in warehouse.query(render(f"""
+            SELECT model_id, parent_model_id FROM {{db}}.current_models
+            WHERE project = %(project)s AND parent_model_id IN ({listed}) ORDER BY model_id""",
+                                              warehouse), {"project": project}).rows:
+        parts.setdefault(whole, []).append(part)
+    return owners, parts
+
+
 def metric_histories(warehouse: Warehouse, project: str, metric: str, model_ids: Iterable[str],
                      points: int = HISTORY_POINTS) -> Any:
     """A metric's steps for each model, downsampled on the server to at most ``points`` per model.
@@ -208,19 +237,9 @@ def metric_histories(warehouse: Warehouse, project: str, metric: str, model_ids:
         raise FilterError("choose at least one model")
     if len(ids) > 50:
         raise FilterError(f"at most 50 models at once, got {len(ids)}")
-    listed = ", ".join(quote(i) for i in ids)
-    owners = warehouse.query(render(f"""
-        SELECT model_id, argMax(run_id, ver) FROM {{db}}.models
-        WHERE project = %(project)s AND model_id IN ({listed}) GROUP BY model_id""", warehouse),
-                             {"project": project}).rows
+    owners, parts = _owners(warehouse, project, ids)
     if not owners:
         raise FilterError(f"none of these models is in project {project!r}")
-    parts: dict[str, list[str]] = {}
-    for part, whole in warehouse.query(render(f"""
-            SELECT model_id, argMax(parent_model_id, ver) FROM {{db}}.models
-            WHERE project = %(project)s AND parent_model_id IN ({listed}) GROUP BY model_id ORDER BY model_id""",
-                                              warehouse), {"project": project}).rows:
-        parts.setdefault(whole, []).append(part)
     runs = ", ".join(quote(r) for r in sorted({run for _, run in owners}))
     sql = f"""
         SELECT run_id, model_id, intDiv(step, bucket) AS b, min(step) AS first_step, avg(value) AS mean_value
