@@ -31,7 +31,7 @@ from modeldb.warehouse.base import Warehouse, quote
 
 JUMP = 1 << 20
 NAN = float("nan")
-CAPACITY = 50_000  # runs (and as many models) kept in memory per worker; the rest are read back when needed
+CAPACITY = 20_000  # runs (and as many models) kept in memory per worker; the rest are read back when needed
 _LOAD_CHUNK = 2_000
 
 

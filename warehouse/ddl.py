@@ -103,15 +103,6 @@ def tables() -> dict[str, dict]:
         docs = dict(_TABLE_DOC.findall(text))
         for name in _DROP.findall(text):
             out.pop(name, None)
-        for name, select, source in _VIEW.findall(text):  # a view: the columns it selects, typed by its table
-            typed = {c: (t, m) for c, t, m in out.get(source, {}).get("columns", [])}
-            cols = []
-            for expression in _top_level(select):
-                col = expression.split(" AS ")[-1].strip()
-                typ, meaning = typed.get(col, (expression.split("'")[1] if "CAST(" in expression else "", ""))
-                cols.append((col, typ, column_docs.get(f"{name}.{col}") or meaning))
-            if len(cols) > len(out.get(name, {}).get("columns", [])):  # the Map variant, where there are two
-                out[name] = {"doc": docs.get(name, ""), "columns": cols, "view": True}
         for name, body in _CREATE.findall(text):
             if name in transient:
                 continue
@@ -123,6 +114,15 @@ def tables() -> dict[str, dict]:
                     meaning = column_docs.get(f"{name}.{col}") or column_docs.get(col, "")
                     cols.append((col, typ.strip(), meaning))
             out[name] = {"doc": docs.get(name, ""), "columns": cols}
+        for name, select, source in _VIEW.findall(text):  # a view: the columns it selects, typed by its table
+            typed = {c: (t, m) for c, t, m in out.get(source, {}).get("columns", [])}
+            cols = []
+            for expression in _top_level(select):
+                col = expression.split(" AS ")[-1].strip()
+                typ, meaning = typed.get(col, (expression.split("'")[1] if "CAST(" in expression else "", ""))
+                cols.append((col, typ, column_docs.get(f"{name}.{col}") or meaning or column_docs.get(col, "")))
+            if len(cols) > len(out.get(name, {}).get("columns", [])):  # the Map variant, where there are two
+                out[name] = {"doc": docs.get(name, ""), "columns": cols, "view": True}
     return out
 
 

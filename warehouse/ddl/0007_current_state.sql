@@ -197,6 +197,10 @@ DROP TABLE IF EXISTS {db}.run_summary;
 DROP TABLE IF EXISTS {db}.model_summary;
 
 -- The views to read. FINAL: the newest row of each run or model, merged or not yet.
+-- @column params: (backends with Map) each param's latest value as text, params['penalty']; '' when missing
+-- @column params_num: (backends with Map) each param's latest value as a number, NaN when not numeric; 0 when missing
+-- @column metrics: (backends with Map) each metric's latest value, metrics['accuracy_score']; 0 when missing, test with mapContains
+-- @column current_runs.tags: (backends with Map) each tag's latest value; '' when missing
 -- @table current_runs: one row per run, its latest state (run_state, newest version only); with Map: params, params_num, metrics, tags
 -- @when maps
 CREATE VIEW IF NOT EXISTS {db}.current_runs AS
