@@ -35,7 +35,7 @@ RUNS = NamedQuery("runs", "The runs of a project with name, status, parent and d
 SELECT run_id, name, experiment, status, parent_run_id, round(duration_ms, 1) AS duration_ms,
        length(param_keys) AS params, length(metric_keys) AS metrics
 FROM {db}.current_runs
-WHERE project = %(project)s AND started_ts > 0
+WHERE project = %(project)s  -- a run whose start has not arrived yet shows too, unnamed
 ORDER BY started_ts, run_id
 """)
 
