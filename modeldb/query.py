@@ -17,7 +17,7 @@ _warehouse: Any = None
 
 __all__ = ["projects", "project_metrics", "runs", "models", "run_params", "best_runs", "best_models", "metric_history",
            "param_vs_metric", "param_vs_metric_agg", "models_using_column", "models_on_dataset", "best_on_slice", "compare_models",
-           "version_tree", "NAMES"]
+           "version_tree", "column_use", "search_candidates", "search_scores", "NAMES"]
 
 
 def _open() -> tuple[Any, str]:
@@ -145,6 +145,24 @@ def version_tree(run_id: str, project: str | None = None) -> Any:
     """The run's version tree: its root and every branch, with depth."""
     warehouse, project = _project(project)
     return Q.version_tree(warehouse, project, run_id)
+
+
+def column_use(column: str, project: str | None = None) -> Any:
+    """Every model whose training data had ``column`` or that used it: in_frame, used, direct, opaque, paths."""
+    warehouse, project = _project(project)
+    return Q.COLUMN_USE.frame(warehouse, project=project, column=column)
+
+
+def search_candidates(run_id: str = "", project: str | None = None) -> Any:
+    """Every candidate of every search (or one run's): params, ranking score, rank, winner, halving's iteration."""
+    warehouse, project = _project(project)
+    return Q.SEARCH_CANDIDATES.frame(warehouse, project=project, run_id=run_id)
+
+
+def search_scores(run_id: str = "", project: str | None = None) -> Any:
+    """Every candidate's every scorer and split (test, train): mean, std, rank and fold scores."""
+    warehouse, project = _project(project)
+    return Q.SEARCH_SCORES.frame(warehouse, project=project, run_id=run_id)
 
 
 NAMES = {name: globals()[name] for name in __all__ if name != "NAMES"}

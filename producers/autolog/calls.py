@@ -27,6 +27,14 @@ class Call:
 
 @dataclass
 class ModelInfo:
-    """A fitted model the tracker has seen: its id, and what it was fitted on (the framework's frame info)."""
+    """A fitted model the tracker has seen: its id, and what it was fitted on (the framework's frame info).
+
+    parts: a composite's fitted parts with their model ids; state: the parts' model ids (theirs
+    too, nested) when this model's snapshot was taken. A part refitted since (a shared estimator,
+    ``warm_start``, a refit in place) changes the composite's state, which its snapshot then does
+    not reproduce.
+    """
     model_id: str
     features: Any
+    parts: tuple = ()
+    state: tuple = ()

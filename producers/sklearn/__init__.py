@@ -16,7 +16,7 @@ import sys
 from typing import Any, Iterable
 
 from modeldb.core.exceptions import TrackingError
-from modeldb.producers.autolog import lifecycle as autolog_base
+from modeldb.producers.autolog import hygiene, lifecycle as autolog_base
 from modeldb.producers.sklearn import tracker as T
 from modeldb.producers.sklearn.patching import Patches
 from modeldb.producers.sklearn.calls import Options
@@ -56,13 +56,14 @@ def autolog(*, experiment: str | None = None, log_models: bool = True,
     caller = sys._getframe(1).f_globals
 
     def patch(patches: Patches | None) -> Patches:
-        if patches is None:
-            patches = Patches()
-            patches.patch_loaded_estimators()
-            patches.hook_new_classes()
-            patches.patch_functions(caller)
-        else:
-            patches.rebind(caller)
+        with hygiene.preserved():  # importing scikit-learn's submodules consumes the user's `random`
+            if patches is None:
+                patches = Patches()
+                patches.patch_loaded_estimators()
+                patches.hook_new_classes()
+                patches.patch_functions(caller)
+            else:
+                patches.rebind(caller)
         return patches
 
     T.SWITCH.turn_on(options, T.Tracker, patch)

@@ -5,8 +5,9 @@ A ``predict`` output is remembered (by identity, while it is alive). When a
 against that model and evaluation dataframe, and the first such call also
 logs the prediction rows: key, prediction, true label and the values of the
 slice columns (``slice_columns``, or by default the evaluation data's
-categorical columns with at most 50 values; at most 20), up to
-``max_prediction_rows`` rows per predict, in events of about 256 KiB.
+categorical columns with at most 50 values, then its numeric columns; at most
+20 columns), up to ``max_prediction_rows`` rows per predict, in events of about
+256 KiB. Numbers are kept as their text (``1035.0``), missing values as ''.
 """
 from __future__ import annotations
 
@@ -34,13 +35,24 @@ def remember_prediction(tracker: Any, model_id: str, x_info: DataInfo | None, me
     tracker.predictions.put(result, Prediction(model_id, x_info, method, n_rows_of(result), head, slices))
 
 
+def remember_labels(tracker: Any, model_id: str, x_info: DataInfo | None, est: Any) -> None:
+    """A fitted clusterer's ``labels_`` score like its predictions: ``silhouette_score(X, km.labels_)``."""
+    labels = getattr(est, "labels_", None)
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and tracker.predictions.get(labels) is None:
+        tracker.predictions.put(labels, Prediction(model_id, x_info, "labels_", labels.shape[0], None, {}))
+
+
 def _slice_columns(tracker: Any, x: Any, x_info: DataInfo | None) -> dict[str, Any]:
     """name -> values (first ``max_prediction_rows``) of the columns that define slices."""
     if kind_of(x) != "frame":
         return {}
     wanted = tracker.options.slice_columns
     by_name = {str(c): c for c in x.columns}
-    names = [n for n in (wanted if wanted is not None else (x_info.categorical if x_info else [])) if n in by_name]
+    if wanted is None:  # categorical columns first, then numeric ones (age > 60), in frame order
+        categorical = list(x_info.categorical) if x_info else []
+        wanted = categorical + [str(c) for c, t in zip(x.columns, x.dtypes)
+                                if getattr(t, "kind", "") in "iuf" and str(c) not in categorical]
+    names = [n for n in wanted if n in by_name]
     limit = tracker.options.max_prediction_rows
     return {n: np.array(x[by_name[n]].to_numpy()[:limit]) for n in names[:MAX_SLICE_COLUMNS]}
 
@@ -57,10 +69,20 @@ def find_prediction(tracker: Any, value: Any) -> Any:
     return None
 
 
-def log_score(run: Any, model_id: str, x_info: DataInfo | None, result: Any) -> None:
+def log_score(tracker: Any, run: Any, model_id: str, x_info: DataInfo | None, result: Any) -> None:
     if isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
-        run.log_metric("score", float(result), model_id=model_id,
-                       dataframe_id=x_info.dataframe_id if x_info else None)
+        log_metric(tracker, run, "score", float(result), model_id, x_info.dataframe_id if x_info else None)
+
+
+def log_metric(tracker: Any, run: Any, name: str, value: float, model_id: str | None,
+               dataframe_id: str | None) -> None:
+    """A metric of ``model_id``; marked ``model_changed`` when that model changed after its snapshot
+    and could not be snapshotted again (``snapshots``)."""
+    if model_id is None or model_id not in tracker.changed_models:
+        run.log_metric(name, value, model_id=model_id, dataframe_id=dataframe_id)
+        return
+    run.emit_action("MetricLogged", {"name": name, "value": value, "step": 0, "model_id": model_id,
+                                     "dataframe_id": dataframe_id, "slice": "", "model_changed": True})
 
 
 def metric_name(fn: Callable, kwargs: dict) -> str:
@@ -86,7 +108,7 @@ def on_metric(tracker: Any, fn: Callable, signature: inspect.Signature, args: tu
     run = tracker.run()
     model_id = prediction.model_id if prediction else None
     dataframe_id = prediction.data.dataframe_id if prediction and prediction.data else None
-    run.log_metric(metric_name(fn, kwargs), float(value), model_id=model_id, dataframe_id=dataframe_id)
+    log_metric(tracker, run, metric_name(fn, kwargs), float(value), model_id, dataframe_id)
     if prediction is not None and not prediction.linked and y_true is not None \
             and prediction.method in ("predict", "fit_predict"):
         prediction.linked = True
@@ -113,7 +135,7 @@ def _emit_rows(run: Any, model_id: str, dataframe_id: str, keys: np.ndarray, pre
     key_text = [str(k) for k in _plain(keys)]
     pred_text, pred_num = _texts(predicted), _numbers(predicted)
     label_text, label_num = _texts(labels), _numbers(labels)
-    slice_text = {name: [str(v) for v in _plain(values)] for name, values in slices.items()}
+    slice_text = {name: _slice_texts(values) for name, values in slices.items()}
     limit = len(key_text)
     per_event = max(50, EVENT_BYTES // (64 + 32 * len(slice_text)))  # rough bytes per encoded row
     for start in range(0, limit, per_event):
@@ -123,6 +145,17 @@ def _emit_rows(run: Any, model_id: str, dataframe_id: str, keys: np.ndarray, pre
                          "label": label_text[i], "label_num": label_num[i],
                          "slice_values": {name: values[i] for name, values in slice_text.items()}})
         run.emit_action("PredictionsLogged", {"model_id": model_id, "dataframe_id": dataframe_id, "rows": rows})
+
+
+def _slice_texts(values: np.ndarray) -> list[str]:
+    """Slice values as text; a number as a number (``1035.0``), a missing value (NaN, None) as ''."""
+    out = []
+    for v in _plain(values):
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            out.append("")
+        else:
+            out.append(str(v))
+    return out
 
 
 def _plain(values: Any) -> list[Any]:

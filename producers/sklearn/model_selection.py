@@ -6,6 +6,7 @@ from typing import Any, Callable
 import numpy as np
 
 from modeldb.core.events import uuid7
+from modeldb.producers.autolog.bounds import MAX_EVENT_BYTES, size
 from modeldb.producers.autolog.params import param_record
 from modeldb.producers.sklearn.calls import Call, ModelInfo, emit_operator
 from modeldb.producers.sklearn.data import DataInfo, n_rows_of
@@ -89,24 +90,24 @@ def _folds(name: str, result: Any) -> list[dict[str, Any]]:
 
 
 def after_fit(tracker: Any, run: Any, est: Any, call: Any, x_info: DataInfo | None) -> None:
-    """A fitted search: every candidate with params and scores, and the best model stored on its own."""
+    """A fitted search: every candidate with params and every scorer's scores, and the best model stored on its own."""
     results = getattr(est, "cv_results_", None)
     if not isinstance(results, dict) or "params" not in results:
         return
     refit = getattr(est, "refit", True)
-    metric = refit if isinstance(refit, str) else "score"
-    mean = results.get(f"mean_test_{metric}")
-    std = results.get(f"std_test_{metric}")
-    rank = results.get(f"rank_test_{metric}")
-    split_keys = sorted((k for k in results if k.startswith("split") and k.endswith(f"_test_{metric}")),
-                        key=lambda k: int(k[5:].split("_", 1)[0]))
+    scorers = scorer_names(results, getattr(est, "scoring", None))
+    metric = refit if isinstance(refit, str) and refit in scorers else (scorers[0] if scorers else "score")
     candidates = []
     for i, candidate in enumerate(results["params"]):
+        scores = candidate_scores(results, scorers, i)
+        primary = next((s for s in scores if s["name"] == metric and s["split"] == "test"), None)
         candidates.append({
             "index": i, "params": [param_record(str(k), v) for k, v in sorted(candidate.items())],
-            "mean_score": _float(mean, i), "std_score": _float(std, i),
-            "rank": int(rank[i]) if rank is not None else None,
-            "fold_scores": [v for v in (_float(results[k], i) for k in split_keys) if v is not None],
+            "mean_score": primary["mean"] if primary else None, "std_score": primary["std"] if primary else None,
+            "rank": primary["rank"] if primary else None,
+            "fold_scores": [v for v in primary["folds"] if not np.isnan(v)] if primary else [],
+            "scores": scores, "iteration": _int(results.get("iter"), i),
+            "n_resources": _int(results.get("n_resources"), i),
         })
     best_index = getattr(est, "best_index_", None)
     best_model_id = None
@@ -120,16 +121,69 @@ def after_fit(tracker: Any, run: Any, est: Any, call: Any, x_info: DataInfo | No
                       duration_ms=float(getattr(est, "refit_time_", 0.0) or 0.0) * 1000)
         tracker.store_model(run, best, best_model_id, refit_action, x_info, call.model_id, part_of=call.model_id)
         call.parts.append((best, best_model_id))
+    _fit_in_event(candidates)
     scoring = getattr(est, "scoring", None)
     run.emit_action("SearchCompleted", {
         "operator_class": type(est).__name__, "scoring": scoring if isinstance(scoring, str) else metric,
         "candidates": candidates, "best_index": int(best_index) if isinstance(best_index, (int, np.integer)) else None,
-        "best_model_id": best_model_id,
+        "best_model_id": best_model_id, "refit": refit_text(refit),
     })
     best_score = getattr(est, "best_score_", None)
     if best_score is not None and best_model_id is not None:
         run.log_metric("best_score", float(best_score), model_id=best_model_id,
                        dataframe_id=x_info.dataframe_id if x_info else None)
+
+
+def _fit_in_event(candidates: list[dict[str, Any]]) -> None:
+    """Keep a huge search's event under the size limit: drop every scorer's fold scores, then train scores.
+
+    The ranking scorer's ``mean_score``, ``std_score``, ``rank`` and ``fold_scores``, and every
+    scorer's test mean, std and rank, always stay.
+    """
+    if size(candidates) <= MAX_EVENT_BYTES:
+        return
+    for candidate in candidates:
+        for score in candidate["scores"]:
+            score["folds"] = []
+    if size(candidates) > MAX_EVENT_BYTES:
+        for candidate in candidates:
+            candidate["scores"] = [s for s in candidate["scores"] if s["split"] == "test"]
+
+
+def scorer_names(results: dict, scoring: Any) -> list[str]:
+    """The scorers a search computed, in the user's order (``scoring={...}`` or a list), else sorted."""
+    found = {k[len("mean_test_"):] for k in results if k.startswith("mean_test_")}
+    given = list(scoring) if isinstance(scoring, (dict, list, tuple)) else []
+    return [n for n in given if n in found] + sorted(found - set(given))
+
+
+def candidate_scores(results: dict, scorers: list[str], i: int) -> list[dict[str, Any]]:
+    """Candidate ``i``'s mean, std, rank and per-fold scores for each scorer, test then train (when computed)."""
+    out = []
+    for split in ("test", "train"):
+        for name in scorers:
+            if f"mean_{split}_{name}" not in results:
+                continue
+            prefix, suffix = "split", f"_{split}_{name}"
+            fold_keys = sorted((k for k in results if k.startswith(prefix) and k.endswith(suffix)
+                                and k[len(prefix):-len(suffix)].isdigit()), key=lambda k: int(k[len(prefix):-len(suffix)]))
+            folds = [_float(results[k], i) for k in fold_keys]
+            out.append({"name": name, "split": split, "mean": _float(results[f"mean_{split}_{name}"], i),
+                        "std": _float(results.get(f"std_{split}_{name}"), i),
+                        "rank": _int(results.get(f"rank_{split}_{name}"), i),
+                        "folds": [float("nan") if v is None else v for v in folds]})
+    return out
+
+
+def refit_text(refit: Any) -> str:
+    if isinstance(refit, (bool, str)):
+        return str(refit)
+    return f"callable:{getattr(refit, '__qualname__', type(refit).__name__)}" if callable(refit) else repr(refit)
+
+
+def _int(values: Any, i: int) -> int | None:
+    value = _float(values, i)
+    return None if value is None else int(value)
 
 
 def _float(values: Any, i: int) -> float | None:

@@ -6,6 +6,10 @@
   ``__init_subclass__`` patches each new class once it is complete. Methods
   behind ``available_if`` keep their descriptor (so ``hasattr`` still answers
   as before); only the function inside is wrapped.
+* Nothing is imported early: a module that is not loaded yet is patched when
+  the user's code imports it (``autolog.imports``), so tracking never moves an
+  import, and its side effects (scikit-learn's imports draw from ``random``), to
+  another moment.
 * Functions (``train_test_split``, ``cross_val_score``, ``cross_validate``
   and the ``sklearn.metrics`` scoring functions) are wrapped *inside* their
   parameter-validation decorator: the decorator's reference to the real
@@ -25,21 +29,19 @@ be removed (a class wrapped again by someone else) costs one check.
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 import threading
 from typing import Any, Callable
 
-from modeldb.producers.autolog import safety
+from modeldb.producers.autolog import imports, safety
 from modeldb.producers.sklearn import evaluation, model_selection, tracker as T
 
 METHODS = ("fit", "fit_transform", "transform", "predict", "predict_proba", "predict_log_proba",
-           "decision_function", "score", "fit_predict")
-EAGER_MODULES = ("sklearn.pipeline", "sklearn.compose", "sklearn.model_selection", "sklearn.metrics")
-OPTIONAL_MODULES = ("sklearn.model_selection._search_successive_halving",)
-SPLIT_FUNCTIONS = {"train_test_split": "sklearn.model_selection"}
-CV_FUNCTIONS = {"cross_val_score": "sklearn.model_selection", "cross_validate": "sklearn.model_selection"}
-METRIC_EXCLUDED = {"silhouette_score", "calinski_harabasz_score", "davies_bouldin_score", "consensus_score"}
+           "decision_function", "score", "fit_predict", "partial_fit")
+FUNCTION_MODULES = ("sklearn.model_selection", "sklearn.metrics")  # patched when loaded (``imports``)
+SPLIT_FUNCTIONS = ("train_test_split",)  # in sklearn.model_selection
+CV_FUNCTIONS = ("cross_val_score", "cross_validate")
+METRIC_EXCLUDED = {"consensus_score"}  # compares two biclusterings, not a model's output with data
 
 
 WRAPPER_MODULES = ("sklearn.utils._set_output", "sklearn.utils._param_validation")
@@ -119,6 +121,7 @@ class Patches:
         self._wrappers: dict[int, Callable] = {}  # id(original function) -> wrapper
         self._lock = threading.RLock()
         self._hook_depth = threading.local()
+        self._watcher = imports.Watcher()
 
     # -- methods ---------------------------------------------------------------
     def patch_class(self, cls: type) -> None:
@@ -145,15 +148,8 @@ class Patches:
             self._methods.append((owner, name, entry, original))
 
     def patch_loaded_estimators(self) -> None:
-        from sklearn.base import BaseEstimator
+        from sklearn.base import BaseEstimator  # imports no estimator module, and so draws nothing from random
 
-        for module in EAGER_MODULES:
-            importlib.import_module(module)
-        for module in OPTIONAL_MODULES:
-            try:
-                importlib.import_module(module)
-            except ImportError:
-                pass
         seen: set[type] = set()
         todo = [BaseEstimator]
         while todo:
@@ -200,17 +196,35 @@ class Patches:
 
     # -- functions -------------------------------------------------------------
     def patch_functions(self, caller_globals: dict | None) -> None:
-        import sklearn.metrics
+        """Patch the functions of ``FUNCTION_MODULES`` now if loaded, else when the user's code imports them."""
+        for module in FUNCTION_MODULES:
+            self._watcher.after_import(module, self._patch_module)
+        if caller_globals is not None:
+            self.rebind(caller_globals)
 
+    def _patch_module(self, module: Any) -> None:
+        try:
+            self._patch_functions_of(module)
+        except Exception as exc:  # noqa: BLE001 - the user's import goes on; these functions go untracked
+            tracker = T.SWITCH._current
+            if tracker is not None:
+                safety.tracker_error(tracker, f"patching {module.__name__}", exc)
+
+    def _patch_functions_of(self, module: Any) -> None:
         targets: list[tuple[dict, str, Callable[[Callable], Callable]]] = []
-        for name, module in SPLIT_FUNCTIONS.items():
-            targets.append((vars(importlib.import_module(module)), name, _split_wrapper))
-        for name, module in CV_FUNCTIONS.items():
-            targets.append((vars(importlib.import_module(module)), name, functools.partial(_cv_wrapper, name)))
-        for name in getattr(sklearn.metrics, "__all__", ()):
-            fn = getattr(sklearn.metrics, name, None)
-            if inspect.isfunction(fn) and name not in METRIC_EXCLUDED and name.endswith(("_score", "_error", "_loss")):
-                targets.append((vars(sklearn.metrics), name, _metric_wrapper))
+        if module.__name__ == "sklearn.model_selection":
+            targets += [(vars(module), name, _split_wrapper) for name in SPLIT_FUNCTIONS]
+            targets += [(vars(module), name, functools.partial(_cv_wrapper, name)) for name in CV_FUNCTIONS]
+        else:
+            for name in getattr(module, "__all__", ()):
+                fn = getattr(module, name, None)
+                if inspect.isfunction(fn) and name not in METRIC_EXCLUDED and name.endswith(("_score", "_error",
+                                                                                             "_loss")):
+                    targets.append((vars(module), name, _metric_wrapper))
+        with self._lock:
+            self._wrap(targets)
+
+    def _wrap(self, targets: list[tuple[dict, str, Callable[[Callable], Callable]]]) -> None:
         for namespace, name, make in targets:
             public = namespace[name]
             if hasattr(public, "__modeldb_original__") or self._wrap_inside(public, make):
@@ -218,8 +232,6 @@ class Patches:
             wrapper = make(public)
             self._wrappers[id(public)] = wrapper
             self._replace(namespace, name, public, wrapper)
-        if caller_globals is not None:
-            self.rebind(caller_globals)
 
     def _wrap_inside(self, public: Callable, make: Callable[[Callable], Callable]) -> bool:
         """Point a decorator's closure reference to the real function at a wrapper of it."""
@@ -253,6 +265,7 @@ class Patches:
 
     # -- undo ------------------------------------------------------------------
     def undo(self) -> None:
+        self._watcher.close()
         with self._lock:
             for owner, name, descriptor, original in reversed(self._methods):
                 if descriptor is not None:

@@ -28,7 +28,7 @@ from modeldb.producers.autolog import lineage, safety
 from modeldb.producers.autolog.bounds import bounded
 from modeldb.producers.autolog.lifecycle import Switch, TrackerBase
 from modeldb.producers.autolog.registry import Registry
-from modeldb.producers.sklearn import evaluation, model_selection, params
+from modeldb.producers.sklearn import evaluation, model_selection, params, snapshots, usage
 from modeldb.producers.sklearn import lineage as names
 from modeldb.producers.sklearn.calls import Call, ModelInfo, Options, emit_operator
 from modeldb.producers.sklearn.data import DataInfo, kind_of, n_rows_of
@@ -59,6 +59,7 @@ class Tracker(TrackerBase):
         self.models = Registry()
         self.predictions = Registry()
         self._store: ArtifactStore | None = None
+        self.changed_models: set[str] = set()  # changed since their snapshot, which could not be renewed
 
     # -- state -----------------------------------------------------------------
     def busy(self) -> bool:
@@ -94,6 +95,10 @@ class Tracker(TrackerBase):
         parent = stack[-1] if stack else None
         if parent is not None and not parent.allows(est):
             return original(est, *args, **kwargs)
+        if method == "partial_fit":  # not an action (it runs in loops); the model's state changes in place
+            result = original(est, *args, **kwargs)
+            snapshots.changed_in_place(self.models, est)
+            return result
         pending = self._begin(est, method, args, kwargs, parent)
         stack.append(pending.call)
         try:
@@ -119,7 +124,7 @@ class Tracker(TrackerBase):
         y = _arg(args, kwargs, 1, ("y", "Y")) if method in WITH_Y else None
         x_info = self.observe(x, run, source="X")
         y_info = self.observe(y, run, source="y")
-        model_id = uuid7() if method in FITS else self.model_id(est)
+        model_id = uuid7() if method in FITS else self.model_id(est, run)
         stage_index = None
         if parent is not None:
             stage_index = _stage_position(parent.obj, est, parent.stages)
@@ -133,12 +138,18 @@ class Tracker(TrackerBase):
         names = ["text"] if isinstance(obj, (list, tuple)) and isinstance(obj[0], str) else None
         return self.observer.observe(obj, run, names=names, **kwargs)
 
-    def model_id(self, est: Any) -> str | None:
-        """The model an estimator's predict/transform/score belongs to; a search answers with its winner."""
+    def model_id(self, est: Any, run: Any = None) -> str | None:
+        """The model an estimator's predict/transform/score belongs to; a search answers with its winner.
+
+        With ``run``: the model's current state, newly snapshotted if a part changed since (``snapshots``).
+        """
         best = getattr(est, "best_estimator_", None) if hasattr(est, "cv_results_") else None
+        target = best
         info = self.models.get(best) if best is not None else None
         if info is None:
-            info = self.models.get(est)
+            target, info = est, self.models.get(est)
+        if info is not None and run is not None:
+            info = snapshots.current(self, run, target, info)
         return info.model_id if info is not None else None
 
     def _finish(self, p: _Pending, est: Any, method: str, args: tuple, kwargs: dict, result: Any) -> None:
@@ -152,7 +163,7 @@ class Tracker(TrackerBase):
         if method in TRANSFORMS and observable:
             width = _width(result)
             output_columns = names.output_names(est, result, input_columns, width)
-            derivation = lineage.derive(input_columns, output_columns)
+            output_columns, derivation = _derivation(est, input_columns, output_columns)
             column_edges = lineage.edges(derivation)
             keys = x_info.keys if x_info and x_info.n_rows == n_rows_of(result) else None
             out_info = self.observer.observe(result, run, keys=keys, names=output_columns,
@@ -174,21 +185,26 @@ class Tracker(TrackerBase):
                       column_edges=column_edges, parent_action_id=p.parent.action_id if p.parent else None,
                       stage_index=p.stage_index, duration_ms=duration_ms)
         if method == "score" and call.model_id is not None:
-            evaluation.log_score(run, call.model_id, x_info, result)
+            evaluation.log_score(self, run, call.model_id, x_info, result)
         if fitted:
-            self.models.put(est, ModelInfo(call.model_id, x_info))
+            info = ModelInfo(call.model_id, x_info)
+            self.models.put(est, info)
             parent_model = p.parent.model_id if p.parent is not None else None
             self.store_model(run, est, call.model_id, call.action_id, x_info, parent_model, part_of=parent_model)
             if p.parent is not None:
                 p.parent.parts.append((est, call.model_id))
             model_selection.after_fit(self, run, est, call, x_info)
             self.link_parts(run, est, call.model_id, call.parts)
+            snapshots.seal(self.models, info, call.parts)
+            evaluation.remember_labels(self, call.model_id, x_info, est)
 
     def store_model(self, run: Any, est: Any, model_id: str, action_id: str | None, x_info: DataInfo | None,
-                    parent_model_id: str | None, part_of: str | None = None) -> None:
+                    parent_model_id: str | None, part_of: str | None = None, training_metrics: bool = True) -> bool:
         """Index a fitted model; pickle it unless it is a part (a stage, a search's winner) of ``part_of``.
 
         A part is stored once, inside its whole: ``link_parts`` records where, when the whole is done.
+        ``training_metrics=False`` (a new snapshot of a changed model, ``snapshots``): index it only if
+        it could be pickled, and log no training metrics again. False when it was not indexed.
         """
         features = list(x_info.columns) if x_info else []
         uri, fmt, size = "", "", -1
@@ -204,19 +220,24 @@ class Tracker(TrackerBase):
                     uri, fmt = store.part_uri(part_of, model_id), PART_FORMAT
             except Exception as exc:  # noqa: BLE001 - an unpicklable model is still indexed
                 self.warn(f"storing {type(est).__name__}", exc)
+                if not training_metrics:
+                    return False
         run.emit_action("ModelStored", bounded("ModelStored", {
             "model_id": model_id, "operator_class": type(est).__name__, "uri": uri, "format": fmt,
             "size_bytes": size, "train_dataframe_id": x_info.dataframe_id if x_info else None,
             "feature_names": features[:lineage.MAX_EDGES], "internals": params.internals(est, features),
             "operator_module": type(est).__module__, "action_id": action_id, "parent_model_id": parent_model_id,
-            "column_lineage": lineage.model_lineage(x_info),
+            "column_lineage": _model_lineage(est, x_info),
         }))
+        if not training_metrics:
+            return True
         for name, value in params.training_scores(est):
             if name != "best_score":  # searches log it against their best model
                 run.log_metric(name, value, model_id=model_id, dataframe_id=x_info.dataframe_id if x_info else None)
         for name, values in params.training_curves(est):
             for step, value in enumerate(values):
                 run.log_metric(name, value, step, model_id=model_id)
+        return True
 
     def link_parts(self, run: Any, whole: Any, whole_id: str, parts: list[tuple[Any, str]]) -> None:
         """Record where each fitted part sits inside its stored whole; pickle any part not found there."""
@@ -248,6 +269,27 @@ def _locate(whole: Any, part: Any) -> list[list[Any]] | None:
             if isinstance(entry, (tuple, list)) and len(entry) >= 2 and entry[1] is part:
                 return [[attr, i]]
     return None
+
+
+def _derivation(est: Any, input_columns: list[str],
+                output_columns: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """The output columns and each one's inputs: followed through a composite's fitted parts (``usage``,
+    which also names the outputs the composite cannot name itself), else by name."""
+    if usage.is_composite(est):
+        followed = usage.transform(est, usage.columns(input_columns), len(output_columns))
+        if followed is not None and len(followed) == len(output_columns):
+            stem = type(est).__name__.lower()
+            if output_columns == [f"{stem}{i}" for i in range(len(output_columns))] \
+                    and len({name for name, _, _ in followed}) == len(followed):
+                output_columns = [name for name, _, _ in followed]
+            return output_columns, {name: sorted(sources) for name, (_, sources, _) in zip(output_columns, followed)}
+    return output_columns, lineage.derive(input_columns, output_columns)
+
+
+def _model_lineage(est: Any, x_info: DataInfo | None) -> list[dict[str, str]]:
+    """A model's (source column → feature) edges: a composite's only for the columns it uses."""
+    used = usage.model_lineage(est, x_info)
+    return used if used is not None else lineage.model_lineage(x_info)
 
 
 def _arg(args: tuple, kwargs: dict, position: int, names: tuple[str, ...]) -> Any:

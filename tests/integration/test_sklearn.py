@@ -21,7 +21,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import modeldb
 import modeldb.sklearn
-from modeldb.core.exceptions import WarehouseError
+from modeldb.warehouse.queries.slices import SliceError
 from modeldb.warehouse import queries
 from tests.integration.conftest import TRACKED_PATHS, autologged, project_sql
 
@@ -106,7 +106,7 @@ def test_column_transformer_pipeline_on_mixed_pandas_data(sk):
     assert us.model_id.tolist() == [pipe_id] and us.rows[0] == us_rows.sum()
     assert us.accuracy[0] == pytest.approx((predictions[us_rows] == y_test.to_numpy()[us_rows]).mean())
 
-    with pytest.raises(WarehouseError, match="slice columns of project .*: country, plan"):
+    with pytest.raises(SliceError, match="slice columns of this project: age, country, income, plan"):
         queries.best_on_slice(sk.warehouse, sk.project, "region = 'EU'")
 
     source = sql(sk, """SELECT fingerprint FROM {db}.dataframes WHERE project = %(p)s AND n_rows = 800

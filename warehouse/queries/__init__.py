@@ -28,14 +28,16 @@ from modeldb.warehouse.queries.runs import (BEST_RUNS, METRIC_HISTORY, PARAM_VS_
 from modeldb.warehouse.queries.runs import QUERIES as _RUN_QUERIES
 from modeldb.warehouse.queries.filters import FilterError
 from modeldb.warehouse.queries.entities import count_matches, param_vs_metric_agg, search_models, search_runs
-from modeldb.warehouse.queries.search import version_tree
-from modeldb.warehouse.queries.slices import best_on_slice, slice_columns
+from modeldb.warehouse.queries.search import COLUMN_USE, SEARCH_CANDIDATES, SEARCH_SCORES, version_tree
+from modeldb.warehouse.queries.slices import SliceError, best_on_slice, slice_columns
 
-ALL: dict[str, NamedQuery] = {q.name: q for q in (*_RUN_QUERIES, MODELS, BEST_MODELS, MODELS_USING_COLUMN)}
+ALL: dict[str, NamedQuery] = {q.name: q for q in (*_RUN_QUERIES, MODELS, BEST_MODELS, MODELS_USING_COLUMN, COLUMN_USE,
+                                                  SEARCH_CANDIDATES, SEARCH_SCORES)}
 
 __all__ = ["ALL", "NamedQuery", "PROJECTS", "PROJECT_METRICS", "RUNS", "param_vs_metric_agg", "RUN_PARAMS", "BEST_RUNS", "METRIC_HISTORY", "PARAM_VS_METRIC",
            "MODELS", "BEST_MODELS", "MODELS_USING_COLUMN", "best_models", "best_on_slice", "slice_columns",
            "models_on_dataset", "compare_models", "search_runs", "search_models", "version_tree", "FilterError",
            "PROJECT_ACTIVITY", "PROJECT_BEST", "count_matches", "chart_data", "metric_histories", "model_keys",
            "run_actions", "model_actions", "dataframes", "sample_trace", "align", "run_sql", "schema_table",
-           "sample_fields", "models_using_column_page"]
+           "sample_fields", "models_using_column_page", "COLUMN_USE", "SEARCH_CANDIDATES", "SEARCH_SCORES",
+           "SliceError"]

@@ -1,132 +1,12 @@
-"""Runs and models of a project with any filter, chosen columns, sorting and pagination; the version tree.
-
-Filters and sort keys use the language of ``filters`` (``params.C > 0.1 OR tags.team = 'risk'``).
-Both searches read one summary table grouped by entity, touching only the keys they need, so
-they never join params × tags × metrics.
-"""
+"""A run's version tree; the candidates of hyperparameter searches with every scorer; how each model
+used a column. (Searching runs and models with filters is ``entities.py``.)"""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
-from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse, quote
-from modeldb.warehouse.queries.base import render
-from modeldb.warehouse.queries.filters import (NUMERIC_ATTRIBUTES, Compiled, FilterError, compile_expression,
-                                               compile_order)
-
-MAX_LIMIT = 1_000_000
-ENTITIES = {
-    "run": ("run_summary", "run_id", ("name", "status", "parent_run_id", "started_ts", "duration_ms")),
-    "model": ("model_summary", "model_id", ("operator_class", "parent_model_id", "train_dataframe_id", "size_bytes",
-                                            "created_ts")),
-}
-
-
-ANCHOR = {"run": "name", "model": "operator_class"}  # an attribute every run / model has
-TWO_PHASE_MAX = 1000
-USER_ERRORS = (36, 43, 46, 47, 62, 386)  # syntax, types, unknown names: the user's expression, not the warehouse
-
-
-def _rows(keys: set[tuple[str, str]]) -> str:
-    """A WHERE clause reading only these (kind, key) rows: the summaries are sorted by key, so it is an index range."""
-    by_kind: dict[str, set[str]] = {}
-    for kind, key in keys:
-        by_kind.setdefault(kind, set()).add(key)
-    return " OR ".join(f"(kind = {quote(kind)} AND key IN ({', '.join(quote(k) for k in sorted(names))}))"
-                       for kind, names in sorted(by_kind.items()))
-
-
-def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_by: str, columns: Iterable[str],
-            limit: int, offset: int) -> Any:
-    """Pages of at most 1,000 are found in two steps: which ids (reading only the keys the filter and sort
-    use), then their attributes and columns (reading only those ids). Bigger pages take one step."""
-    table, id_column, attributes = ENTITIES[entity]
-    if not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
-        raise FilterError(f"limit must be 1..{MAX_LIMIT}, got {limit!r}")
-    if not isinstance(offset, int) or offset < 0:
-        raise FilterError(f"offset must be a non-negative integer, got {offset!r}")
-    columns = list(columns)
-    selected: list[tuple[str, Compiled]] = [(c, compile_expression(c, entity, display=True)) for c in columns]
-    condition = compile_expression(where, entity) if where and where.strip() else Compiled("1")
-    order = compile_order(order_by, entity) if order_by and order_by.strip() else Compiled("")
-    anchor = (entity, ANCHOR[entity])
-    filter_keys = {anchor} | condition.keys | order.keys
-    display_keys = {(entity, a) for a in attributes} | {k for _, c in selected for k in c.keys}
-    fields = ["any(run_id) AS run_id"] if entity == "model" else []
-    fields.append("anyIf(experiment, experiment != '') AS experiment")
-    for attribute in attributes:
-        value = "value_num" if attribute in NUMERIC_ATTRIBUTES else "value_str"
-        fields.append(f"argMaxIf({value}, ver, kind = {quote(entity)} AND key = {quote(attribute)}) AS {attribute}")
-    fields += [f"{compiled.sql} AS `{name.replace('`', '')}`" for name, compiled in selected]
-    having = f"countIf(kind = {quote(entity)} AND key = {quote(anchor[1])}) > 0 AND ({condition.sql})"
-    ordering = f"{order.sql + ', ' if order.sql else ''}min(ts), {id_column}"
-
-    def run(sql: str, ids: list[str] | None = None, frame: bool = False) -> Any:
-        # The page's ids are a parameter, so the statement is the same for every page of one search.
-        params = {"project": project} if ids is None else {"project": project, "ids": ids}
-        try:
-            if frame:
-                return warehouse.frame(render(sql, warehouse), params)
-            return warehouse.query(render(sql, warehouse), params)
-        except WarehouseError as exc:
-            if exc.code not in USER_ERRORS:
-                raise
-            raise FilterError(f"cannot use where={where!r} order_by={order_by!r} columns={columns!r}: "
-                              f"{_reason(exc)}") from None
-
-    if limit > TWO_PHASE_MAX:
-        return run(f"""
-            SELECT {id_column}, {', '.join(fields)} FROM {{db}}.{table}
-            WHERE project = %(project)s AND ({_rows(filter_keys | display_keys)})
-            GROUP BY {id_column} HAVING {having} ORDER BY {ordering} LIMIT {int(offset)}, {int(limit)}""", frame=True)
-    ids = [row[0] for row in run(f"""
-        SELECT {id_column} FROM {{db}}.{table}
-        WHERE project = %(project)s AND ({_rows(filter_keys)})
-        GROUP BY {id_column} HAVING {having} ORDER BY {ordering} LIMIT {int(offset)}, {int(limit)}""").rows]
-    frame = run(f"""
-        SELECT {id_column}, {', '.join(fields)} FROM {{db}}.{table}
-        WHERE project = %(project)s AND {id_column} IN (SELECT arrayJoin(%(ids)s))
-          AND ({_rows(display_keys)})
-        GROUP BY {id_column}""", ids or [""], frame=True)
-    return frame.set_index(id_column).loc[ids].reset_index() if ids else frame
-
-
-def search_runs(warehouse: Warehouse, project: str, where: str = "", order_by: str = "",
-                columns: Iterable[str] = (), limit: int = 100, offset: int = 0) -> Any:
-    """Runs matching ``where``, with extra ``columns`` (``params.C``, ``metrics.f1``, ``tags.team``)."""
-    return _search(warehouse, "run", project, where, order_by, columns, limit, offset)
-
-
-def search_models(warehouse: Warehouse, project: str, where: str = "", order_by: str = "",
-                  columns: Iterable[str] = (), limit: int = 100, offset: int = 0) -> Any:
-    """Models matching ``where``, with extra ``columns`` (``params.clf__C``, ``metrics.accuracy_score``)."""
-    return _search(warehouse, "model", project, where, order_by, columns, limit, offset)
-
-
-def count_matches(warehouse: Warehouse, entity: str, project: str, where: str = "") -> int:
-    """How many runs or models match ``where``: the total behind a paginated search."""
-    if entity not in ENTITIES:
-        raise FilterError(f"entity must be model or run, got {entity!r}")
-    table, id_column, _ = ENTITIES[entity]
-    condition = compile_expression(where, entity) if where and where.strip() else Compiled("1")
-    anchor = (entity, ANCHOR[entity])
-    try:
-        return int(warehouse.query(render(f"""
-            SELECT count() FROM (
-                SELECT {id_column} FROM {{db}}.{table}
-                WHERE project = %(project)s AND ({_rows({anchor} | condition.keys)})
-                GROUP BY {id_column}
-                HAVING countIf(kind = {quote(entity)} AND key = {quote(anchor[1])}) > 0 AND ({condition.sql}))""",
-                                           warehouse), {"project": project}).scalar() or 0)
-    except WarehouseError as exc:
-        if exc.code not in USER_ERRORS:
-            raise
-        raise FilterError(f"cannot use where={where!r}: {_reason(exc)}") from None
-
-
-def _reason(exc: WarehouseError) -> str:
-    return str(exc).split(" In scope", 1)[0].split("DB::Exception: ", 1)[-1][:200]
-
+from modeldb.warehouse.queries.base import NamedQuery, latest, render
+from modeldb.warehouse.queries.filters import FilterError
 
 def _tree_rows(warehouse: Warehouse, project: str, column: str, ids: list[str]) -> list[tuple]:
     listed = ", ".join(quote(i) for i in ids)
@@ -188,34 +68,68 @@ def version_tree(warehouse: Warehouse, project: str, run_id: str, max_depth: int
     return pd.DataFrame(out)
 
 
-AGGREGATES = {"mean": "avg", "median": "median", "min": "min", "max": "max", "count": "count", "std": "stddevPop"}
+_CANDIDATES = f"""
+    SELECT action_id, candidate,
+           {latest("run_id", "operator_class", "scoring", "refit", "param_keys", "param_values", "is_best",
+                   "best_model_id", "iteration", "n_resources", "score_names", "score_splits", "score_means",
+                   "score_stds", "score_ranks", "score_folds", indent="           ")}
+    FROM {{db}}.search_candidates
+    WHERE project = %(project)s AND action_id IN (
+        SELECT action_id FROM {{db}}.search_candidates WHERE project = %(project)s AND (%(run_id)s = '' OR run_id = %(run_id)s))
+    GROUP BY action_id, candidate"""
 
+SEARCH_SCORES = NamedQuery(
+    "search_scores",
+    "Every candidate of every search in a project (or one run), one row per scorer and split (test, train): "
+    "mean, std, rank and fold scores; successive halving's iteration and resources (-1 for other searches)", f"""
+SELECT run_id, action_id, operator_class, refit, candidate, param_keys, param_values, iteration, n_resources,
+       is_best, best_model_id, scorer, split, mean, std, rank, folds
+FROM ({_CANDIDATES})
+ARRAY JOIN score_names AS scorer, score_splits AS split, score_means AS mean, score_stds AS std,
+           score_ranks AS rank, score_folds AS folds
+ORDER BY run_id, action_id, candidate, split, scorer
+""", defaults={"run_id": ""})
 
-def param_vs_metric_agg(warehouse: Warehouse, project: str, param: str, metric: str, agg: str = "mean",
-                        entity: str = "model") -> Any:
-    """The paper's "Tableau-like" chart: a metric aggregated per value of a hyperparameter.
+SEARCH_CANDIDATES = NamedQuery(
+    "search_candidates",
+    "Every candidate of every search in a project (or one run): params, its score by the search's ranking scorer, "
+    "rank, winner, and successive halving's iteration and resources", f"""
+SELECT run_id, action_id, operator_class, scoring, refit, candidate, param_keys, param_values, iteration, n_resources,
+       mean_score, std_score, rank, is_best, best_model_id
+FROM (
+    SELECT action_id, candidate,
+           {latest("run_id", "operator_class", "scoring", "refit", "param_keys", "param_values", "iteration",
+                   "n_resources", "mean_score", "std_score", "rank", "is_best", "best_model_id", indent="           ")}
+    FROM {{db}}.search_candidates
+    WHERE project = %(project)s AND action_id IN (
+        SELECT action_id FROM {{db}}.search_candidates WHERE project = %(project)s AND (%(run_id)s = '' OR run_id = %(run_id)s))
+    GROUP BY action_id, candidate
+)
+ORDER BY run_id, action_id, candidate
+""", defaults={"run_id": ""})
 
-    One row per distinct param value (numeric values in numeric order) with the aggregate
-    (mean, median, min, max, count, std) of the metric over every model (or run) that has both.
-    """
-    if agg not in AGGREGATES:
-        raise FilterError(f"agg must be one of {', '.join(AGGREGATES)}, got {agg!r}")
-    if entity not in ENTITIES:
-        raise FilterError(f"entity must be model or run, got {entity!r}")
-    table, id_column, _ = ENTITIES[entity]
-    sql = f"""
-        SELECT param_value, {AGGREGATES[agg]}(metric_value) AS {agg}, count() AS {entity}s
-        FROM (
-            SELECT {id_column},
-                   argMaxIf(value_str, ver, kind = 'param' AND key = %(param)s) AS param_value,
-                   argMaxIf(value_num, ver, kind = 'metric' AND key = %(metric)s) AS metric_value
-            FROM {{db}}.{table}
-            WHERE project = %(project)s
-              AND ((kind = 'param' AND key = %(param)s) OR (kind = 'metric' AND key = %(metric)s))
-            GROUP BY {id_column}
-            HAVING countIf(kind = 'param') > 0 AND countIf(kind = 'metric') > 0 AND isFinite(metric_value)
-        )
-        GROUP BY param_value
-        ORDER BY isNull(toFloat64OrNull(param_value)), toFloat64OrNull(param_value), param_value"""
-    return warehouse.query(render(sql, warehouse), {"project": project, "param": param,
-                                                    "metric": metric}).to_pandas()
+COLUMN_USE = NamedQuery(
+    "column_use",
+    "Every model whose training data had a column, or that used it: used (one of its fitted parts consumes the "
+    "column or a column derived from it), direct (it takes the column itself as a feature), opaque (the use goes "
+    "through an opaque transformer, counted as using all its inputs) and in_frame (the column was in its training "
+    "data); in_frame = 1 and used = 0 is a column that was there but dropped", """
+SELECT model_id, operator_class, run_id, parent_model_id, in_frame, used, direct, opaque, paths
+FROM (
+    SELECT model_id, operator_class, run_id, parent_model_id, has(feature_names, %(column)s) AS in_frame
+    FROM {db}.current_models
+    WHERE project = %(project)s AND size_bytes >= 0
+) AS trained
+ANY LEFT JOIN (
+    SELECT model_id, toUInt8(1) AS used, max(src = dst) AS direct, max(position(path, ' > (opaque ') > 0) AS opaque,
+           groupArray(path) AS paths
+    FROM (
+        SELECT DISTINCT model_id, src, dst, path
+        FROM {db}.lineage
+        WHERE project = %(project)s AND kind = 'model' AND src = %(column)s
+    )
+    GROUP BY model_id
+) AS use USING model_id
+WHERE in_frame = 1 OR used = 1
+ORDER BY used DESC, direct DESC, operator_class, model_id
+""")
