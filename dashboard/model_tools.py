@@ -126,7 +126,7 @@ def best_on_slice(m: Models) -> None:
     st.caption("Slice columns: " + ", ".join(f"`{c}`" for c in columns))
     left, right = st.columns([3, 1])
     predicate = left.text_input("Predicate", value="1", key="slice_predicate",
-                                help="A ClickHouse expression over the slice columns, e.g. country = 'US' AND age > 40")
+                                help="Comparisons of slice columns (=, !=, <, >, IN, BETWEEN, LIKE, IS NULL) joined by AND, OR, NOT, e.g. country = 'US' AND age > 40")
     metric = right.selectbox("Metric", ["accuracy", "error_rate", "rmse", "mae"], key="slice_metric")
     ranked = state.answer(Q.best_on_slice, m.project, predicate or "1", metric)
     if ranked.empty:
