@@ -8,8 +8,6 @@ the backend has Map (chDB); ClickHouse 18.16 runs the rest, including the arrays
 from __future__ import annotations
 
 import math
-import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,15 +21,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import modeldb
 import modeldb.sklearn
 from tests.integration.conftest import TRACKED_PATHS, autologged
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-MAP_SYNTAX = re.compile(r"\b(metrics|params|params_num|tags)\[|mapContains\(")
-
-
-def examples() -> list[str]:
-    blocks = re.findall(r"```sql\n(.*?)```", README.read_text(), re.S)
-    statements = [s.strip() for block in blocks for s in re.split(r";\s*\n", block) if s.strip()]
-    return [s.rstrip(";") for s in statements]
+from tests.unit.test_sandbox_policy import readme_examples, uses_map
 
 
 @pytest.fixture(params=list(TRACKED_PATHS))
@@ -71,11 +61,10 @@ def test_every_readme_example_runs_and_the_current_state_answers_match(churn):
     wh = churn.warehouse
     answers = {}
     ran = 0
-    for sql in examples():
-        if MAP_SYNTAX.search(sql) and not wh.capabilities.maps:
+    for sql in readme_examples(wh.database):
+        if uses_map(sql) and not wh.capabilities.maps:
             continue
-        text = (sql.replace("modeldb.", f"`{wh.database}`.").replace("'customer-churn'", f"'{churn.project}'")
-                .replace("'…'", "''"))
+        text = sql.replace("'customer-churn'", f"'{churn.project}'").replace("'…'", "''")
         answers[sql.split("\n", 1)[0]] = wh.query(text).rows  # through the sandbox, as `modeldb sql` runs it
         ran += 1
     assert ran >= (12 if wh.capabilities.maps else 9), ran

@@ -238,6 +238,14 @@ def readme_examples(database: str) -> list[str]:
     return statements
 
 
+_MAP_SYNTAX = re.compile(r"\b(metrics|params|params_num|tags)\[|mapContains\(")
+
+
+def uses_map(sql: str) -> bool:
+    """An example written with the current-state views' Map columns: it runs where the backend has Map."""
+    return bool(_MAP_SYNTAX.search(sql))
+
+
 def fill(sql: str, database: str, url: str = "http://127.0.0.1:9") -> str:
     return sql.replace("{db}", database).replace("{url}", url)
 
