@@ -13,6 +13,7 @@ import atexit
 import logging
 import sys
 import threading
+import traceback
 from typing import Any, Callable
 
 from modeldb.producers import tracking
@@ -67,9 +68,8 @@ class TrackerBase:
         return run
 
     def _end_at_exit(self) -> None:
-        # An uncaught exception ends a script with sys.last_type set (atexit runs after the traceback).
-        failed = getattr(sys, "last_type", None) is not None
-        self.end_auto_run("FAILED" if failed else "FINISHED", "uncaught exception" if failed else None)
+        error = uncaught_error()
+        self.end_auto_run("FAILED" if error is not None else "FINISHED", error)
 
     def end_auto_run(self, status: str = "FINISHED", error: str | None = None) -> None:
         self.drain()
@@ -77,6 +77,18 @@ class TrackerBase:
         if run is not None and run.status == "RUNNING":
             run.end(status, error)
         atexit.unregister(self._end_at_exit)
+
+
+def uncaught_error() -> str | None:
+    """The text of the exception that ended the script, as ``Run.__exit__`` records it; None if none did.
+
+    An uncaught exception ends a script with ``sys.last_type`` and ``sys.last_value`` set (atexit runs
+    after the traceback is printed)."""
+    kind = getattr(sys, "last_type", None)
+    if kind is None:
+        return None
+    text = "".join(traceback.format_exception_only(kind, getattr(sys, "last_value", None))).strip()
+    return (text or kind.__name__)[:4000]
 
 
 class Switch:

@@ -46,7 +46,7 @@ def autolog(*, experiment: str | None = None, log_models: bool = True, count_row
             column_stats: bool = True, sample_rows: int = 5, key_column: str | None = None,
             slice_columns: Iterable[str] | None = None, max_prediction_rows: int = 100_000,
             log_predictions: bool = True, executor_predictions: bool = True,
-            run_name: str | None = None) -> Autolog:
+            run_name: str | None = None, stop_timeout: float = 120.0) -> Autolog:
     """Start tracking pyspark.ml. Calling it again replaces the options.
 
     experiment: group the automatic run under this experiment (default ``MODELDB_EXPERIMENT``).
@@ -64,6 +64,9 @@ def autolog(*, experiment: str | None = None, log_models: bool = True, count_row
     log_predictions: log the prediction rows behind each evaluator's score, once per model and data.
     executor_predictions: on Kafka, let the executors send the prediction rows themselves.
     run_name: name of the automatic run (default ``<script>-<first stage>-<application id>``).
+    stop_timeout: how many seconds ``spark.stop()`` (and leaving ``with SparkSession…``, and the
+        interpreter's exit) may wait for the tracker's pending Spark work before it goes on; what is
+        still pending then is recorded without Spark, and one warning says what was not stored.
     """
     if experiment is not None and (not isinstance(experiment, str) or not experiment.strip()):
         raise TrackingError(f"experiment must be a non-empty string, got {experiment!r}")
@@ -73,6 +76,9 @@ def autolog(*, experiment: str | None = None, log_models: bool = True, count_row
         raise TrackingError(f"key_column must be a column name, got {key_column!r}")
     if run_name is not None and (not isinstance(run_name, str) or not run_name.strip()):
         raise TrackingError(f"run_name must be a non-empty string, got {run_name!r}")
+    if isinstance(stop_timeout, bool) or not isinstance(stop_timeout, (int, float)) \
+            or not 0 <= stop_timeout < 1e7:
+        raise TrackingError(f"stop_timeout must be a non-negative number of seconds, got {stop_timeout!r}")
     options = Options(
         experiment=experiment, log_models=_check_bool("log_models", log_models),
         count_rows=_check_bool("count_rows", count_rows), column_stats=_check_bool("column_stats", column_stats),
@@ -80,7 +86,8 @@ def autolog(*, experiment: str | None = None, log_models: bool = True, count_row
         slice_columns=tuple(str(c) for c in slice_columns) if slice_columns is not None else None,
         max_prediction_rows=_check_count("max_prediction_rows", max_prediction_rows),
         log_predictions=_check_bool("log_predictions", log_predictions),
-        executor_predictions=_check_bool("executor_predictions", executor_predictions), run_name=run_name)
+        executor_predictions=_check_bool("executor_predictions", executor_predictions), run_name=run_name,
+        stop_timeout=float(stop_timeout))
     try:
         import pyspark  # noqa: F401
     except ImportError:

@@ -1,21 +1,21 @@
 """After a tracked fit, transform or evaluate: the ``OperatorApplied``, the model and the metric.
 
-A whole model is written by Spark ML's writer on the background thread (its
-``ModelStored`` follows); a part (a pipeline stage, a search's best model) points into
-its whole. A transform's output columns get their lineage; an evaluator's score is
-logged against the model whose output it scored, with the prediction rows behind it.
+A fitted model goes to ``storing`` (a whole is written on the background thread; a part's row
+follows its whole's). A fit that raised still records its action. A transform's output columns
+get their lineage; an evaluator's score is logged against the model whose output it scored,
+with the prediction rows behind it.
 """
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from modeldb.producers.autolog import lineage, safety
+from modeldb.producers.autolog import lineage
 from modeldb.producers.autolog.bounds import bounded
 from modeldb.producers.spark import frames, params, search, slices, stages
-from modeldb.producers.spark.calls import SEARCHES, Call, ModelInfo, Output
+from modeldb.producers.spark.calls import SEARCHES, Call, ModelInfo, Output, Part
 from modeldb.producers.spark.frames import FrameInfo
-from modeldb.producers.spark.models import SPARK_FORMAT, SPARK_PART
+from modeldb.producers.spark.storing import annotate
 
 SKIPPED_PARAMS = ("estimatorParamMaps",)
 
@@ -31,22 +31,34 @@ class Actions:
         inputs = stages.declared_inputs(effective, x_info.columns, with_label=True)
         self.emit_operator(run, effective, call, "fit", [x_info.dataframe_id], [], inputs, [], [], p)
         features, edges = self._features_of(model, x_info, call)
-        self.models.put(model, ModelInfo(call.model_id, x_info, p["stage_index"]))
+        self.models.put(model, ModelInfo(call.model_id, x_info, stage_index=p["stage_index"]))
         whole = parent.model_id if parent is not None else None
-        self.store_model(run, model, call.model_id, call.action_id, x_info, features, edges, part_of=whole,
-                         spark=p["spark"])
-        if parent is not None:
-            parent.parts.append((p["stage_index"], model, call.model_id))
+        event = self.model_event(run, model, call.model_id, call.action_id, x_info, features, edges, whole)
         if type(est).__name__ in SEARCHES:
             search.after_fit(self, run, est, model, call, x_info)
-        self.link_parts(model, call.model_id, call.parts, p["spark"])
+        if parent is not None:  # its row goes out with its whole's (``storing``)
+            parent.parts.append(Part(p["stage_index"], model, call.model_id, event, call.parts))
+        else:
+            self.store_whole(run, model, event, call.parts, p["spark"])
+
+    def _failed_fit(self, p: dict, est: Any, error: BaseException) -> None:
+        """A tracked fit raised: its action still goes out (its stages point to it), without a model, and
+        the models its finished stages fitted go out as models of their own, without files."""
+        call, run, x_info = p["call"], p["run"], p["x"]
+        model_id, call.model_id = call.model_id, None
+        self.emit_operator(run, est, call, "fit", [x_info.dataframe_id], [],
+                           stages.declared_inputs(est, x_info.columns, with_label=True), [], [], p)
+        annotate(run, call.action_id, f"failed: {type(error).__name__}: {self.describe(error)}")
+        call.model_id = model_id
+        self.orphan_parts(run, call, error)
 
     def _features_of(self, model: Any, x_info: FrameInfo, call: Call) -> tuple[list[str], list[dict[str, str]]]:
         """A model's features and (source column -> feature, path) lineage.
 
         A pipeline or a search answers with its final model's, traced back to the source columns it used.
         """
-        inner = [(i if i is not None else -1, part_id) for i, _, part_id in call.parts if part_id in self.features]
+        inner = [(part.index if part.index is not None else -1, part.model_id) for part in call.parts
+                 if part.model_id in self.features]
         if call.composite and inner:
             features, edges = self.features[max(inner)[1]]
             sources = list(dict.fromkeys(e["src"] for e in edges)) if edges else features
@@ -56,55 +68,6 @@ class Actions:
         edges = stages.model_lineage(model, x_info, features)
         self.features[call.model_id] = (features, edges)
         return features, edges
-
-    def store_model(self, run: Any, model: Any, model_id: str, action_id: str | None, x_info: FrameInfo | None,
-                    features: list[str], edges: list[dict[str, str]], part_of: str | None, spark: Any) -> None:
-        """Index a fitted model. A whole model is written by Spark ML's writer on the background thread
-        (its ``ModelStored`` follows); a part (a stage, a search's best model) points into its whole."""
-        event = {
-            "model_id": model_id, "operator_class": type(model).__name__, "uri": "", "format": "",
-            "size_bytes": -1, "train_dataframe_id": x_info.dataframe_id if x_info else None,
-            "feature_names": features[:lineage.MAX_EDGES], "internals": params.internals(model, features),
-            "operator_module": type(model).__module__, "action_id": action_id, "parent_model_id": part_of,
-            "column_lineage": edges,
-        }
-        for step, value in enumerate(params.objective_history(model)):
-            run.log_metric("objective", value, step, model_id=model_id)
-        if not self.options.log_models:
-            run.emit_action("ModelStored", bounded("ModelStored", event))
-        elif part_of is not None:
-            event.update(uri=self.store(spark).part_uri(part_of, model_id), format=SPARK_PART)
-            run.emit_action("ModelStored", bounded("ModelStored", event))
-        else:
-            def write() -> None:
-                try:
-                    uri, size = self.store(spark).put_model(model_id, model, {
-                        "operator_class": type(model).__name__, "run_id": run.run_id, "project": run.project})
-                    event.update(uri=uri, format=SPARK_FORMAT, size_bytes=size)
-                except Exception as exc:  # noqa: BLE001 - a model Spark cannot write is still indexed
-                    self.warn(f"storing {type(model).__name__}", exc)
-                run.emit_action("ModelStored", bounded("ModelStored", event))
-
-            self.submit(write, f"storing {type(model).__name__}")
-
-    def link_parts(self, whole: Any, whole_id: str, parts: list, spark: Any) -> None:
-        """Record where each part sits in its whole, once the whole is written (next on the background thread)."""
-        if self.options.log_models and parts:
-            self.submit(lambda: self._link_parts(whole, whole_id, parts, spark), "storing parts")
-
-    def _link_parts(self, whole: Any, whole_id: str, parts: list, spark: Any) -> None:
-        stages = getattr(whole, "stages", None)
-        for index, part, part_id in parts:
-            try:
-                if getattr(whole, "bestModel", None) is part:
-                    locator = [["bestModel", None]]
-                elif isinstance(stages, list) and index is not None and index < len(stages) and stages[index] is part:
-                    locator = [["stages", index]]
-                else:
-                    continue
-                self.store(spark).put_part(part_id, whole_id, locator)
-            except Exception as exc:  # noqa: BLE001 - one part that cannot be stored must not stop the others
-                safety.tracker_error(self, f"storing {type(part).__name__}", exc)
 
     # -- transform -----------------------------------------------------------------------------
     def _finish_transform(self, p: dict, obj: Any, args: tuple, kwargs: dict, out: Any) -> None:
@@ -133,21 +96,25 @@ class Actions:
                            outputs, lineage.edges(derivation), p, with_params=False)
         prediction_col = stages.prediction_col(obj, out.columns)
         if call.model_id is not None and prediction_col is not None:
-            self.outputs.put(out, Output(call.model_id, out_info, prediction_col))
+            output = Output(call.model_id, out_info, prediction_col)
+            self.outputs.put(out, output)
+            self.scored.remember(out, output, outputs)
 
     # -- evaluate -------------------------------------------------------------------------------
     def _finish_evaluate(self, p: dict, evaluator: Any, args: tuple, kwargs: dict, value: Any) -> None:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return
         run, dataset = p["run"], p["dataset"]
-        output = self.outputs.get(dataset)
+        output, scored = self.outputs.get(dataset), dataset
+        if output is None:  # a later stage's output, a projection, filter or rename of a model's output
+            output, scored = self.scored.find(dataset, evaluator, stages.get) or (None, dataset)
         model_id = output.model_id if output else None
-        info = output.info if output else p["x"]
+        info = output.info if output else self.observe(dataset, run, "input")
         name = stages.metric_name(evaluator)
         run.log_metric(name, float(value), model_id=model_id, dataframe_id=info.dataframe_id)
         if output is not None and self.options.log_predictions and (model_id, info.dataframe_id) not in self._logged:
             self._logged.add((model_id, info.dataframe_id))
-            slices.log_predictions(self, run, evaluator, dataset, output, p["spark"])
+            slices.log_predictions(self, run, evaluator, scored, output, p["spark"])
 
     # -- events ---------------------------------------------------------------------------------
     def emit_operator(self, run: Any, obj: Any, call: Call, action: str, inputs: list[str], outputs: list[str],

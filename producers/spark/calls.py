@@ -28,11 +28,35 @@ class Options:
     log_predictions: bool = True
     executor_predictions: bool = True
     run_name: str | None = None
+    stop_timeout: float = 120.0
 
 
 @dataclass
-class Call(autolog_calls.Call):  # parts: (stage index, fitted stage, model id)
-    folds: list = field(default_factory=list)  # a search's [fold][candidate] -> metric
+class Part:
+    """A fitted model that is a part of the whole being fitted (a pipeline's stage, a search's best model).
+
+    Its ``ModelStored`` (``event``) goes out once its whole's fate is known: pointing into the whole when
+    the whole was written, else without a uri and with the reason (``storing``)."""
+    index: int | None
+    model: Any
+    model_id: str
+    event: dict[str, Any]
+    parts: list = field(default_factory=list)  # its own parts (a search's best pipeline's stages)
+
+
+@dataclass
+class Fold:
+    """One fold of a search, as ``_parallelFitTasks`` saw it: the candidates' scores and its frames."""
+    scores: dict[int, float] = field(default_factory=dict)
+    train: str | None = None  # dataframe ids, when the frames could be observed without a pass over the data
+    validation: str | None = None
+
+
+@dataclass
+class Call(autolog_calls.Call):  # parts: list[Part]
+    folds: list = field(default_factory=list)  # a search's folds (Fold)
+    run: Any = None
+    frame: Any = None  # the FrameInfo of the data it was called on
 
 
 @dataclass

@@ -54,6 +54,7 @@ CANDIDATES = 50  # sampled at a source, so that each side of a split still shows
 STATS_ROWS = 100_000  # column statistics cover at most about this many rows, chosen by key hash
 EXACT_SPLIT_ROWS = 200_000  # split sides of bigger data get an estimated count and no sample of their own
 CATEGORICAL_MAX_DISTINCT = 50
+NUMERIC = ("double", "float", "int", "bigint", "smallint", "tinyint")
 ATOMIC = ("string", "double", "float", "int", "bigint", "smallint", "tinyint", "boolean", "date", "timestamp",
           "timestamp_ntz", "binary")
 _EXPR_ID = re.compile(r"#\d+L?")
@@ -71,6 +72,7 @@ class FrameInfo:
     provenance: dict[str, tuple[tuple[str, str], ...]] | None = None
     slots: dict[str, list[str]] = field(default_factory=dict)  # vector column -> slot names
     categorical: list[str] = field(default_factory=list)
+    numeric: list[str] = field(default_factory=list)  # the source's numeric columns (slices such as age > 60)
     n_rows: int = -1
     candidates: list[tuple[Any, list]] | None = None  # sampled (key, row values), smallest keys first
     sample_df: Any = None  # the shown sample rows as a tiny local DataFrame, to apply the next stage to

@@ -27,7 +27,8 @@ class Observing:
         key_column = self.options.key_column if self.options.key_column in dict(columns) else None
         info = FrameInfo(uuid7(), run.run_id, "", [n for n, _ in columns],
                          [n for n, t in columns if t in frames.ATOMIC], key_column,
-                         provenance=known.provenance if known else None, slots=frames.vector_slots(df))
+                         provenance=known.provenance if known else None, slots=frames.vector_slots(df),
+                         numeric=[n for n, t in columns if t in frames.NUMERIC])
         self.frames.put(df, info)
         self._submit_observation(df, run, info, source, parent=None, step=None)
         return info
@@ -40,7 +41,8 @@ class Observing:
         root = parent.root
         info = FrameInfo(uuid7(), run.run_id, "", names, root.key_columns, root.key_column,
                          provenance=provenance if provenance is not None else parent.provenance,
-                         slots=frames.vector_slots(df), categorical=list(parent.categorical), source=root)
+                         slots=frames.vector_slots(df), categorical=list(parent.categorical), source=root,
+                         numeric=list(root.numeric))
         if not frames.has_key(root, names):  # a stage dropped source columns: rows can no longer be followed
             info.source = None
             info.key_columns, info.key_column = [n for n, t in columns if t in frames.ATOMIC], None
@@ -50,14 +52,17 @@ class Observing:
 
     def _submit_observation(self, df: Any, run: Any, info: FrameInfo, source: str, parent: FrameInfo | None,
                             step: tuple | None, stage: Any = None) -> None:
-        """Queue the Spark jobs that describe ``df``; the event is emitted when they are done."""
+        """Queue the Spark jobs that describe ``df``; the event is emitted when they are done. If Spark is
+        gone by then, the frame is recorded from what the driver knew: its schema (``lost``)."""
         options = self.options
         split = step is not None and step[0] == "randomSplit"
+        fold = step is not None and step[0] == "fold"  # a search's fold: no pass over the data for it
+        known_columns = frames.schema_columns(df)
 
         def job() -> None:
             stages.describe(df, f"modeldb: observing {source}")
             columns = frames.schema_columns(df)
-            following = options.sample_rows > 0 and frames.has_key(info.root, info.columns)
+            following = options.sample_rows > 0 and frames.has_key(info.root, info.columns) and not fold
             counted: dict[str, Any] = {"n_rows": -1, "content": None, "present": set()}
             stats: dict[str, Any] = {}
             if parent is None:
@@ -69,24 +74,40 @@ class Observing:
             elif split:
                 info.n_rows = self._count_split_side(df, info, parent, step, following, counted)
             else:
-                info.n_rows = parent.n_rows  # Spark ML stages keep the rows
+                info.n_rows = -1 if fold else parent.n_rows  # Spark ML stages keep the rows
             info.fingerprint, method = self._fingerprint(df, info, parent, step, counted, columns)
             if following:
                 self._sample(df, info, parent, split, counted["present"], stage)
-            shown = (info.candidates or [])[:options.sample_rows]
             for name in info.columns:
                 st = stats.get(name)
                 if st and dict(columns).get(name) == "string" and (st["distinct_approx"] or 0) <= \
                         frames.CATEGORICAL_MAX_DISTINCT and name not in info.categorical:
                     info.categorical.append(name)
-            run.emit_action("DataFrameObserved", bounded("DataFrameObserved", {
-                "dataframe_id": info.dataframe_id, "fingerprint": info.fingerprint, "fingerprint_method": method,
-                "source": source, "n_rows": info.n_rows, "n_columns": len(columns),
-                "columns": [{"name": n, "type": t, "stats": stats.get(n)} for n, t in columns[:frames.MAX_COLUMNS]],
-                "sample_keys": [str(k) for k, _ in shown], "sample_rows_json": frames.rows_json(df.columns, shown),
-            }))
+            self._emit_observed(run, info, source, method, columns, stats, df.columns)
 
-        self.submit(job, f"observing {source}")
+        def lost(reason: str) -> None:
+            if parent is not None and parent.fingerprint:
+                info.fingerprint, method = self._fingerprint(df, info, parent, step, {}, known_columns)
+            else:  # nothing read: an id of its own, never taken for the same data as another frame
+                info.fingerprint, method = frames.digest("unobserved", info.dataframe_id), "unobserved"
+            if info.n_rows < 0 and parent is not None and not split and not fold:
+                info.n_rows = parent.n_rows
+            info.candidates = info.candidates if info.candidates is not None else []
+            self._emit_observed(run, info, source, method, known_columns, {}, [n for n, _ in known_columns])
+            if parent is None or split:
+                self.losses.add("frame", source, reason)
+
+        self.submit(job, f"observing {source}", lost=lost, spark=df.sparkSession)
+
+    def _emit_observed(self, run: Any, info: FrameInfo, source: str, method: str, columns: list[tuple[str, str]],
+                       stats: dict[str, Any], names: list[str]) -> None:
+        shown = (info.candidates or [])[:self.options.sample_rows]
+        run.emit_action("DataFrameObserved", bounded("DataFrameObserved", {
+            "dataframe_id": info.dataframe_id, "fingerprint": info.fingerprint, "fingerprint_method": method,
+            "source": source, "n_rows": info.n_rows, "n_columns": len(columns),
+            "columns": [{"name": n, "type": t, "stats": stats.get(n)} for n, t in columns[:frames.MAX_COLUMNS]],
+            "sample_keys": [str(k) for k, _ in shown], "sample_rows_json": frames.rows_json(names, shown),
+        }))
 
     def _count_split_side(self, df: Any, info: FrameInfo, parent: FrameInfo, step: tuple, following: bool,
                           counted: dict[str, Any]) -> int:

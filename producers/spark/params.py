@@ -51,11 +51,22 @@ def _value(value: Any) -> Any:
 
 
 def own_params(stage: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """A stage's params in effect, except defaults derived from its random uid (``OneHotEncoder_b59b…__output``):
+    they would make identical pipelines look different."""
     try:
         pm = stage.extractParamMap()
     except Exception:  # noqa: BLE001 - a third-party stage may not follow the contract
         return []
-    return [param_record(f"{prefix}{p.name}", _value(v)) for p, v in pm.items()]
+    uid = str(getattr(stage, "uid", "") or "")
+    return [param_record(f"{prefix}{p.name}", _value(v)) for p, v in pm.items()
+            if not (uid and isinstance(v, str) and uid in v and not _is_set(stage, p))]
+
+
+def _is_set(stage: Any, param: Any) -> bool:
+    try:
+        return bool(stage.isSet(param))
+    except Exception:  # noqa: BLE001
+        return True
 
 
 def flat_params(stage: Any) -> list[dict[str, Any]]:
@@ -94,6 +105,17 @@ def final_model(model: Any) -> Any:
         return final_model(best)
     stages = _stages(model)
     return final_model(stages[-1]) if stages else model
+
+
+def all_stages(model: Any) -> list[Any]:
+    """Every stage that runs in ``model``'s transform, in order: a pipeline's, nested; a search's best model's."""
+    best = getattr(model, "bestModel", None)
+    if best is not None and best is not model:
+        return all_stages(best)
+    stages = _stages(model)
+    if not stages:
+        return [model]
+    return [inner for stage in stages for inner in all_stages(stage)]
 
 
 def internals(model: Any, feature_names: list[str]) -> list[dict[str, Any]]:
@@ -137,4 +159,6 @@ def objective_history(model: Any) -> list[float]:
         history = model.summary.objectiveHistory
     except Exception:  # noqa: BLE001 - no training summary for this model
         return []
-    return [float(v) for v in list(history)[:MAX_INTERNAL_VALUES]]
+    values = [float(v) for v in list(history)[:MAX_INTERNAL_VALUES]]
+    # Tree ensembles and the normal-equation solver report [0.0]: a placeholder, not a history.
+    return [] if len(values) <= 1 and all(v == 0.0 for v in values) else values

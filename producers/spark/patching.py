@@ -5,7 +5,9 @@ defined once, on the base classes, for every stage (including Pipeline,
 PipelineModel, CrossValidator and every ``pyspark.ml.feature`` featurizer),
 so patching them there covers stages imported or defined at any time.
 ``DataFrame.randomSplit`` is patched on the classic DataFrame, and
-``pyspark.ml.tuning._parallelFitTasks`` to see a search's fold scores.
+``pyspark.ml.tuning._parallelFitTasks`` to see a search's fold scores and frames.
+``SparkContext.stop`` (which ``SparkSession.stop`` and leaving ``with SparkSession…``
+call) first lets the tracker finish its pending Spark work (``stopping``).
 Every wrapper is made by the safe-patch primitive (``autolog.safety``).
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Patches:
 
     def apply(self, current: Callable[[], Any]) -> None:
         """Patch the entry points; each wrapper is the safe-patch primitive around a tracker hook."""
+        from pyspark import SparkContext
         from pyspark.ml import base, evaluation, tuning
         from pyspark.sql.classic import dataframe
 
@@ -50,11 +53,18 @@ class Patches:
             return safety.safe_patch(original, search.parallel_fit_tasks, current=current,
                                      site="a search's fold tasks")
 
+        def stop(original: Callable) -> Callable:
+            def hook(tracker: Any, call: Callable, sc: Any, *args: Any, **kwargs: Any) -> Any:
+                return tracker.stop_context(call, sc, *args, **kwargs)
+
+            return safety.safe_patch(original, hook, current=current, site="SparkContext.stop")
+
         self._swap(base.Estimator, "fit", method("fit"))
         self._swap(base.Transformer, "transform", method("transform"))
         self._swap(evaluation.Evaluator, "evaluate", method("evaluate"))
         self._swap(dataframe.DataFrame, "randomSplit", split)
         self._swap(tuning, "_parallelFitTasks", tasks)
+        self._swap(SparkContext, "stop", stop)
 
     def undo(self) -> None:
         while self._undo:

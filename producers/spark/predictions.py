@@ -22,6 +22,12 @@ import math
 from typing import Any, Callable, Iterable
 
 ROWS_PER_EVENT = 1000  # ~100-200 bytes a row: events of ~100-250 KiB, well under Kafka's 1 MB default
+EVENT_BUDGET = 400_000  # bytes of rows per event, whatever the number of slice columns
+
+
+def rows_per_event(n_slices: int) -> int:
+    """Rows per event: 1000, fewer when many slice columns make each row wider (about 30 bytes each)."""
+    return max(50, min(ROWS_PER_EVENT, EVENT_BUDGET // (120 + 30 * n_slices)))
 
 
 def row_columns(key: Any, prediction_col: str, label_col: str | None, slice_cols: list[str]) -> list[Any]:
@@ -90,7 +96,7 @@ def executor_writer(settings: Any, head: dict[str, Any], model_id: str, datafram
         partition = TaskContext.get().partitionId()
         producer = producer_info(*head["framework"]).as_record()
         n = 0
-        for i, chunk in enumerate(chunks(build_rows(rows, slice_cols))):
+        for i, chunk in enumerate(chunks(build_rows(rows, slice_cols), rows_per_event(len(slice_cols)))):
             if transport is None:
                 transport = KafkaTransport(transport_uri, security, lambda k, v, why: failures.append(why),
                                            timeout_s)

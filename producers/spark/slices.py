@@ -1,4 +1,10 @@
-"""Log the prediction rows behind an evaluator's score: on the executors (Kafka) or through the driver (file log)."""
+"""Log the prediction rows behind an evaluator's score: on the executors (Kafka) or through the driver (file log).
+
+Each row keeps the values of the slice columns: ``slice_columns`` as configured, else the source's
+string columns with at most 50 distinct values, then its numeric columns (so that ``country = 'US'``
+and ``age > 60`` both find their rows), at most ``MAX_SLICE_COLUMNS`` in all, as text. The rows
+themselves stay bounded as before: ``max_prediction_rows`` per model and frame through the driver.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -9,10 +15,15 @@ from modeldb.producers.spark import frames, predictions, stages
 MAX_SLICE_COLUMNS = 20
 
 
-def slice_columns(tracker: Any, df: Any, info: Any) -> list[str]:
-    """``slice_columns`` as configured, else the source's string columns with at most 50 values."""
+def slice_columns(tracker: Any, df: Any, info: Any, skip: tuple = ()) -> list[str]:
+    """``slice_columns`` as configured, else the source's string columns with at most 50 values, then its
+    numeric columns (not the label or prediction: each row has those already)."""
     wanted = tracker.options.slice_columns
-    names = list(wanted) if wanted is not None else list(info.root.categorical or info.categorical)
+    if wanted is not None:
+        names = list(wanted)
+    else:
+        names = list(info.root.categorical or info.categorical)
+        names += [n for n in info.root.numeric or info.numeric if n not in names and n not in skip]
     present = set(df.columns)
     return [n for n in names if n in present][:MAX_SLICE_COLUMNS]
 
@@ -34,7 +45,8 @@ def log_predictions(tracker: Any, run: Any, evaluator: Any, df: Any, output: Any
             "framework": ("pyspark", spark.version)}
 
     def job() -> None:
-        slices = slice_columns(tracker, df, info)  # known once the source's statistics ran (earlier in the queue)
+        # Known once the source's statistics ran (earlier in the queue).
+        slices = slice_columns(tracker, df, info, skip=(prediction_col, label_col))
         rows = df.select(*predictions.row_columns(key, prediction_col, label_col, slices))
         if settings.transport_uri.scheme == "kafka" and tracker.options.executor_predictions:
             sent = spark.sparkContext.accumulator(0)
@@ -49,9 +61,12 @@ def log_predictions(tracker: Any, run: Any, evaluator: Any, df: Any, output: Any
         stages.describe(df, "modeldb: prediction rows, through the driver")
         table = rows.limit(limit).toArrow()  # at most max_prediction_rows rows, in Arrow batches
         built = predictions.build_rows(predictions.arrow_rows(table), slices)
-        for chunk in predictions.chunks(built):
+        for chunk in predictions.chunks(built, predictions.rows_per_event(len(slices))):
             run.emit_action("PredictionsLogged", {"model_id": output.model_id, "dataframe_id": info.dataframe_id,
                                                   "rows": chunk})
 
-    tracker.submit(job, "logging prediction rows")
+    def lost(reason: str) -> None:
+        tracker.losses.add("predictions", f"{stages.metric_name(evaluator)} of model {output.model_id}", reason)
+
+    tracker.submit(job, "logging prediction rows", lost=lost, spark=spark)
 

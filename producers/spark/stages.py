@@ -5,7 +5,6 @@ lineage, and name its metrics; ``slices`` reads them for the prediction rows.
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from modeldb.producers.autolog import lineage
@@ -67,9 +66,19 @@ def derivation(obj: Any, inputs: list[str], outputs: list[str], slots: dict[str,
     return derivation
 
 
+def vector_input(model: Any, x_info: FrameInfo) -> str | None:
+    """The assembled vector a model reads: its ``featuresCol``, or a vector ``inputCol`` (PCA, a scaler)."""
+    final = params.final_model(model)
+    for name in ("featuresCol", "inputCol"):
+        col = get(final, name)
+        if isinstance(col, str) and col in x_info.slots:
+            return col
+    return None
+
+
 def feature_names(model: Any, x_info: FrameInfo) -> list[str]:
-    features_col = get(params.final_model(model), "featuresCol")
-    if isinstance(features_col, str) and features_col in x_info.slots:
+    features_col = vector_input(model, x_info)
+    if features_col is not None:
         return list(x_info.slots[features_col])
     return declared_inputs(model, x_info.columns, with_label=False)
 
@@ -77,7 +86,7 @@ def feature_names(model: Any, x_info: FrameInfo) -> list[str]:
 def model_lineage(model: Any, x_info: FrameInfo | None, features: list[str]) -> list[dict[str, str]]:
     if x_info is None:
         return []
-    features_col = get(params.final_model(model), "featuresCol")
+    features_col = vector_input(model, x_info)
     provenance = x_info.provenance or {}
 
     def sources(feature: str) -> tuple[tuple[str, str], ...]:
@@ -87,12 +96,29 @@ def model_lineage(model: Any, x_info: FrameInfo | None, features: list[str]) -> 
             return tuple((origin, f"{path} > {feature}") for origin, path in x_info.sources(features_col))
         return x_info.sources(feature)
 
-    return lineage.model_lineage(SimpleNamespace(columns=features, sources=sources))
+    return slot_lineage(features, sources)
+
+
+def slot_lineage(features: list[str], sources: Any) -> list[dict[str, str]]:
+    """(source column -> feature, path) for every slot of the assembled vector, up to the bound on feature
+    names (``lineage.MAX_EDGES``): a one-hot column with hundreds of values keeps every slot's edge."""
+    out: list[dict[str, str]] = []
+    for feature in features[:lineage.MAX_EDGES]:
+        for origin, path in sources(feature):
+            out.append({"src": origin, "dst": feature, "path": path})
+            if len(out) >= lineage.MAX_EDGES:
+                return out
+    return out
 
 
 def prediction_col(obj: Any, columns: list[str]) -> str | None:
-    col = get(params.final_model(obj), "predictionCol")
-    return col if isinstance(col, str) and col in columns else None
+    """The prediction column in ``columns`` of the last stage that makes one (a pipeline may end in a stage
+    that does not, such as ``IndexToString`` or a ``SQLTransformer``)."""
+    for stage in reversed(params.all_stages(obj)):
+        col = get(stage, "predictionCol")
+        if isinstance(col, str) and col in columns:
+            return col
+    return None
 
 
 def metric_name(evaluator: Any) -> str:
@@ -101,10 +127,19 @@ def metric_name(evaluator: Any) -> str:
 
 
 def stage_index(parent: Any, obj: Any, tracker: Any) -> int | None:
+    """Where ``obj`` sits in the composite ``parent`` is running.
+
+    A fit with extra params (a search's refit: ``est.fit(data, best_params)``) runs on a copy of the
+    pipeline, whose stages are copies: they keep their uid, so a stage is found by identity, then by uid.
+    """
     stages = getattr(parent.obj, "getStages", None)
-    stages = stages() if stages is not None else getattr(parent.obj, "stages", None)
-    for i, stage in enumerate(stages or ()):
+    stages = list(stages() if stages is not None else getattr(parent.obj, "stages", None) or ())
+    for i, stage in enumerate(stages):
         if stage is obj:
             return i
+    uid = getattr(obj, "uid", None)
+    same = [i for i, stage in enumerate(stages) if uid is not None and getattr(stage, "uid", None) == uid]
+    if len(same) == 1:
+        return same[0]
     info = tracker.models.get(obj)  # a model fitted by this pipeline, now transforming: its estimator's slot
     return info.stage_index if info is not None else None

@@ -26,28 +26,32 @@ from modeldb.core.events import producer_info, uuid7
 from modeldb.producers import tracking
 from modeldb.producers.autolog.lifecycle import Switch, TrackerBase
 from modeldb.producers.autolog.registry import Registry
-from modeldb.producers.spark import stages
+from modeldb.producers.spark import stages, stopping
 from modeldb.producers.spark.actions import Actions
 from modeldb.producers.spark.calls import COMPOSITES, SEARCH_MODELS, Call, Options
 from modeldb.producers.spark.models import SparkModelStore
 from modeldb.producers.spark.observing import Observing
+from modeldb.producers.spark.scored import Scored
+from modeldb.producers.spark.storing import Storing
 
 IDLE_S = 1.0  # the background jobs start once the user's Spark jobs have paused this long…
 MAX_YIELD_S = 60.0  # …or after this long, so a busy application still gets its events
 
 
-class Tracker(Observing, Actions, TrackerBase):
+class Tracker(Observing, Actions, Storing, TrackerBase):
     def __init__(self, options: Options):
         super().__init__(options, "spark")
         self.frames = Registry()
         self.models = Registry()
         self.outputs = Registry()
+        self.scored = Scored()  # model outputs by their columns' expression ids, to follow reshaped frames
         self._tagged: set[str] = set()
         self._logged: set[tuple[str, str]] = set()
         self._store: Any = None
         self.features: dict[str, tuple[list[str], list[dict[str, str]]]] = {}  # model id -> features, lineage
         self.executor_rows_sent = 0  # prediction rows the executors sent to Kafka (read from an accumulator)
-        self.hurry = False  # set while someone waits for the background jobs
+        self.losses = stopping.Losses()  # what Spark could no longer store (stopped, JVM gone)
+        self.stop_reason: str | None = None  # set when spark.stop() went on before the work was done
 
     # -- state -------------------------------------------------------------------
     def suppressed(self) -> bool:
@@ -57,7 +61,7 @@ class Tracker(Observing, Actions, TrackerBase):
         return str(exc).splitlines()[0] if str(exc) else ""  # a Py4J error's first line, not the Java trace
 
     def store(self, spark: Any) -> Any:
-        if self._store is None:
+        if self._store is None or (spark is not None and self._store.spark is not spark):  # a new session
             self._store = SparkModelStore(tracking.settings().artifacts, spark)
         return self._store
 
@@ -98,14 +102,21 @@ class Tracker(Observing, Actions, TrackerBase):
         if self.suppressed() or (parent is not None and not parent.allows(obj)) or dataset is None \
                 or stages.is_param_list(args, kwargs):
             return original(obj, *args, **kwargs)
-        pending = self._begin(obj, method, dataset, parent)
+        best = getattr(obj, "bestModel", None) if method == "transform" and type(obj).__name__ in SEARCH_MODELS \
+            else None
+        tracked = obj if best is None else best  # a search model's transform is its best model's
+        pending = self._begin(tracked, method, dataset, parent)
         stack.append(pending["call"])
         try:
             result = original(obj, *args, **kwargs)
+        except Exception as exc:
+            if method == "fit":
+                self._failed_fit(pending, obj, exc)
+            raise
         finally:
             stack.pop()
         finish = {"fit": self._finish_fit, "transform": self._finish_transform, "evaluate": self._finish_evaluate}
-        finish[method](pending, obj, args, kwargs, result)
+        finish[method](pending, tracked, args, kwargs, result)
         return result
 
     def untracked(self, original: Callable, obj: Any, method: str, args: tuple, kwargs: dict) -> Any:
@@ -120,10 +131,13 @@ class Tracker(Observing, Actions, TrackerBase):
     def _begin(self, obj: Any, method: str, dataset: Any, parent: Call | None) -> dict[str, Any]:
         spark = dataset.sparkSession
         run = self.run(spark, type(obj).__name__)
-        x_info = self.observe(dataset, run, "input")
+        # An evaluated frame is observed only if it turns out to be no model's output (``_finish_evaluate``):
+        # a projection of one would otherwise cost a pass that recomputes the whole pipeline.
+        x_info = self.observe(dataset, run, "input") if method != "evaluate" else None
         cls = type(obj).__name__
         model_id = uuid7() if method == "fit" else self.model_id(obj)
-        call = Call(obj, method, composite=cls in COMPOSITES, action_id=uuid7(), model_id=model_id)
+        call = Call(obj, method, composite=cls in COMPOSITES, action_id=uuid7(), model_id=model_id, run=run,
+                    frame=x_info)
         stage_index = stages.stage_index(parent, obj, self) if parent is not None else None
         return {"call": call, "run": run, "x": x_info, "parent": parent, "stage_index": stage_index,
                 "started": time.perf_counter(), "spark": spark, "dataset": dataset}
@@ -136,34 +150,53 @@ class Tracker(Observing, Actions, TrackerBase):
             info = self.models.get(obj)
         return info.model_id if info is not None else None
 
-    # -- data --------------------------------------------------------------------------------
-
     # -- the background thread: after the user's Spark jobs -------------------------------
-    def submit(self, job: Callable[[], None], site: str) -> None:
+    def submit(self, job: Callable[[], None], site: str, lost: Callable[[str], None] | None = None,
+               spark: Any = None) -> None:
         """Run ``job`` on the background thread once the user's jobs pause; its pyspark.ml calls (a stage
-        on a sample) are the tracker's own, not tracked."""
+        on a sample) are the tracker's own, not tracked. When Spark can no longer do the work (stopped,
+        its JVM gone), ``lost(reason)`` records what it can without Spark instead (``stopping``)."""
+        self.deferred.exit_timeout = self.options.stop_timeout
+
         def after_the_user() -> None:
             self._local.suppressed = True
-            self._yield_to_user()
-            job()
+            gone = self.spark_gone(spark)
+            if gone is None:
+                try:
+                    self._yield_to_user()
+                    job()
+                    return
+                except Exception:
+                    gone = self.spark_gone(spark)
+                    if gone is None:
+                        raise  # a tracker error (``guarded``), not a stopped Spark
+            if lost is not None:
+                lost(gone)
 
         super().submit(after_the_user, site)
+
+    def spark_gone(self, spark: Any = None) -> str | None:
+        from pyspark import SparkContext
+
+        sc = spark.sparkContext if spark is not None else SparkContext._active_spark_context
+        return stopping.spark_gone(sc, self.stop_reason)
 
     def _yield_to_user(self) -> None:
         """Let the user's Spark jobs go first: start when the cluster has run none for ``IDLE_S``.
 
         The tracker's jobs would otherwise take task slots from training. It waits at most
-        ``MAX_YIELD_S`` per job, and not at all while someone waits for it (flush, disable, exit).
+        ``MAX_YIELD_S`` per job, and not at all while someone waits for it (flush, disable, stop, exit).
         """
         from pyspark import SparkContext
 
         sc = SparkContext._active_spark_context
-        if sc is None:
+        jsc = getattr(sc, "_jsc", None)
+        if jsc is None or self.deferred.hurried:
             return
         status = sc.statusTracker()
         deadline = time.monotonic() + MAX_YIELD_S
         quiet_since = None
-        while not self.hurry and time.monotonic() < deadline:
+        while not self.deferred.hurried and time.monotonic() < deadline and sc._jsc is not None:
             if status.getActiveJobsIds():
                 quiet_since = None
             elif quiet_since is None:
@@ -172,13 +205,28 @@ class Tracker(Observing, Actions, TrackerBase):
                 return
             time.sleep(0.03)
 
-    def drain(self, timeout: float = 30.0) -> bool:
-        """Wait for the background jobs, which then run without yielding to the user's."""
-        self.hurry = True
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait for the background jobs (at most ``stop_timeout`` by default), which then run without
+        yielding to the user's; then say, in one warning, what Spark could no longer store."""
         try:
+            if timeout is None:
+                timeout = 0.0 if self.deferred.gave_up else self.options.stop_timeout
             return super().drain(timeout)
         finally:
-            self.hurry = False
+            self.losses.report(self.log)
+
+    def stop_context(self, call: Callable, sc: Any, *args: Any, **kwargs: Any) -> Any:
+        """The hook of ``SparkContext.stop``: the tracker's pending Spark work first, then the stop."""
+        if getattr(sc, "_jsc", None) is None or not self.deferred.pending():
+            return call(sc, *args, **kwargs)
+        done = self.drain(self.options.stop_timeout)
+        if not done:
+            self.stop_reason = (f"spark.stop() came before the tracker's Spark work was done; it waited "
+                                f"stop_timeout={self.options.stop_timeout:g} s")
+        result = call(sc, *args, **kwargs)
+        if not done:
+            self.drain(stopping.AFTER_STOP_S)  # what is left is recorded without Spark, quickly
+        return result
 
     # -- randomSplit --------------------------------------------------------------------------------
     def random_split(self, call: Callable, df: Any, weights: Any, seed: Any = None, *args: Any, **kwargs: Any) -> Any:

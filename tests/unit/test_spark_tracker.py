@@ -142,3 +142,205 @@ def test_prediction_rows_and_their_event_ids():
     assert predictions.event_id("run", "m", "d", 3, 0) == predictions.event_id("run", "m", "d", 3, 0)
     assert predictions.event_id("run", "m", "d", 3, 0) != predictions.event_id("run", "m", "d", 3, 1)
     assert len(predictions.event_id("x")) == 32
+
+
+# -- what survives Spark going away, and clean records (no JVM) ------------------------------------------------
+
+
+def test_stop_timeout_is_checked_and_spark_context_stop_is_patched():
+    from pyspark import SparkContext
+
+    for bad in (-1, "10", True, float("nan"), float("inf")):
+        with pytest.raises(TrackingError, match="stop_timeout must be a non-negative number"):
+            modeldb.spark.autolog(stop_timeout=bad)
+    before = SparkContext.__dict__["stop"]
+    with modeldb.spark.autolog(stop_timeout=5) as handle:
+        assert SparkContext.__dict__["stop"] is not before and handle.tracker.options.stop_timeout == 5.0
+    assert SparkContext.__dict__["stop"] is before
+
+
+def test_losses_make_one_warning_that_says_what_was_not_stored(caplog):
+    import logging
+
+    from modeldb.producers.spark.stopping import Losses, spark_gone
+
+    losses = Losses()
+    log = logging.getLogger("modeldb.spark.test")
+    assert losses.report(log) is None
+    losses.add("model", "PipelineModel m1", "the SparkContext was stopped")
+    losses.add("frame", "randomSplit 0", "later reason")
+    losses.add("predictions", "accuracy of model m1", "later reason")
+    with caplog.at_level(logging.WARNING, "modeldb.spark.test"):
+        text = losses.report(log)
+        assert losses.report(log) is None  # reported once
+    assert [r.getMessage() for r in caplog.records] == [text]
+    assert "(the SparkContext was stopped)" in text and "files of 1 model(s) (PipelineModel m1)" in text
+    assert "statistics and samples of 1 dataframe(s)" in text and "prediction rows of 1 evaluation(s)" in text
+    assert spark_gone(None, None) == "the SparkContext was stopped"
+    assert spark_gone(None, "spark.stop() came first") == "spark.stop() came first"
+
+
+def test_a_drain_hurries_the_jobs_and_the_exit_waits_within_its_bound():
+    import threading
+
+    from modeldb.producers.autolog.deferred import Deferred
+
+    deferred = Deferred("spark-test")
+    seen, release = [], threading.Event()
+    deferred.submit(lambda: (release.wait(5), seen.append(deferred.hurried)))
+    assert not deferred.hurried and deferred.pending() == 1
+    timer = threading.Timer(0.2, release.set)
+    timer.start()
+    assert deferred.drain(5) and seen == [True] and not deferred.hurried
+    deferred.exit_timeout = 0.0
+    deferred.submit(lambda: release.wait(5))
+    deferred._drain_at_exit()  # does not wait past its bound
+
+
+def test_a_failed_run_records_the_exceptions_text(monkeypatch):
+    import sys
+
+    from modeldb.producers.autolog.lifecycle import uncaught_error
+
+    monkeypatch.delattr(sys, "last_type", raising=False)
+    assert uncaught_error() is None
+    monkeypatch.setattr(sys, "last_type", KeyError, raising=False)
+    monkeypatch.setattr(sys, "last_value", KeyError("column 'salary' is not in the data"), raising=False)
+    assert uncaught_error() == "KeyError: \"column 'salary' is not in the data\""
+
+
+def test_no_uid_derived_defaults_and_no_placeholder_objective():
+    from pyspark.ml.param.shared import HasInputCol, HasMaxIter, HasOutputCol
+
+    class Encoder(HasInputCol, HasOutputCol, HasMaxIter):  # pure Python params: the default is uid + "__output"
+        pass
+
+    encoder = Encoder()
+    encoder._set(inputCol="country_idx", maxIter=5)
+    keys = {r["key"] for r in P.own_params(encoder)}
+    assert encoder.getOutputCol() == f"{encoder.uid}__output"
+    assert "outputCol" not in keys and {"inputCol", "maxIter"} <= keys
+    assert {r["key"]: r["value"] for r in P.own_params(encoder._set(outputCol=f"{encoder.uid}__output"))}[
+        "outputCol"] == f"{encoder.uid}__output"  # set by the user: kept
+
+    class Summary:
+        def __init__(self, history):
+            self.objectiveHistory = history
+
+    class Model:
+        hasSummary = True
+
+        def __init__(self, history):
+            self.summary = Summary(history)
+
+    assert P.objective_history(Model([0.0])) == []  # a tree ensemble's placeholder
+    assert P.objective_history(Model([0.7, 0.5, 0.4])) == [0.7, 0.5, 0.4]
+
+
+def test_model_lineage_covers_every_slot_and_refit_stages_are_found_by_uid():
+    from types import SimpleNamespace
+
+    from modeldb.producers.spark.stages import slot_lineage, stage_index
+
+    slots = [f"city_vec_C{i:02d}" for i in range(300)]
+    edges = slot_lineage(slots, lambda f: (("city", f"city > city_idx > city_vec > {f}"),))
+    assert len(edges) == 300 and {e["src"] for e in edges} == {"city"}
+
+    class Stage:
+        def __init__(self, uid):
+            self.uid = uid
+
+    original = [Stage("StringIndexer_1"), Stage("LogisticRegression_2")]
+    parent = SimpleNamespace(obj=SimpleNamespace(getStages=lambda: original))
+    copy = Stage("LogisticRegression_2")  # the refit runs on a copy of the pipeline: same uid, other object
+    no_models = SimpleNamespace(models=SimpleNamespace(get=lambda obj: None))
+    assert stage_index(parent, original[0], no_models) == 0 and stage_index(parent, copy, no_models) == 1
+    assert stage_index(parent, Stage("Other_3"), no_models) is None
+
+
+def test_prediction_events_stay_bounded_with_many_slice_columns():
+    assert predictions.rows_per_event(0) == predictions.ROWS_PER_EVENT
+    assert predictions.rows_per_event(20) * (120 + 30 * 20) <= predictions.EVENT_BUDGET
+    assert predictions.rows_per_event(10_000) == 50
+
+
+class _Run:
+    def __init__(self):
+        self.events = []
+
+    def emit_action(self, event_type, payload):
+        self.events.append((event_type, dict(payload)))
+
+
+def _part(index, model, model_id, parts=()):
+    from modeldb.producers.spark.calls import Part
+
+    return Part(index, model, model_id, {"model_id": model_id, "uri": "", "format": "", "parent_model_id": "w"},
+                list(parts))
+
+
+def test_a_part_never_points_into_a_whole_without_files():
+    from types import SimpleNamespace
+
+    from modeldb.producers.spark.storing import Storing
+
+    class Tracker(Storing):
+        options = SimpleNamespace(log_models=True)
+
+    stage, best = object(), SimpleNamespace(stages=[])
+    best.stages.append(stage)
+    whole = SimpleNamespace(bestModel=best)
+    run = _Run()
+    Tracker()._link(run, whole, "w", [_part(None, best, "b", [_part(0, stage, "s")])], "Spark stopped", None)
+    stored = [p for kind, p in run.events if kind == "ModelStored"]
+    notes = {p["target_id"]: p["text"] for kind, p in run.events if kind == "Annotated"}
+    assert [(p["model_id"], p["uri"]) for p in stored] == [("b", ""), ("s", "")]
+    assert notes == {"b": "not stored: stored only as a part of w, whose files were not written (Spark stopped)",
+                     "s": notes["s"]} and notes["s"].startswith("not stored: stored only as a part of b")
+
+
+class _Plan:
+    """Just enough of a DataFrame's JVM plan: its output attributes and its text."""
+
+    def __init__(self, output, text=""):
+        self._output, self._text = output, text
+
+    def queryExecution(self):
+        return self
+
+    def analyzed(self):
+        return self
+
+    def output(self):
+        return self
+
+    def mkString(self, sep):
+        return sep.join(self._output)
+
+    def toString(self):
+        return self._text
+
+
+def _frame(output, text=""):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(_jdf=_Plan(output, text))
+
+
+def test_a_metric_follows_the_scored_column_through_projections_filters_and_renames():
+    from modeldb.producers.spark.scored import Scored, output_ids
+
+    scored = _frame(["id#0L", "age#1", "rawPrediction#127", "prediction#138"])
+    assert output_ids(scored) == {"id": "0", "age": "1", "rawPrediction": "127", "prediction": "138"}
+    memory = Scored()
+    get = lambda evaluator, name: evaluator.get(name)  # noqa: E731
+    assert memory.find(scored, {"predictionCol": "prediction"}, get) is None  # nothing remembered yet
+    memory.remember(scored, "output", ["rawPrediction", "prediction"])
+    projected = _frame(["prediction#138", "label#2"])  # predictions.select("prediction", "label").where(...)
+    assert memory.find(projected, {"predictionCol": "prediction"}, get) == ("output", scored)
+    raw = _frame(["rawPrediction#127", "label#2"])  # a binary evaluator reads rawPredictionCol
+    assert memory.find(raw, {"rawPredictionCol": "rawPrediction"}, get) == ("output", scored)
+    renamed = _frame(["pred#142", "label#2"], "Project [prediction#138 AS pred#142, label#2]\n+- Project ...")
+    assert memory.find(renamed, {"predictionCol": "pred"}, get) == ("output", scored)
+    other = _frame(["prediction#999"])
+    assert memory.find(other, {"predictionCol": "prediction"}, get) is None
