@@ -66,14 +66,10 @@ class RunState:
         return self.ended_status if self.ended_ver else ("RUNNING" if self.started_ver else "")
 
     def row(self) -> tuple:
-        pk, pv = _sorted(self.params)
-        mk, mv = _sorted(self.metrics)
-        tk, tv = _sorted(self.tags)
         return (self.project, self.experiment, self.run_id, self.name, self.status, self.error, self.parent_run_id,
                 self.branch_seq, self.user, self.source, self.started_ts, self.ended_ts, self.duration_ms,
-                pk, [v[1] for v in pv], [v[2] for v in pv], [v[0] for v in pv],
-                mk, [v[2] for v in mv], [v[0] for v in mv], [v[1] for v in mv],
-                tk, [v[1] for v in tv], [v[0] for v in tv], self.started_ver, self.ended_ver, self.ver)
+                *_param_arrays(self.params), *_metric_arrays(self.metrics), *_arrays(self.tags, (1, 0)),
+                self.started_ver, self.ended_ver, self.ver)
 
     @classmethod
     def of_row(cls, r: tuple) -> "RunState":
@@ -81,8 +77,7 @@ class RunState:
          duration_ms, pk, pv, pn, pvers, mk, mv, ms, mvers, tk, tv, tvers, started_ver, ended_ver, ver) = r
         return cls(project, run_id, experiment, name, error, parent, branch_seq, user, source,
                    status if ended_ver else "", started_ts, ended_ts, duration_ms, started_ver, ended_ver,
-                   {k: (int(v), x, n) for k, x, n, v in zip(pk, pv, pn, pvers)},
-                   {k: (int(s), int(v), x) for k, x, s, v in zip(mk, mv, ms, mvers)},
+                   _params_of(pk, pv, pn, pvers), _metrics_of(mk, mv, ms, mvers),
                    {k: (int(v), x) for k, x, v in zip(tk, tv, tvers)}, int(ver))
 
 
@@ -108,13 +103,10 @@ class ModelState:
     ver: int = 0
 
     def row(self) -> tuple:
-        pk, pv = _sorted(self.params)
-        mk, mv = _sorted(self.metrics)
         return (self.project, self.experiment, self.run_id, self.model_id, self.operator_class, self.operator_module,
                 self.action_id, self.parent_model_id, self.uri, self.format, self.size_bytes, self.train_dataframe_id,
                 self.feature_names, len(self.feature_names), self.created_ts,
-                pk, [v[1] for v in pv], [v[2] for v in pv], [v[0] for v in pv],
-                mk, [v[2] for v in mv], [v[0] for v in mv], [v[1] for v in mv], self.stored_ver, self.ver)
+                *_param_arrays(self.params), *_metric_arrays(self.metrics), self.stored_ver, self.ver)
 
     @classmethod
     def of_row(cls, r: tuple) -> "ModelState":
@@ -122,13 +114,29 @@ class ModelState:
          train, features, _n, created_ts, pk, pv, pn, pvers, mk, mv, ms, mvers, stored_ver, ver) = r
         return cls(project, model_id, run_id, experiment, operator_class, operator_module, action_id, parent, uri, fmt,
                    size, train, list(features), created_ts, stored_ver,
-                   {k: (int(v), x, n) for k, x, n, v in zip(pk, pv, pn, pvers)},
-                   {k: (int(s), int(v), x) for k, x, s, v in zip(mk, mv, ms, mvers)}, int(ver))
+                   _params_of(pk, pv, pn, pvers), _metrics_of(mk, mv, ms, mvers), int(ver))
 
 
-def _sorted(entries: dict) -> tuple[list, list]:
+def _arrays(entries: dict, order: tuple[int, ...]) -> list[list]:
+    """The keys, sorted, then one parallel array per position of the entries' tuples, in ``order``."""
     keys = sorted(entries)
-    return keys, [entries[k] for k in keys]
+    return [keys, *([entries[k][i] for k in keys] for i in order)]
+
+
+def _param_arrays(params: dict) -> list[list]:
+    return _arrays(params, (1, 2, 0))  # (ver, value, num) -> keys, values, nums, vers
+
+
+def _metric_arrays(metrics: dict) -> list[list]:
+    return _arrays(metrics, (2, 0, 1))  # (step, ver, value) -> keys, values, steps, vers
+
+
+def _params_of(keys: list, values: list, nums: list, vers: list) -> dict:
+    return {k: (int(v), x, n) for k, x, n, v in zip(keys, values, nums, vers)}
+
+
+def _metrics_of(keys: list, values: list, steps: list, vers: list) -> dict:
+    return {k: (int(s), int(v), x) for k, x, s, v in zip(keys, values, steps, vers)}
 
 
 def _later(entries: dict, key: str, entry: tuple) -> bool:
