@@ -241,17 +241,17 @@ class CurrentState:
             self._runs.clear()
             self._models.clear()
         events = list(events)
+        model_ids = [_model_of(e) for e in events]
         self._load(RunState, self._runs, "run_state", "run_id", {(e["project"], e["run_id"]) for e in events})
         self._load(ModelState, self._models, "model_state", "model_id",
-                   {(e["project"], m) for e in events if (m := _model_of(e))})
+                   {(e["project"], m) for e, m in zip(events, model_ids) if m})
         dirty_runs: dict[tuple[str, str], RunState] = {}
         dirty_models: dict[tuple[str, str], ModelState] = {}
-        for event in events:
+        for event, model_id in zip(events, model_ids):
             v = version(event)
             run = self._runs[(event["project"], event["run_id"])]
             if _merge_run(run, event, v):
                 dirty_runs[(run.project, run.run_id)] = run
-            model_id = _model_of(event)
             if model_id:
                 model = self._models[(event["project"], model_id)]
                 if _merge_model(model, event, v):
