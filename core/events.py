@@ -22,7 +22,7 @@ from modeldb.core.exceptions import TrackingError
 EVENT_TYPES = (
     "RunStarted", "RunEnded", "DataFrameObserved", "OperatorApplied", "Split",
     "CrossValidated", "SearchCompleted", "MetricLogged", "ParamLogged", "TagSet",
-    "Annotated", "ArtifactStored", "ModelStored", "PredictionsLogged",
+    "Annotated", "ArtifactStored", "ModelStored", "PredictionsLogged", "MetricsLogged",
 )
 
 _uuid_lock = threading.Lock()

@@ -3,7 +3,8 @@
 ``emit`` only appends the event dict to an in-memory queue, so the caller —
 the user's training loop — never waits on encoding, the disk or the network.
 A daemon thread drains the queue, encodes with fastavro (single-object
-encoding, key = run id) and hands the bytes to the transport.
+encoding, key = run id) and hands the bytes to the transport. The metric points
+a run queued together go out as one event (``batching.py``).
 
 Nothing accepted is dropped silently: a record the transport cannot deliver
 comes back through ``_undeliverable`` and is spilled to ``<home>/spill``;
@@ -36,11 +37,15 @@ from typing import Any
 from modeldb.core import codec
 from modeldb.core.exceptions import TransportError
 from modeldb.producers.base import Transport
+from modeldb.producers.batching import PointBatcher
 from modeldb.producers.spill import SpillLog
 
 log = logging.getLogger(__name__)
 
 DRAIN_BATCH = 2000
+# After a wake-up the thread lingers this long (unless a flush or a full queue hurries it), so a
+# burst of log_metric calls is queued together and goes out as one event per run (``batching.py``).
+LINGER_S = 0.02
 
 _live: "weakref.WeakSet[Emitter]" = weakref.WeakSet()
 _held: list[threading.Lock] = []
@@ -66,6 +71,15 @@ os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
                     after_in_child=_after_fork_in_child)
 
 
+def _logged(value: bytes) -> int:
+    """How many logged events a record stands for: a batch's points, else one (the loss count is exact)."""
+    try:
+        event = codec.decode(value)
+    except Exception:  # noqa: BLE001 - a record we wrote; if it does not decode it still was one event
+        return 1
+    return len(event["payload"]["values"]) if event["event_type"] == "MetricsLogged" else 1
+
+
 class Emitter:
     def __init__(self, transport_factory: Any, spill: SpillLog, exit_flush_timeout_s: float = 10.0,
                  write_through: bool = False):
@@ -76,6 +90,7 @@ class Emitter:
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        self._urgent = threading.Event()  # set by flush, drain, close and a full queue: no lingering
         self._lock = threading.Lock()
         self._spill = spill
         self._exit_timeout = exit_flush_timeout_s
@@ -85,7 +100,7 @@ class Emitter:
         self._loss_reason = ""
         self.transport: Transport = transport_factory(self._undeliverable)
         self.encoded = 0
-        self.lost = 0  # only ever non-zero when the spill log itself cannot be written
+        self.lost = 0  # logged events (points, for a batch); only ever non-zero when the spill log cannot be written
         codec.current_header(), codec._encoder()  # build the encoder (and its imports) in this thread
         _live.add(self)
         self._thread = threading.Thread(target=self._run, name="modeldb-emitter", daemon=True)
@@ -106,8 +121,11 @@ class Emitter:
         if self.write_through:
             self._drain_once()
             return
-        if len(self._queue) == 1 or len(self._queue) >= DRAIN_BATCH:
+        if len(self._queue) == 1:
             self._idle.clear()
+            self._wake.set()
+        elif len(self._queue) >= DRAIN_BATCH:
+            self._urgent.set()
             self._wake.set()
 
     # -- background ------------------------------------------------------------
@@ -124,7 +142,7 @@ class Emitter:
         try:
             self._spill.append(values)
         except OSError as exc:  # nowhere left to keep them: counted, and said once at close
-            self._lose(len(values), f"could not spill to {self._spill.path}: {exc.strerror or exc}")
+            self._lose(sum(map(_logged, values)), f"could not spill to {self._spill.path}: {exc.strerror or exc}")
 
     def _lose(self, n: int, reason: str) -> None:
         if not self.lost:
@@ -157,32 +175,58 @@ class Emitter:
             return None
 
     def _drain_once(self) -> int:
+        """One round: up to DRAIN_BATCH queued events, each run's metric points as one event."""
         n = 0
-        queue, transport = self._queue, self.transport
+        queue, points, publish = self._queue, PointBatcher(), self._publish
         with self._lock:
             while queue and n < DRAIN_BATCH:
                 event = queue.popleft()
                 n += 1
-                value = self._encode(event)
-                if value is None:
+                if event["event_type"] == "MetricLogged":
+                    full = points.add(event)
+                    if full is not None:
+                        publish(full)
                     continue
-                key = event["run_id"].encode("utf-8", "replace")
-                try:
-                    transport.publish(key, value)
-                except Exception as exc:  # TransportError, KafkaException (message too large)…
-                    self._undeliverable(key, value, f"{type(exc).__name__}: {exc}")
+                held = points.take(event["run_id"])  # the run's points first: its events keep their order
+                if held is not None:
+                    publish(held)
+                publish(event)
+            for batch in points.take_all():
+                publish(batch)
             self.encoded += n
             self._poll()
         return n
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        parts = event.pop("_points", None)  # a batch: if it cannot be encoded, its points go one by one
+        if parts is None:
+            value = self._encode(event)
+            if value is None:
+                return
+        else:
+            try:
+                value = codec.encode(event)
+            except Exception:  # noqa: BLE001 - each point is then encoded (or kept as unencodable) alone
+                for part in parts:
+                    self._publish(part)
+                return
+        key = event["run_id"].encode("utf-8", "replace")
+        try:
+            self.transport.publish(key, value)
+        except Exception as exc:  # TransportError, KafkaException (message too large)…
+            self._undeliverable(key, value, f"{type(exc).__name__}: {exc}")
 
     def _run(self) -> None:
         while True:
             try:
                 self._wake.wait(0.2)
                 self._wake.clear()
+                if self._queue and not self._closed:
+                    self._urgent.wait(LINGER_S)
                 while self._drain_once():
                     pass
                 if not self._queue:
+                    self._urgent.clear()
                     self._idle.set()
                 if self._closed and not self._queue:
                     return
@@ -194,9 +238,11 @@ class Emitter:
     def _wait_for_queue(self, timeout: float) -> float:
         """Wake the thread until the queue is empty or time is up; return the deadline."""
         deadline = time.monotonic() + timeout
+        self._urgent.set()
         self._wake.set()
         while self._queue and time.monotonic() < deadline:
             self._idle.wait(0.02)
+            self._urgent.set()
             self._wake.set()
         return deadline
 
@@ -235,6 +281,7 @@ class Emitter:
         if self._closed:
             return
         self._closed = True
+        self._urgent.set()
         self._wake.set()
         self._thread.join(self._exit_timeout)
         atexit.unregister(self.close)

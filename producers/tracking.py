@@ -35,6 +35,7 @@ from modeldb.core.config import Settings
 from modeldb.core.events import (as_metric_value, envelope, is_bool_like, producer_info, python_framework, shown,
                                  typed_param, uuid7)
 from modeldb.core.exceptions import TrackingError, TransportError
+from modeldb.producers.batching import MAX_POINTS
 from modeldb.producers.emitter import Emitter
 from modeldb.producers.factory import make_transport
 from modeldb.producers.spill import SpillLog
@@ -238,10 +239,13 @@ class Run:
             self.end("FAILED", detail[:4000])
 
     # -- logging ---------------------------------------------------------------
-    def _emit(self, event_type: str, payload: dict[str, Any]) -> None:
+    def _emit(self, event_type: str, payload: dict[str, Any], span: int = 1) -> None:
         # Hot path: read the module's emitter without taking locks; build it only when missing.
+        # ``span``: the seqs the event takes (a batch of points: one each).
         event = envelope(event_type, payload, project=self.project, experiment=self.experiment,
                          run_id=self.run_id, seq=next(self._seq), producer=self._producer)
+        for _ in range(span - 1):
+            next(self._seq)
         sender = _emitter if _emitter is not None and not _emitter.closed else emitter()
         try:
             sender.emit(event)
@@ -312,6 +316,23 @@ class Run:
         if not _optional_text(target_id):
             raise TrackingError(f"an annotation's target_id must be a string or None, got {shown(target_id)}")
         self._emit("Annotated", {"text": text, "target_id": target_id, "author": _user()})
+
+    def log_curve(self, name: str, values: Any, *, model_id: str | None = None) -> None:
+        """For trackers: a training curve (step i is ``values[i]``) as one event per ``MAX_POINTS``
+        points, whatever the emitter's timing (``loss_curve_``, Spark's objective history…)."""
+        self._check_running()
+        _check_name("metric", name)
+        if not _optional_text(model_id):
+            raise TrackingError(f"metric {name!r}: model_id must be a string or None, got {shown(model_id)}")
+        numbers = [as_metric_value(name, v) for v in values]
+        links = [{"model_id": model_id, "dataframe_id": None, "slice": "", "model_changed": False}] if model_id else []
+        for start in range(0, len(numbers), MAX_POINTS):
+            part = numbers[start:start + MAX_POINTS]
+            n = len(part)
+            self._emit("MetricsLogged", {"names": [name], "links": links, "name_index": [0] * n,
+                                         "link_index": [0] * n if links else [],
+                                         "steps": list(range(start, start + n)), "values": part,
+                                         "ts_offsets": [0] * n}, span=n)
 
     def emit_action(self, event_type: str, payload: dict[str, Any]) -> None:
         """For trackers: emit any action of the event contract in this run."""

@@ -8,9 +8,10 @@ changed, with the batch's other rows, before the batch is committed.
 
 **The merge.** Each field is last-writer-wins by the version of the event that set it,
 ``(ts << 12) | (seq mod 4096)``; a metric by ``(step, version)``, so its latest value is the
-point with the highest step, then the newest. An attribute set by two kinds of event is
-decided the same way (the newest RunEnded sets the status; ModelStored's attributes win over a
-fit's). A merge of the same events in any order, any number of times, gives the same row.
+point with the highest step, then the newest. A batch of points (MetricsLogged) merges as its
+points would one by one: point i has the version of an event with ts + its offset and seq + i.
+An attribute set by two kinds of event is decided the same way (the newest RunEnded sets the
+status; ModelStored's attributes win over a fit's). A merge of the same events in any order, any number of times, gives the same row.
 
 **Which row wins.** Rows are ``ReplacingMergeTree(ver)``: the highest ``ver`` is the row.
 The owner writes ``ver = ver it read or wrote last + 1``, and ``+ JUMP`` (2**20) when it reads a
@@ -152,7 +153,7 @@ def _smaller(a: int, b: int) -> int:
     return b if not a or (b and b < a) else a
 
 
-def _merge_run(run: RunState, event: dict, v: int) -> bool:  # size: one branch per event type, kept together
+def _merge_run(run: RunState, event: dict, v: int, latest: dict | None) -> bool:  # size: a branch per event type
     """Merge one event into its run; True when the row changed."""
     kind, p = event["event_type"], event["payload"]
     changed = False
@@ -175,18 +176,55 @@ def _merge_run(run: RunState, event: dict, v: int) -> bool:  # size: one branch 
     elif kind == "MetricLogged":
         if not p["slice"]:
             changed |= _later(run.metrics, p["name"], (p["step"], v, p["value"]))
+    elif kind == "MetricsLogged":
+        for name, entry in latest[""].items():
+            changed |= _later(run.metrics, name, entry)
     elif kind == "TagSet":
         changed |= _later(run.tags, p["key"], (v, p["value"]))
     return changed
 
 
-def _merge_model(model: ModelState, event: dict, v: int) -> bool:
+def _latest_points(event: dict) -> dict[str, dict[str, tuple[int, int, float]]]:
+    """A MetricsLogged batch's newest point per metric name, for the run ('') and for each model:
+    the entries its points would give one by one as MetricLogged events (point i has the version
+    ``((ts + offset) << 12) | ((seq + i) mod 4096)``). A sliced point counts for neither."""
+    p, ts, seq = event["payload"], event["ts"], event["seq"]
+    names, link_index = p["names"], p["link_index"]
+    vers = [((ts + o) << 12) | ((seq + i) & 4095) for i, o in enumerate(p["ts_offsets"])]
+    run: dict[str, tuple[int, int, float]] = {}
+    latest = {"": run}
+    if not link_index and len(names) == 1:  # a curve: one max over its points
+        if vers:
+            run[names[0]] = max(zip(p["steps"], vers, p["values"]))
+        return latest
+    models = [None if x["slice"] else (x["model_id"] or "") for x in p["links"]]  # None: a sliced point
+    for i, (n, entry) in enumerate(zip(p["name_index"], zip(p["steps"], vers, p["values"]))):
+        model = models[link_index[i]] if link_index else ""
+        if model is None:
+            continue
+        name = names[n]
+        old = run.get(name)
+        if old is None or entry > old:
+            run[name] = entry
+        if model:
+            best = latest.setdefault(model, {})
+            old = best.get(name)
+            if old is None or entry > old:
+                best[name] = entry
+    return latest
+
+
+def _merge_model(model: ModelState, event: dict, v: int, latest: dict | None) -> bool:
     kind, p = event["event_type"], event["payload"]
     changed = False
     if event["run_id"] != model.run_id and (not model.run_id or event["run_id"] < model.run_id):
         model.run_id, model.experiment, changed = event["run_id"], event["experiment"], True
     if kind == "MetricLogged":
         return _later(model.metrics, p["name"], (p["step"], v, p["value"])) or changed
+    if kind == "MetricsLogged":
+        for name, entry in latest[model.model_id].items():
+            changed |= _later(model.metrics, name, entry)
+        return changed
     if kind == "OperatorApplied":
         for q in p["params"]:
             changed |= _later(model.params, q["key"], (v, q["value"], NAN if q["num"] is None else q["num"]))
@@ -206,16 +244,18 @@ def _merge_model(model: ModelState, event: dict, v: int) -> bool:
     return changed
 
 
-def _model_of(event: dict) -> str:
-    """The model an event adds to, or ''."""
+def _models_of(event: dict, latest: dict | None) -> tuple[str, ...]:
+    """The models an event adds to (none, mostly one; a batch of points may link several)."""
     kind, p = event["event_type"], event["payload"]
     if kind == "MetricLogged":
-        return (p["model_id"] or "") if not p["slice"] else ""
+        return (p["model_id"],) if p["model_id"] and not p["slice"] else ()
+    if kind == "MetricsLogged":
+        return tuple(m for m in latest if m)
     if kind == "OperatorApplied":
-        return (p["model_id"] or "") if p["action"] in FIT_ACTIONS else ""
+        return (p["model_id"],) if p["model_id"] and p["action"] in FIT_ACTIONS else ()
     if kind == "ModelStored":
-        return p["model_id"]
-    return ""
+        return (p["model_id"],)
+    return ()
 
 
 class CurrentState:
@@ -241,20 +281,21 @@ class CurrentState:
             self._runs.clear()
             self._models.clear()
         events = list(events)
-        model_ids = [_model_of(e) for e in events]
+        latest = [_latest_points(e) if e["event_type"] == "MetricsLogged" else None for e in events]
+        model_ids = [_models_of(e, points) for e, points in zip(events, latest)]
         self._load(RunState, self._runs, "run_state", "run_id", {(e["project"], e["run_id"]) for e in events})
         self._load(ModelState, self._models, "model_state", "model_id",
-                   {(e["project"], m) for e, m in zip(events, model_ids) if m})
+                   {(e["project"], m) for e, ms in zip(events, model_ids) for m in ms})
         dirty_runs: dict[tuple[str, str], RunState] = {}
         dirty_models: dict[tuple[str, str], ModelState] = {}
-        for event, model_id in zip(events, model_ids):
+        for event, models, points in zip(events, model_ids, latest):
             v = version(event)
             run = self._runs[(event["project"], event["run_id"])]
-            if _merge_run(run, event, v):
+            if _merge_run(run, event, v, points):
                 dirty_runs[(run.project, run.run_id)] = run
-            if model_id:
+            for model_id in models:
                 model = self._models[(event["project"], model_id)]
-                if _merge_model(model, event, v):
+                if _merge_model(model, event, v, points):
                     dirty_models[(model.project, model_id)] = model
         rows = Rows()
         for state in dirty_runs.values():

@@ -66,6 +66,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                     "metric_values", "metric_steps", "metric_vers", "stored_ver", "ver"),
 }
 STATE_TABLES = frozenset({"run_state", "model_state"})
+COLUMNAR = frozenset({"metrics"})  # kept and inserted as columns: a batch of points adds whole columns
 
 NAN = float("nan")
 FIT_ACTIONS = ("fit", "fit_transform", "fit_predict")
@@ -86,14 +87,73 @@ def decode_and_validate(data: bytes) -> dict[str, Any]:
         raise DecodeError(f"invalid event: unknown event_type {event['event_type']!r}")
     if event["ts"] <= 0 or event["seq"] < 0:
         raise DecodeError(f"invalid event: ts {event['ts']} / seq {event['seq']} out of range")
+    if event["event_type"] == "MetricsLogged":
+        _check_points(event["payload"])
     return event
 
 
-class Rows(dict):
-    """table -> list of row tuples in ``COLUMNS[table]`` order."""
+def _check_points(p: dict) -> None:
+    """A batch of points is columns of one length, with indexes into its names and links."""
+    if "name_index" not in p:
+        raise DecodeError("invalid MetricsLogged: its payload is another action's")
+    n = len(p["values"])
+    for column in ("name_index", "steps", "ts_offsets"):
+        if len(p[column]) != n:
+            raise DecodeError(f"invalid MetricsLogged: {len(p[column])} {column} for {n} values")
+    if p["link_index"] and len(p["link_index"]) != n:
+        raise DecodeError(f"invalid MetricsLogged: {len(p['link_index'])} link_index for {n} values")
+    for column, within in (("name_index", "names"), ("link_index", "links")):
+        index = p[column]
+        if index and (min(index) < 0 or max(index) >= len(p[within])):
+            raise DecodeError(f"invalid MetricsLogged: a {column} outside its {len(p[within])} {within}")
+    if n and min(p["ts_offsets"]) < 0:
+        raise DecodeError("invalid MetricsLogged: a negative ts_offset")
 
-    def __missing__(self, key: str) -> list:
-        value: list = []
+
+class Columns:
+    """A table's rows kept for a columnar insert (``COLUMNAR``): single rows appended as tuples (the
+    cheapest per event), a batch's points added as whole columns; ``columns()`` joins both."""
+
+    __slots__ = ("rows", "cols")
+
+    def __init__(self, width: int):
+        self.rows: list[tuple] = []
+        self.cols: list[list] = [[] for _ in range(width)]
+
+    def append(self, row: tuple) -> None:
+        self.rows.append(row)
+
+    def extend(self, rows: Iterable[tuple]) -> None:
+        self.rows.extend(rows)
+
+    def add_columns(self, columns: Iterable[list]) -> None:
+        for column, new in zip(self.cols, columns):
+            column.extend(new)
+
+    def columns(self) -> list[list]:
+        if not self.rows:
+            return self.cols
+        return [column + list(more) for column, more in zip(self.cols, zip(*self.rows))]
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.cols[0])
+
+    def __iter__(self):  # in the order of ``columns()``
+        yield from zip(*self.cols)
+        yield from self.rows
+
+    def __getitem__(self, i: int) -> tuple:
+        return list(self)[i]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, Columns)) else NotImplemented
+
+
+class Rows(dict):
+    """table -> list of row tuples in ``COLUMNS[table]`` order (``Columns`` for the ``COLUMNAR`` tables)."""
+
+    def __missing__(self, key: str) -> list | Columns:
+        value: list | Columns = Columns(len(COLUMNS[key])) if key in COLUMNAR else []
         self[key] = value
         return value
 
@@ -162,9 +222,36 @@ def _metric_logged(rows: Rows, e: dict, p: dict) -> None:
     rows["metrics"].append((project, name, run_id, step, value, model_id or "", p["dataframe_id"] or "", slice_,
                             e["event_id"], ts, ts))
     if p.get("model_changed") and model_id:  # the model's stored snapshot may not reproduce the value
-        rows["annotations"].append((project, run_id, model_id, f"modeldb: {name} = {value!r} was computed after "
-                                    "this model changed; its stored snapshot may not reproduce it", "modeldb",
-                                    e["event_id"], ts, ts))
+        _changed_model(rows, e, model_id, name, value, e["event_id"], ts)
+
+
+def _metrics_logged(rows: Rows, e: dict, p: dict) -> None:
+    """A batch of points as columns. Point i gets the id ``<event_id>.<i>``: two points of one name
+    and step in a batch stay two rows, and a redelivered batch collapses onto its first copy."""
+    ts, project, run_id, event_id = e["ts"], e["project"], e["run_id"], e["event_id"]
+    values = p["values"]
+    n = len(values)
+    names = p["names"]
+    name_col = names * n if len(names) == 1 else [names[i] for i in p["name_index"]]
+    links, link_index = p["links"], p["link_index"]
+    if link_index:
+        shapes = [(x["model_id"] or "", x["dataframe_id"] or "", x["slice"]) for x in links]
+        model_col, frame_col, slice_col = (list(c) for c in zip(*(shapes[i] for i in link_index)))
+    else:
+        model_col = frame_col = slice_col = [""] * n
+    ts_col = [ts + o for o in p["ts_offsets"]]
+    rows["metrics"].add_columns(([project] * n, name_col, [run_id] * n, p["steps"], values, model_col, frame_col,
+                                 slice_col, [f"{event_id}.{i}" for i in range(n)], ts_col, ts_col))
+    if link_index and any(x["model_changed"] and x["model_id"] for x in links):
+        for i, (name, value, model_id, link) in enumerate(zip(name_col, values, model_col, link_index)):
+            if links[link]["model_changed"] and model_id:
+                _changed_model(rows, e, model_id, name, value, f"{event_id}.{i}", ts_col[i])
+
+
+def _changed_model(rows: Rows, e: dict, model_id: str, name: str, value: float, point_id: str, ts: int) -> None:
+    rows["annotations"].append((e["project"], e["run_id"], model_id, f"modeldb: {name} = {value!r} was computed "
+                                "after this model changed; its stored snapshot may not reproduce it", "modeldb",
+                                point_id, ts, ts))
 
 
 def _tag_set(rows: Rows, e: dict, p: dict) -> None:
@@ -292,6 +379,7 @@ _HANDLERS = {
     "RunEnded": _run_ended,
     "ParamLogged": _param_logged,
     "MetricLogged": _metric_logged,
+    "MetricsLogged": _metrics_logged,
     "TagSet": _tag_set,
     "Annotated": _annotated,
     "OperatorApplied": _operator_applied,

@@ -13,7 +13,7 @@ import time
 from typing import Callable, TypeVar
 
 from modeldb.core.exceptions import WarehouseUnavailable
-from modeldb.stream_processors.materializer import COLUMNS, Rows
+from modeldb.stream_processors.materializer import COLUMNS, Columns, Rows
 from modeldb.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,11 @@ class WarehouseSink:
         def insert() -> int:
             for table in COLUMNS:  # events_raw first; every table the materializer fills
                 batch = rows.get(table)
-                if batch:
+                if not batch:
+                    continue
+                if isinstance(batch, Columns):
+                    self.warehouse.insert_columns(table, COLUMNS[table], batch.columns())
+                else:
                     self.warehouse.insert(table, COLUMNS[table], batch)
             return rows.count()
 

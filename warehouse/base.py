@@ -55,6 +55,10 @@ class Warehouse(Protocol):
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows into ``database.table``, all or nothing per call."""
 
+    def insert_columns(self, table: str, columns: Sequence[str], data: Sequence[list]) -> None:
+        """Insert the same as ``insert``, given one list per column (``data[i]`` holds ``columns[i]``):
+        the metric points' path, with no row tuples built on either side."""
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
         """Run a query; with ``readonly`` (the default) anything that writes is refused."""
 

@@ -223,6 +223,15 @@ class ChdbWarehouse:
         lines = [dumps(dict(zip(cols, row)), ensure_ascii=False, allow_nan=True) for row in rows]
         self._run(f"INSERT INTO `{self.database}`.`{table}` ({', '.join(cols)}) FORMAT JSONEachRow\n" + "\n".join(lines))
 
+    def insert_columns(self, table: str, columns: Sequence[str], data: Sequence[list]) -> None:
+        """Through chDB's ``Python()`` table function, which reads the dict of lists in this frame
+        by its name: no JSON per row (the metric points' path)."""
+        if not data or not data[0]:
+            return
+        cols = ", ".join(f"`{c}`" for c in columns)
+        modeldb_insert_columns = dict(zip(columns, data))  # noqa: F841 - read by name by chDB's Python()
+        self._run(f"INSERT INTO `{self.database}`.`{table}` ({cols}) SELECT {cols} FROM Python(modeldb_insert_columns)")
+
     def _read(self, sql: str, fmt: str, readonly: bool) -> Any:
         try:
             return self._run(sql, fmt)

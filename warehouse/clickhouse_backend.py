@@ -94,6 +94,17 @@ class ClickHouseWarehouse:
         except Exception as exc:
             raise _translate(exc, self.description) from None
 
+    def insert_columns(self, table: str, columns: Sequence[str], data: Sequence[list]) -> None:
+        if not data or not data[0]:
+            return
+        try:
+            with self._lock:
+                self._client.execute(
+                    f"INSERT INTO `{self.database}`.`{table}` ({', '.join(columns)}) VALUES", data,
+                    columnar=True, settings=self._insert_settings)
+        except Exception as exc:
+            raise _translate(exc, self.description) from None
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
         bound = bind(sql, params).strip().rstrip(";")
         if readonly:

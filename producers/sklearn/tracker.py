@@ -235,8 +235,7 @@ class Tracker(TrackerBase):
             if name != "best_score":  # searches log it against their best model
                 run.log_metric(name, value, model_id=model_id, dataframe_id=x_info.dataframe_id if x_info else None)
         for name, values in params.training_curves(est):
-            for step, value in enumerate(values):
-                run.log_metric(name, value, step, model_id=model_id)
+            run.log_curve(name, values, model_id=model_id)
         return True
 
     def link_parts(self, run: Any, whole: Any, whole_id: str, parts: list[tuple[Any, str]]) -> None:

@@ -45,8 +45,7 @@ class Storing:
     def model_event(self, run: Any, model: Any, model_id: str, action_id: str | None, x_info: FrameInfo | None,
                     features: list[str], edges: list[dict[str, str]], part_of: str | None) -> dict[str, Any]:
         """The ``ModelStored`` payload of a fitted model (no uri yet), and its objective history as metrics."""
-        for step, value in enumerate(params.objective_history(model)):
-            run.log_metric("objective", value, step, model_id=model_id)
+        run.log_curve("objective", params.objective_history(model), model_id=model_id)
         return {
             "model_id": model_id, "operator_class": type(model).__name__, "uri": "", "format": "",
             "size_bytes": -1, "train_dataframe_id": x_info.dataframe_id if x_info else None,

@@ -11,11 +11,12 @@ import sys
 import time
 
 from modeldb.core import codec
-from modeldb.core.eventlog import EventLogWriter, frame
+from modeldb.core.eventlog import EventLogWriter, frame, read_records
 from modeldb.core.events import envelope, producer_info
 from tests.integration import loadgen
 from tests.integration.conftest import cli_env, run_cli
 from tests.integration.stream_harness import REPO
+from tests.unit.events_factory import unbatched
 
 
 def test_status_dlq_and_rebuild_on_the_embedded_default(tmp_path):
@@ -24,6 +25,11 @@ def test_status_dlq_and_rebuild_on_the_embedded_default(tmp_path):
     load = subprocess.run([sys.executable, "-m", "tests.integration.loadgen", "emb", "12", "15", "0"], cwd=REPO,
                           capture_output=True, text=True, timeout=120, env=cli_env(**env))
     assert load.returncode == 0, load.stderr
+    # What the script sent, counted on the log itself: records (a burst of points is one) and points.
+    sent = [codec.decode(r.payload) for r in read_records(home / "events.log", max_records=10**9) if r.error is None]
+    sent = [e for e in sent if e["project"] == "emb"]
+    batches = [e for e in sent if e["event_type"] == "MetricsLogged"]
+    assert len(unbatched(sent)) == 12 * loadgen.events_per_run(15) and batches  # every call, and batched
     writer = EventLogWriter(home / "events.log")
     writer.append(frame(b"garbage") + frame(codec.current_header() + b"\xff\xff"))
     writer.close()
@@ -42,7 +48,10 @@ def test_status_dlq_and_rebuild_on_the_embedded_default(tmp_path):
     status = run_cli("status", "--json", **env)
     assert status.returncode == 0, status.stdout + status.stderr  # embedded mode needs no running worker
     figures = json.loads(status.stdout)
-    assert figures["events_stored"] == 12 * loadgen.events_per_run(15)
+    assert figures["events_stored"] == len(sent)
+    points = run_cli("sql", "SELECT count() FROM (SELECT run_id, name, step FROM modeldb.metrics "
+                     "GROUP BY run_id, name, step)", "--format", "csv", **env)
+    assert points.stdout.split() == ["count()", str(12 * 16)], points.stdout + points.stderr  # 15 loss steps and acc, per run
     assert figures["dead_letters"] == 3 and figures["lag_bytes"] == 0 and figures["problems"] == []
 
     letters = [json.loads(line) for line in run_cli("dlq", "list", "--json", **env).stdout.splitlines()]
@@ -61,7 +70,7 @@ def test_status_dlq_and_rebuild_on_the_embedded_default(tmp_path):
     rebuilt_dir = tmp_path / "rebuilt"
     rebuilt = run_cli("rebuild", "--into", f"chdb://{rebuilt_dir}", **env)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert f"rebuilt {12 * loadgen.events_per_run(15) + 1:,} events" in rebuilt.stderr
+    assert f"rebuilt {len(sent) + 1:,} events" in rebuilt.stderr
     again = run_cli("rebuild", "--into", f"chdb://{rebuilt_dir}", **env)
     assert again.returncode == 2 and "already holds events" in again.stderr
     unknown = run_cli("rebuild", "--table", "nope", **env)

@@ -47,10 +47,34 @@ PAYLOADS = {
     "PredictionsLogged": {"model_id": "m1", "dataframe_id": "df3", "rows": [
         {"key": "0", "prediction": "1", "prediction_num": 1.0, "label": "1", "label_num": 1.0,
          "slice_values": {"country": "US"}}]},
+    "MetricsLogged": {"names": ["loss", "acc"], "links": [{"model_id": "m1", "dataframe_id": "df3", "slice": "",
+                                                           "model_changed": False}],
+                      "name_index": [0, 0, 1], "link_index": [], "steps": [0, 1, 0], "values": [0.9, 0.5, 0.75],
+                      "ts_offsets": [0, 10, 20]},
 }
 assert set(PAYLOADS) == set(EVENT_TYPES)
+# The event types each released schema knows (a release writes only those).
+RELEASED_TYPES = {"v1": EVENT_TYPES[:-1], "v2": EVENT_TYPES[:-1], "v3": EVENT_TYPES[:-1], "v4": EVENT_TYPES}
 
 
 def event(event_type: str, run_id: str = "run-1", seq: int = 0, project: str = "p", **payload_overrides):
     payload = dict(PAYLOADS[event_type], **payload_overrides)
     return envelope(event_type, payload, project=project, experiment="e", run_id=run_id, seq=seq, producer=PRODUCER)
+
+
+def unbatched(events):
+    """Events as logged: each MetricsLogged batch expanded back into the MetricLogged events of its
+    points (point i: seq + i, ts + its offset, id ``<event_id>.<i>``), everything else as it is."""
+    out = []
+    for e in events:
+        if e["event_type"] != "MetricsLogged":
+            out.append(e)
+            continue
+        p = e["payload"]
+        for i, (n, step, value, offset) in enumerate(zip(p["name_index"], p["steps"], p["values"], p["ts_offsets"])):
+            link = p["links"][p["link_index"][i]] if p["link_index"] else {
+                "model_id": None, "dataframe_id": None, "slice": "", "model_changed": False}
+            out.append({**e, "event_id": f"{e['event_id']}.{i}", "event_type": "MetricLogged", "seq": e["seq"] + i,
+                        "ts": e["ts"] + offset, "payload": {"name": p["names"][n], "value": value, "step": step,
+                                                            **link}})
+    return out

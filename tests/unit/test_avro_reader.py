@@ -11,7 +11,7 @@ from modeldb.core import codec
 from modeldb.core.avro_reader import Unusual, compile_reader
 from modeldb.core.events import EVENT_TYPES, typed_param
 from modeldb.core.exceptions import DecodeError
-from tests.unit.events_factory import event
+from tests.unit.events_factory import RELEASED_TYPES, event
 
 
 def fastavro_bytes(schema, datum):
@@ -76,7 +76,7 @@ def test_nulls_and_set_optionals_in_nested_records():
 
 def test_released_v1_records_still_go_through_fastavro_resolution():
     released = codec.released_schemas()["v1"]
-    for event_type in EVENT_TYPES:
+    for event_type in RELEASED_TYPES["v1"]:
         buf = io.BytesIO()
         fastavro.schemaless_writer(buf, released, event(event_type))
         data = codec.MARKER + codec.schema_fingerprint(released) + buf.getvalue()

@@ -35,10 +35,14 @@ CHILD = textwrap.dedent("""
 
 
 def _stored(home):
-    ids = set()
+    """Logged events kept, each once: a batch of metric points counts its points."""
+    kept = {}
     for path in (home / "events.log", home / "spill" / "events.log"):
-        ids |= {codec.decode(r.payload)["event_id"] for r in read_records(path, max_records=10**9) if r.error is None}
-    return len(ids)
+        for r in read_records(path, max_records=10**9):
+            if r.error is None:
+                e = codec.decode(r.payload)
+                kept[e["event_id"]] = len(e["payload"]["values"]) if e["event_type"] == "MetricsLogged" else 1
+    return sum(kept.values())
 
 
 def _run_child(home, limit):

@@ -11,6 +11,7 @@ from collections import Counter
 import modeldb
 from modeldb.core import codec
 from modeldb.core.eventlog import read_records
+from tests.unit.events_factory import unbatched
 
 PER_TASK = 8
 
@@ -22,7 +23,7 @@ def _log(i):
 
 
 def _events(log_path):
-    return [codec.decode(r.payload) for r in read_records(log_path, max_records=10**9) if r.error is None]
+    return unbatched(codec.decode(r.payload) for r in read_records(log_path, max_records=10**9) if r.error is None)
 
 
 def _check(tmp_path, run_ids, tasks):

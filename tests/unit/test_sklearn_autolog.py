@@ -22,6 +22,7 @@ from modeldb.core import codec
 from modeldb.core.eventlog import read_records
 from modeldb.core.exceptions import TrackingError
 from modeldb.producers.sklearn import tracker as T
+from tests.unit.events_factory import unbatched
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def home(tmp_path):
 
 def events(home: Path) -> list[dict]:
     modeldb.flush()
-    return [codec.decode(r.payload) for r in read_records(home / "events.log")]
+    return unbatched(codec.decode(r.payload) for r in read_records(home / "events.log"))
 
 
 def frame(n: int = 300, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

@@ -29,6 +29,9 @@ class Recorder:
             raise WarehouseError("insert refused")
         self.calls.append(("insert", table, len(rows)))
 
+    def insert_columns(self, table, columns, data):
+        self.insert(table, columns, list(zip(*data)))
+
     def write(self, letters):
         if self.fail_letters:
             raise TransportError("broker down")

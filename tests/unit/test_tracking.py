@@ -7,6 +7,7 @@ import modeldb
 from modeldb.core import codec
 from modeldb.core.eventlog import read_records
 from modeldb.core.exceptions import TrackingError
+from tests.unit.events_factory import unbatched
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def home(tmp_path):
 
 def events(home):
     modeldb.flush()
-    return [codec.decode(r.payload) for r in read_records(home / "events.log", max_records=10**9)]
+    return unbatched(codec.decode(r.payload) for r in read_records(home / "events.log", max_records=10**9))
 
 
 def test_a_run_logs_every_action_in_order(home):
