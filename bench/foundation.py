@@ -4,7 +4,7 @@ Prints figures, never asserts them: these machines are shared and noisy. Every
 figure comes with a baseline measured in the same run. Starts its own Kafka
 and ClickHouse on free loopback ports, like the tests.
 
-    .venv/bin/python bench/foundation.py [--events 200000] [--calls 200000]
+    .venv/bin/python bench/foundation.py [--points 2000000] [--points-per-event 1000] [--calls 200000]
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import modeldb
 from modeldb.core import codec
 from modeldb.devtools import services
 from modeldb.core.config import Settings
+from modeldb.stream_processors.current import CurrentState
 from modeldb.stream_processors.deadletter import FileDeadLetters
 from modeldb.stream_processors.local import LocalRunner
 from modeldb.stream_processors.materializer import decode_and_validate, materialize
@@ -63,6 +64,28 @@ def baseline_cost(calls: int) -> list[float]:
     return _timed(log, calls)
 
 
+def metric_batches(points: int, per_event: int, runs: int = 200) -> tuple[list[bytes], list[str]]:
+    """``points`` metric points of ``runs`` runs (10 metrics, rising steps), ``per_event`` to an event,
+    encoded as the emitter sends them; and each event's run id (its key)."""
+    from modeldb.core.events import envelope, producer_info
+    from modeldb.producers.batching import batch_event
+
+    producer = producer_info().as_record()
+    ids = [uuid.uuid4().hex for _ in range(runs)]
+    encoded, keys = [], []
+    for n, start in enumerate(range(0, points, per_event)):
+        run_id, first = ids[n % runs], n // runs * per_event
+        burst = [envelope("MetricLogged", {"name": f"m{i % 10}", "value": i * 0.1, "step": i // 10, "model_id": None,
+                                           "dataframe_id": None, "slice": ""}, project="throughput", experiment="e",
+                          run_id=run_id, seq=i, producer=producer)
+                 for i in range(first, first + min(per_event, points - start))]
+        event = batch_event(burst)
+        event.pop("_points", None)
+        encoded.append(codec.encode(event))
+        keys.append(run_id)
+    return encoded, keys
+
+
 def start_worker(home: Path, settings: Settings, group: str, engine: str = "faust") -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
     env.update(MODELDB_HOME=str(home), MODELDB_TRANSPORT=settings.transport, MODELDB_WAREHOUSE=settings.warehouse,
@@ -87,7 +110,8 @@ def wait_count(warehouse, sql: str, target: int, timeout: float) -> tuple[float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200_000)
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--points", type=int, default=2_000_000, help="metric points for the throughput figures")
+    parser.add_argument("--points-per-event", type=int, default=1000, help="points per MetricsLogged event")
     parser.add_argument("--latency-samples", type=int, default=60)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="modeldb-bench-"))
@@ -110,27 +134,24 @@ def main() -> None:
                                                 "mean": statistics.fmean(samples), "drain_after_s": drain}
         modeldb.init(project="bench", home=root / "client-file")
 
-        # 2. processor throughput -----------------------------------------------------------------
-        # Pre-encode N metric events, put them on a fresh topic, then time a fresh worker draining them.
+        # 2. processor throughput, in metric points -------------------------------------------------
+        # Pre-encode the points the way the emitter sends a training loop's bursts (one MetricsLogged
+        # event per run and burst), put them on a fresh topic, then time a fresh worker draining them.
         from confluent_kafka import Producer
 
-        from modeldb.core.events import envelope, producer_info
-
-        producer_rec = producer_info().as_record()
-        run_ids = [uuid.uuid4().hex for _ in range(200)]
-        encoded = [codec.encode(envelope("MetricLogged", {"name": f"m{i % 10}", "value": i * 0.1, "step": i,
-                                                            "model_id": None, "dataframe_id": None, "slice": ""},
-                                         project="throughput", experiment="e", run_id=run_ids[i % 200], seq=i,
-                                         producer=producer_rec)) for i in range(args.events)]
-        # best of three passes: the ceiling should not depend on a noisy neighbour
-        rates = []
+        encoded, run_ids = metric_batches(args.points, args.points_per_event)
+        results["points"], results["records"] = args.points, len(encoded)
+        rates = []  # best of three passes: the ceiling should not depend on a noisy neighbour
+        sample = encoded[:max(1, 200_000 // args.points_per_event)]
+        sample_points = min(args.points, len(sample) * args.points_per_event)
         for _ in range(3):
             t0 = time.perf_counter()
-            ceiling = materialize([(decode_and_validate(v), v) for v in encoded[:30_000]])
-            rates.append(30_000 / (time.perf_counter() - t0))
-        decode_rate = max(rates)
-        results["decode_materialize_in_process_eps"] = decode_rate
-        assert ceiling.count()
+            decoded = [decode_and_validate(v) for v in sample]
+            ceiling = materialize(list(zip(decoded, sample)))
+            CurrentState(None).rows(decoded)
+            rates.append(sample_points / (time.perf_counter() - t0))
+        results["decode_materialize_in_process_pps"] = max(rates)
+        assert len(ceiling["metrics"]) == sample_points
 
         topic = f"bench-{uuid.uuid4().hex[:8]}"
         settings = Settings.load(env={}, home=root, transport=f"kafka://127.0.0.1:{kafka.port}/{topic}",
@@ -143,7 +164,7 @@ def main() -> None:
         for i, value in enumerate(encoded):
             while True:
                 try:
-                    p.produce(topic, value=value, key=run_ids[i % 200].encode())
+                    p.produce(topic, value=value, key=run_ids[i].encode())
                     break
                 except BufferError:  # the local queue is full: let the broker catch up
                     p.poll(0.2)
@@ -155,10 +176,10 @@ def main() -> None:
         noop = subprocess.run([sys.executable, str(Path(__file__).with_name("faust_noop.py")), "worker", "-l", "warn"],
                               capture_output=True, text=True, timeout=1800,
                               env={**os.environ, "BENCH_BROKER": f"127.0.0.1:{kafka.port}", "BENCH_TOPIC": topic,
-                                   "BENCH_EVENTS": str(args.events)})
+                                   "BENCH_EVENTS": str(len(encoded))})
         # Faust routes print() through its logger, so the line may carry a log prefix.
         found = re.search(r"rate ([0-9.]+)", noop.stdout + noop.stderr)
-        results["faust_noop_eps"] = float(found[1]) if found else float("nan")
+        results["faust_noop_pps"] = float(found[1]) * args.points / len(encoded) if found else float("nan")
         if not found:
             print(f"faust no-op baseline failed:\n{(noop.stdout + noop.stderr)[-2000:]}")
 
@@ -169,11 +190,11 @@ def main() -> None:
             worker = start_worker(root, engine_settings, f"g-{engine}-{uuid.uuid4().hex[:6]}", engine)
             try:
                 (t_first, n_first), (t_last, n_last) = wait_count(
-                    warehouse, f"SELECT count() FROM `{db}`.metrics", args.events, timeout=1800)
+                    warehouse, f"SELECT count() FROM `{db}`.metrics", args.points, timeout=1800)
             finally:
                 worker.terminate()
                 worker.wait(30)
-            results[f"{engine}_kafka_to_clickhouse_eps"] = (n_last - n_first) / max(1e-9, t_last - t_first)
+            results[f"{engine}_kafka_to_clickhouse_pps"] = (n_last - n_first) / max(1e-9, t_last - t_first)
 
         # local runner, file log -> chDB, same events
         log_home = root / "local"
@@ -187,7 +208,8 @@ def main() -> None:
         runner = LocalRunner(log_home / "events.log", chdb, FileDeadLetters(log_home / "dl.jsonl"))
         t0 = time.perf_counter()
         stats = runner.catch_up()
-        results["local_file_to_chdb_eps"] = stats.events / (time.perf_counter() - t0)
+        assert stats.events == len(encoded)
+        results["local_file_to_chdb_pps"] = args.points / (time.perf_counter() - t0)
 
         # 3. latency: log_metric -> queryable, Kafka -> worker -> ClickHouse, default batch settings
         for engine in ("faust", "confluent"):
@@ -233,14 +255,18 @@ def main() -> None:
         print(f"  {name:<6} transport                median {r['median']:6.2f}  p99 {r['p99']:6.2f}  "
               f"mean {r['mean']:6.2f}  (median {r['median'] / b['median']:.0f}× baseline; "
               f"queue drained {r['drain_after_s']:.2f}s after the loop)")
-    print("\nprocessor throughput (events/s), 4 partitions, one worker:")
-    ceiling = results["decode_materialize_in_process_eps"]
-    print(f"  decode+materialize only, in process (ceiling)   {ceiling:>10,.0f}")
-    print(f"  Faust agent that does nothing (Faust's own cap) {results['faust_noop_eps']:>10,.0f}")
+    print(f"\nprocessor throughput in metric points/s, one worker, 4 partitions ({results['points']:,} points in "
+          f"{results['records']:,} events of {args.points_per_event:,}, as the emitter batches a burst):")
+    ceiling = results["decode_materialize_in_process_pps"]
+    print(f"  decode + materialize + current state, in process (ceiling) {ceiling:>11,.0f}")
+    print(f"  Faust agent that does nothing (Faust's own cap)            {results['faust_noop_pps']:>11,.0f}")
     for engine in ("faust", "confluent"):
-        eps = results[f"{engine}_kafka_to_clickhouse_eps"]
-        print(f"  {engine:<9} worker, Kafka → ClickHouse 18.16    {eps:>10,.0f}  ({eps / ceiling:.0%} of ceiling)")
-    print(f"  local runner, file log → chDB                   {results['local_file_to_chdb_eps']:>10,.0f}")
+        pps = results[f"{engine}_kafka_to_clickhouse_pps"]
+        print(f"  {engine:<9} worker, Kafka → ClickHouse 18.16               {pps:>11,.0f}  "
+              f"({pps / ceiling:.0%} of ceiling)")
+    local = results["local_file_to_chdb_pps"]
+    print(f"  local runner, file log → chDB                              {local:>11,.0f}  "
+          f"({local / ceiling:.0%} of ceiling)")
     for engine in ("faust", "confluent"):
         lat = results[f"log_to_query_ms_{engine}"]
         print(f"\nlog_metric → queryable (ms), Kafka → {engine} → ClickHouse: p50 {lat['p50']:.0f}  "

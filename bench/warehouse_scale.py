@@ -93,20 +93,24 @@ def build(args: argparse.Namespace, kafka: services.Service, clickhouse: service
              for p in range(args.producers)]
     for proc in procs:
         proc.start()
-    expected = per * args.producers * (2 + 20 + 100 + 10 + 4)
+    runs = per * args.producers
+    expected = runs * (2 + 20 + 100 + 10 + 4)  # logged events; the emitter batches each run's points
+    points = runs * (100 + 10 + 2)
     from modeldb.warehouse.factory import connect
 
     wh = connect(settings)
-    last = 0
-    while True:
-        time.sleep(10)
-        done = wh.query("SELECT count() FROM scale.events_raw").scalar()
-        rate = (done - last) / 10
+    last, done = 0, 0
+    while done < expected:
+        time.sleep(2)
+        others, records = wh.query("SELECT countIf(event_type NOT IN ('MetricLogged', 'MetricsLogged')), count() "
+                                   "FROM scale.events_raw").rows[0]
+        stored = wh.query("SELECT count() FROM scale.metrics").scalar()
+        done = others + stored  # every logged event, a point counted as one
+        rate = (done - last) / 2
         last = done
-        print(f"  {time.monotonic() - started:6.0f}s  {done:>11,} / {expected:,} events materialized "
-              f"({rate:,.0f}/s)", file=sys.stderr)
-        if done >= expected:
-            break
+        print(f"  {time.monotonic() - started:6.0f}s  {done:>11,} / {expected:,} logged events materialized "
+              f"({records:,} events on the topic so far; {stored:,} / {points:,} points; {rate:,.0f}/s)",
+              file=sys.stderr)
         if all(not p.is_alive() for p in procs) and rate == 0 and done < expected:
             print("  producers finished and the processors are idle; stopping short", file=sys.stderr)
             break

@@ -78,6 +78,30 @@ def _count(data: bytes, pos: int) -> tuple[int, int]:
     return n, pos
 
 
+def _varints(data: bytes, pos: int, count: int, bits: int) -> tuple[list[int], int]:
+    """``count`` zigzag varints at once (a batch's steps, offsets and indexes), with numpy: about a
+    tenth of the cost of reading them one by one. Anything odd raises ``Unusual``, as one by one."""
+    import numpy as np
+
+    window = np.frombuffer(data, np.uint8, max(0, min(len(data) - pos, 10 * count)), pos)
+    ends = np.flatnonzero(window < 128)[:count]
+    if len(ends) < count:
+        raise Unusual("truncated varints")
+    stop = int(ends[-1]) + 1
+    starts = np.empty(count, np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends + 1 - starts
+    if lengths.max() > 10 or (lengths.max() == 10 and window[ends[lengths == 10]].max() > 1):
+        raise Unusual("varint wider than 64 bits")
+    shift = (np.arange(stop, dtype=np.int64) - np.repeat(starts, lengths)).astype(np.uint64) * np.uint64(7)
+    raw = np.add.reduceat((window[:stop].astype(np.uint64) & np.uint64(0x7F)) << shift, starts)
+    values = (raw >> np.uint64(1)).astype(np.int64) ^ -(raw & np.uint64(1)).astype(np.int64)
+    if bits == 32 and (values.min() < -0x80000000 or values.max() > 0x7FFFFFFF):
+        raise Unusual("int outside 32 bits")
+    return values.tolist(), pos + stop
+
+
 def _int(data: bytes, pos: int) -> tuple[int, int]:
     n, pos = _long(data, pos)
     if not -0x80000000 <= n <= 0x7FFFFFFF:
@@ -274,6 +298,12 @@ class _Compiler:
             e(ind + 1, f"pos += 8 * {count}")
             self._length(src, ind + 1, count)
             return
+        if kind == "array" and node["items"] in ("int", "long"):  # a batch's columns: long blocks at once
+            chunk = src.var()
+            e(ind, f"while {count} >= 16:")
+            e(ind + 1, f"{chunk}, pos = _varints(data, pos, {count}, {32 if node['items'] == 'int' else 64})")
+            e(ind + 1, f"{out} += {chunk}")
+            self._length(src, ind + 1, count)
         e(ind, f"while {count}:")
         e(ind + 1, f"for _ in range({count}):")
         if kind == "map":
@@ -357,7 +387,7 @@ def compile_reader(schema: Any) -> Callable[[bytes, int], Any]:
     src.emit(2, "raise Unusual('truncated body')")
     src.emit(1, "return value")
     source = "\n\n".join(compiler.sources + ["def read(data, pos):\n" + "\n".join(src.lines)])
-    namespace: dict[str, Any] = {"Unusual": Unusual, "_long": _long, "_int": _int, "_count": _count,
+    namespace: dict[str, Any] = {"Unusual": Unusual, "_long": _long, "_int": _int, "_count": _count, "_varints": _varints,
                                  "_double": struct.Struct("<d").unpack_from, "_float": struct.Struct("<f").unpack_from,
                                  "_unpack_from": struct.unpack_from}
     namespace.update(compiler.constants)

@@ -154,6 +154,7 @@ class Settings:
     processor_engine: str = "faust"
     batch_size: int = 5000
     batch_seconds: float = 0.5
+    batch_bytes: int = 4 * 1024 ** 2  # a processor batch's records, at most (a batch of points is many rows)
     log_format: str = "text"
     fault_pause_before_commit_s: float = 0.0
     max_param_bytes: int = 65536
@@ -234,6 +235,7 @@ class Settings:
             processor_engine=str(pick("processor_engine", "faust")),
             batch_size=_number(pick("batch_size", 5000), int, "MODELDB_BATCH_SIZE", minimum=1),
             batch_seconds=_number(pick("batch_seconds", 0.5), float, "MODELDB_BATCH_SECONDS", minimum=0.001),
+            batch_bytes=_number(pick("batch_bytes", 4 * 1024 ** 2), int, "MODELDB_BATCH_BYTES", minimum=1),
             log_format=str(pick("log_format", "text")).lower(),
             # Fault injection for the crash tests: a processor sleeps this long between writing a
             # batch and committing its offsets, so a SIGKILL can land exactly there.

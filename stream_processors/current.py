@@ -11,7 +11,8 @@ changed, with the batch's other rows, before the batch is committed.
 point with the highest step, then the newest. A batch of points (MetricsLogged) merges as its
 points would one by one: point i has the version of an event with ts + its offset and seq + i.
 An attribute set by two kinds of event is decided the same way (the newest RunEnded sets the
-status; ModelStored's attributes win over a fit's). A merge of the same events in any order, any number of times, gives the same row.
+status; ModelStored's attributes win over a fit's). A merge of the same events in any order, any
+number of times, gives the same row.
 
 **Which row wins.** Rows are ``ReplacingMergeTree(ver)``: the highest ``ver`` is the row.
 The owner writes ``ver = ver it read or wrote last + 1``, and ``+ JUMP`` (2**20) when it reads a

@@ -112,7 +112,8 @@ class _Worker:
         self.meter.warehouse = warehouse
         self.pipeline = BatchPipeline(WarehouseSink(warehouse, max_retries=None, sleep=self.waiting),
                                       _acknowledged_on_return, KafkaDeadLetters(self.settings), self.meter,
-                                      fault_pause_s=self.settings.fault_pause_before_commit_s)
+                                      fault_pause_s=self.settings.fault_pause_before_commit_s,
+                                      max_bytes=self.settings.batch_bytes)
         emit("started", worker=self.meter.worker, engine="faust", group=self.group, topic=self.topic,
              batch_size=self.settings.batch_size, batch_seconds=self.settings.batch_seconds)
         return self.pipeline

@@ -44,7 +44,7 @@ from modeldb.core.config import Settings
 from modeldb.stream_processors.brokers import kafka_conf, kafka_error_text, topic_of, watermarks
 from modeldb.stream_processors.deadletter import KafkaDeadLetters
 from modeldb.stream_processors.observe import Meter, emit
-from modeldb.stream_processors.pipeline import BatchPipeline, Positions, Raw, new_raw
+from modeldb.stream_processors.pipeline import BatchPipeline, Positions, Raw, new_raw, within_bytes
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.warehouse.base import Warehouse
 
@@ -81,7 +81,7 @@ class KafkaBatchRunner:
         self.meter = Meter("confluent", group, self.topic, warehouse)
         self.sink = WarehouseSink(warehouse, max_retries=None, sleep=self._backoff)
         self.pipeline = BatchPipeline(self.sink, self._commit, KafkaDeadLetters(settings), self.meter,
-                                      fault_pause_s=settings.fault_pause_before_commit_s)
+                                      fault_pause_s=settings.fault_pause_before_commit_s, max_bytes=settings.batch_bytes)
         self._consumer: Any = None
         self._held: list[Any] = []  # messages polled while paused: the next batch starts with them
         self._uncommitted: dict[tuple[str, int], int] = {}  # offsets whose commit failed, to commit again
@@ -180,6 +180,8 @@ class KafkaBatchRunner:
                     messages += consumer.consume(num_messages=self.settings.batch_size - len(messages),
                                                  timeout=self.settings.batch_seconds)
                 if messages:
+                    fit = within_bytes((len(m.value() or b"") for m in messages), self.settings.batch_bytes)
+                    messages, self._held = messages[:fit], messages[fit:]  # the rest start the next batch
                     batch = self.pipeline.prepare(raw_records(messages))
                     if pending is not None:
                         self._await(consumer, pending)

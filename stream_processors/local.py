@@ -48,7 +48,8 @@ class Stats:
 class LocalRunner:
     def __init__(self, log_path: Path, warehouse: Warehouse, deadletters: FileDeadLetters,
                  consumer: str = "local", batch_size: int = 5000, tables: frozenset[str] | None = None,
-                 engine: str = "local", record_dead_letters: bool = True, fault_pause_s: float = 0.0):
+                 engine: str = "local", record_dead_letters: bool = True, fault_pause_s: float = 0.0,
+                 batch_bytes: int = 4 * 1024 ** 2):
         self.log_path = Path(log_path)
         self.warehouse = warehouse
         self.sink = WarehouseSink(warehouse)
@@ -60,13 +61,14 @@ class LocalRunner:
         self.meter = Meter(engine, consumer, str(self.log_path), warehouse)
         self._offset: int | None = None
         self.pipeline = BatchPipeline(self.sink, self._commit, deadletters if record_dead_letters else None,
-                                      self.meter, tables, fault_pause_s, log_dead_letters=False)
+                                      self.meter, tables, fault_pause_s, log_dead_letters=False, max_bytes=batch_bytes)
 
     @classmethod
     def from_settings(cls, settings: Settings, warehouse: Warehouse, **options: Any) -> "LocalRunner":
         """The runner for the configured file log and dead-letter file."""
         options.setdefault("batch_size", settings.batch_size)
         options.setdefault("fault_pause_s", settings.fault_pause_before_commit_s)
+        options.setdefault("batch_bytes", settings.batch_bytes)
         return cls(Path(settings.transport_uri.path), warehouse, FileDeadLetters(settings.deadletter_path), **options)
 
     @property

@@ -29,7 +29,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Iterable, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from modeldb.core.exceptions import DecodeError
 from modeldb.stream_processors.current import CurrentState
@@ -77,6 +77,40 @@ class Batch:
         """No record at all: nothing to write, no position to move."""
         return not self.ends
 
+    def absorb(self, later: "Batch") -> "Batch":
+        """This batch's figures with a later one's added (``process`` writes big input in parts)."""
+        self.letters += later.letters
+        self.ends.update(later.ends)
+        self.events += later.events
+        self.written += later.written
+        self.newest_ts = max(self.newest_ts, later.newest_ts)
+        return self
+
+
+def within_bytes(sizes: Iterable[int], limit: int) -> int:
+    """How many leading records fit in ``limit`` bytes: at least one, so a big record still goes."""
+    total = n = 0
+    for size in sizes:
+        total += size
+        if n and total > limit:
+            break
+        n += 1
+    return n
+
+
+def parts_by_bytes(records: Iterable[Raw], limit: int) -> Iterator[list[Raw]]:
+    """The records in order, cut into lists of at most ``limit`` bytes of values (at least one record each)."""
+    part: list[Raw] = []
+    size = 0
+    for record in records:
+        size += len(record[0])
+        if part and size > limit:
+            yield part
+            part, size = [], len(record[0])
+        part.append(record)
+    if part:
+        yield part
+
 
 def fault_pause(seconds: float, events: int) -> None:
     """Fault injection for the crash tests (``MODELDB_FAULT_PAUSE_BEFORE_COMMIT_S``): sleep between
@@ -89,7 +123,8 @@ def fault_pause(seconds: float, events: int) -> None:
 class BatchPipeline:
     def __init__(self, sink: WarehouseSink, commit: Callable[[Positions], None],
                  deadletters: DeadLetterWriter | None = None, meter: Meter | None = None,
-                 tables: frozenset[str] | None = None, fault_pause_s: float = 0.0, log_dead_letters: bool = True):
+                 tables: frozenset[str] | None = None, fault_pause_s: float = 0.0, log_dead_letters: bool = True,
+                 max_bytes: int = 4 * 1024 ** 2):
         """``deadletters=None`` counts letters without writing them (a rebuild: they were written
         when the events first came); ``tables`` limits the rows to those tables (None: all)."""
         self.sink = sink
@@ -99,6 +134,7 @@ class BatchPipeline:
         self.tables = tables
         self.fault_pause_s = fault_pause_s
         self.log_dead_letters = log_dead_letters
+        self.max_bytes = max_bytes  # ``process``'s parts: a record can be a batch of thousands of points
         # The current-state rows are merged at write time (they need the state the warehouse holds);
         # the runner calls ``state.forget()`` when its partitions move.
         self.state = CurrentState(sink.warehouse) if tables is None or tables & STATE_TABLES else None
@@ -150,8 +186,13 @@ class BatchPipeline:
         return batch
 
     def process(self, records: Iterable[Raw]) -> Batch:
-        """Prepare and write one batch; ``seconds`` is the time both took."""
+        """Prepare and write the records, in parts of at most ``max_bytes`` (each part written, then
+        committed, in order); ``seconds`` is the time it all took."""
         start = time.perf_counter()
-        batch = self.write(self.prepare(records))
+        batch: Batch | None = None
+        for part in parts_by_bytes(records, self.max_bytes):
+            done = self.write(self.prepare(part))
+            batch = done if batch is None else batch.absorb(done)
+        batch = batch or Batch(Rows(), [], {})
         batch.seconds = time.perf_counter() - start
         return batch

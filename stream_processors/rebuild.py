@@ -98,7 +98,8 @@ def rebuild_kafka(settings: Settings, target: Warehouse, tables: frozenset[str] 
         if group:
             consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=False)
 
-    pipeline = BatchPipeline(WarehouseSink(target, max_retries=None), commit, tables=tables, log_dead_letters=False)
+    pipeline = BatchPipeline(WarehouseSink(target, max_retries=None), commit, tables=tables, log_dead_letters=False,
+                             max_bytes=settings.batch_bytes)
     done = Rebuilt()
     started = time.perf_counter()
     try:

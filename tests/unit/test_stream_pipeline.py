@@ -6,7 +6,7 @@ import pytest
 from modeldb.core import codec
 from modeldb.core.exceptions import TransportError, WarehouseError
 from modeldb.stream_processors.deadletter import FileDeadLetters
-from modeldb.stream_processors.pipeline import BatchPipeline, Raw
+from modeldb.stream_processors.pipeline import BatchPipeline, Raw, within_bytes
 from modeldb.stream_processors.sink import WarehouseSink
 from modeldb.warehouse.base import Result
 from tests.unit.events_factory import event
@@ -96,3 +96,16 @@ def test_file_dead_letters_keep_their_json_line_format(tmp_path):
     assert [item["reason"] for item in lines] == [item.reason for item in batch.letters]
     assert set(lines[0]) == {"ts", "reason", "source", "partition", "offset", "size", "original_b64"}
     assert (lines[1]["source"], lines[1]["partition"], lines[1]["offset"], lines[1]["size"]) == ("t", 0, 11, 0)
+
+
+def test_big_input_is_written_in_parts_of_at_most_max_bytes_each_committed_in_order():
+    """A record can be a batch of thousands of points: ``process`` bounds what one write holds."""
+    recorder = Recorder()
+    points = codec.encode(event("MetricsLogged"))
+    records = [Raw(points, "t", 0, i, i + 1) for i in range(10)]
+    batch = _pipeline(recorder, max_bytes=3 * len(points)).process(records)
+    commits = [call[1] for call in recorder.calls if call[0] == "commit"]
+    assert commits == [{("t", 0): 3}, {("t", 0): 6}, {("t", 0): 9}, {("t", 0): 10}]
+    assert (batch.events, batch.ends) == (10, {("t", 0): 10})
+    assert sum(n for kind, table, n in (c for c in recorder.calls if c[0] == "insert") if table == "metrics") == 30
+    assert within_bytes([5, 5, 5], 9) == 1 and within_bytes([50], 9) == 1 and within_bytes([3, 3, 3], 9) == 3
