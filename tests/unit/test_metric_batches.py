@@ -14,7 +14,7 @@ import modeldb
 from modeldb.core import codec
 from modeldb.core.eventlog import read_records
 from modeldb.core.exceptions import DecodeError, TrackingError
-from modeldb.producers import batching
+from modeldb.producers import batching, tracking
 from modeldb.stream_processors.current import CurrentState
 from modeldb.stream_processors.materializer import COLUMNS, decode_and_validate, materialize
 from tests.unit.events_factory import event, unbatched
@@ -117,17 +117,18 @@ def test_the_emitter_batches_a_burst_of_points_per_run_and_keeps_each_runs_order
     modeldb.init(project="p", home=tmp_path, testing=True)
     try:
         with modeldb.start_run(name="a") as a, modeldb.start_run(name="b") as b:
-            for step in range(3000):
-                a.log_metric("loss", 1 / (step + 1), step=step)
-                b.log_metric("loss", 2 / (step + 1), step=step)
-                if step == 1500:
-                    a.log_param("half", True)
+            with tracking.emitter()._lock:  # the thread waits, so the burst is queued together whatever the speed
+                for step in range(3000):
+                    a.log_metric("loss", 1 / (step + 1), step=step)
+                    b.log_metric("loss", 2 / (step + 1), step=step)
+                    if step == 1500:
+                        a.log_param("half", True)
         modeldb.flush()
     finally:
         modeldb.flush()
     records = [codec.decode(r.payload) for r in read_records(Path(tmp_path) / "events.log", max_records=10**9)]
     batches = [e for e in records if e["event_type"] == "MetricsLogged"]
-    assert batches and max(len(e["payload"]["values"]) for e in batches) > 100
+    assert max(len(e["payload"]["values"]) for e in batches) >= 500  # rounds of 2,000 events over two runs
     assert all(len(e["payload"]["values"]) <= batching.MAX_POINTS for e in batches)
     logged = unbatched(records)
     for run in (a, b):
