@@ -58,6 +58,7 @@ ESCAPES: list[tuple[str, str]] = [
     ("SELECT * FROM s3('{url}/b/k', 'RawBLOB')", "table function s3()"),
     ("SELECT * FROM {db}.runs AS r JOIN file('/etc/passwd', 'LineAsString') AS f ON 1", "table function file()"),
     ("SELECT * FROM {db}.runs, url('{url}/x', 'RawBLOB')", "table function url()"),
+    ("SELECT * FROM Python(modeldb_insert_columns)", "table function Python()"),  # the points' insert path
     ("SELECT * FROM (SELECT * FROM (SELECT * FROM file('/etc/passwd', 'LineAsString')))", "table function file()"),
     ("WITH t AS (SELECT * FROM file('/etc/passwd', 'LineAsString')) SELECT * FROM t", "table function file()"),
     ("SELECT 1 UNION ALL SELECT count() FROM url('{url}/x', 'RawBLOB')", "table function url()"),
