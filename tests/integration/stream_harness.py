@@ -97,27 +97,41 @@ class Stream:
     # -- load ----------------------------------------------------------------------------------
 
     def load(self, project: str, runs: int, steps: int, pause_s: float = 0.0, bootstrap: str | None = None,
-             first: int = 0) -> subprocess.Popen:
-        """Start a loader process (its own home, so its spill file is its own) logging runs ``first``…"""
+             first: int = 0, until_stopped: bool = False) -> subprocess.Popen:
+        """Start a loader process (its own home, so its spill file is its own) logging runs ``first``…
+
+        ``until_stopped``: an open-ended load, at least ``runs`` runs and on until ``stop_loads``."""
         home = self.home / unique("loader")
         home.mkdir()
         transport = f"kafka://{bootstrap or self.bootstrap}/{self.topic}"
+        until = ["--until", str(home / "stop")] if until_stopped else []
         proc = subprocess.Popen([sys.executable, "-m", "tests.integration.loadgen", project, str(runs), str(steps),
-                                 str(pause_s), str(first)], cwd=REPO, stdout=subprocess.PIPE,
+                                 str(pause_s), str(first), *until], cwd=REPO, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=cli_env(MODELDB_HOME=str(home), MODELDB_TRANSPORT=transport))
         self.loaders.append((proc, home))
         return proc
 
-    def finish_loads(self, timeout: float = 180) -> None:
-        """Wait for every loader; send whatever one spilled to disk with `modeldb replay`."""
+    def stop_loads(self) -> None:
+        """Tell every open-ended loader to stop after the run it is logging (a fixed load ignores this)."""
+        for _, home in self.loaders:
+            (home / "stop").touch()
+
+    def finish_loads(self, timeout: float = 180) -> int:
+        """Stop open-ended loaders, wait for every loader, send whatever one spilled to disk with
+        `modeldb replay`; returns how many runs the loaders logged, all told."""
+        self.stop_loads()
+        runs = 0
         for proc, home in self.loaders:
             stdout, stderr = proc.communicate(timeout=timeout)
             assert proc.returncode == 0, stderr[-3000:]
-            if json.loads(stdout.strip().splitlines()[-1])["undelivered"]:
+            report = json.loads(stdout.strip().splitlines()[-1])
+            runs += report["runs"]
+            if report["undelivered"]:
                 replay = subprocess.run([MODELDB, "replay"], capture_output=True, text=True, timeout=120,
                                         env=cli_env(MODELDB_HOME=str(home), MODELDB_TRANSPORT=self.settings.transport))
                 assert replay.returncode == 0, replay.stderr
         self.loaders.clear()
+        return runs
 
     # -- offsets and answers ---------------------------------------------------------------------
 
@@ -138,6 +152,20 @@ class Stream:
         finally:
             consumer.close()
 
+    def committed(self) -> dict[int, int] | None:
+        """The group's committed offset of every partition (-1 where none yet); None while that cannot be told."""
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group, "enable.auto.commit": False})
+        try:
+            meta = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
+            parts = [TopicPartition(self.topic, p) for p in sorted(meta.partitions)]
+            return {tp.partition: max(tp.offset, -1) for tp in consumer.committed(parts, timeout=10)}
+        except KafkaException:
+            return None
+        finally:
+            consumer.close()
+
     def settle(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -151,11 +179,18 @@ class Stream:
 
     def topic_events(self) -> tuple[set[str], int]:
         """Event ids of every decodable record on the topic, and the number of undecodable ones."""
+        carried, bad = self.topic_records()
+        return set(carried), bad
+
+    def topic_records(self) -> tuple[dict[str, int], int]:
+        """Every decodable record on the topic, as event id → the metric points it carries (a
+        ``MetricLogged`` one, a ``MetricsLogged`` batch its length, any other event none), and the
+        number of undecodable records."""
         from confluent_kafka import Consumer, TopicPartition
 
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": unique("count"),
                              "enable.auto.commit": False})
-        ids, bad = set(), 0
+        carried, bad = {}, 0
         try:
             meta = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
             ends = {p: consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)[1]
@@ -168,14 +203,18 @@ class Stream:
                 if msg.error():
                     continue
                 try:
-                    ids.add(codec.decode(msg.value())["event_id"])
+                    event = codec.decode(msg.value())
                 except ModelDBError:
                     bad += 1
+                else:
+                    kind = event["event_type"]
+                    carried[event["event_id"]] = (1 if kind == "MetricLogged" else
+                                                  len(event["payload"]["steps"]) if kind == "MetricsLogged" else 0)
                 if msg.offset() + 1 >= ends[msg.partition()]:
                     left.discard(msg.partition())
         finally:
             consumer.close()
-        return ids, bad
+        return carried, bad
 
     def warehouse(self, database: str | None = None):
         return connect(self.settings, database=database, migrate=False)
@@ -195,10 +234,19 @@ class Stream:
         finally:
             wh.close()
 
-    def check_raw(self, project: str, expected: int) -> dict:
-        """Every decodable event on the topic is in the warehouse, and no other; returns the figures."""
-        ids, bad = self.topic_events()
-        assert len(ids) == expected, f"{len(ids)} distinct events on the topic, expected {expected}"
+    def check_raw(self, project: str, expected: int, points: int | None = None) -> dict:
+        """Every decodable event on the topic is in the warehouse, and no other; returns the figures.
+
+        ``expected`` distinct events on the topic; or, given ``points``, ``expected`` events besides the
+        metric ones and exactly ``points`` metric points in those, however the emitter batched them."""
+        carried, bad = self.topic_records()
+        ids = set(carried)
+        if points is None:
+            assert len(ids) == expected, f"{len(ids)} distinct events on the topic, expected {expected}"
+        else:
+            others, carrying = sum(1 for n in carried.values() if not n), sum(carried.values())
+            assert others == expected, f"{others} distinct events besides metric points on the topic, not {expected}"
+            assert carrying == points, f"{carrying} metric points on the topic, expected {points}"
         wh = self.warehouse()
         try:
             distinct, raw = wh.query(f"SELECT uniqExact(event_id), count() FROM `{self.database}`.events_raw").rows[0]
@@ -210,7 +258,8 @@ class Stream:
 
     def check(self, project: str, runs: int, steps: int) -> dict:
         """Nothing lost, nothing doubled in an answer; returns the raw figures for further checks."""
-        figures = self.check_raw(project, runs * loadgen.events_per_run(steps))
+        figures = self.check_raw(project, runs * loadgen.OTHER_EVENTS_PER_RUN,
+                                 points=runs * loadgen.points_per_run(steps))
         wh = self.warehouse()
         try:
             points = wh.query(f"SELECT count() FROM (SELECT run_id, name, step FROM `{self.database}`.metrics "

@@ -17,7 +17,6 @@ import pytest
 from modeldb.core import codec
 from modeldb.core.events import envelope, producer_info
 from modeldb.stream_processors.materializer import COLUMNS
-from tests.integration import loadgen
 from tests.integration.conftest import MODELDB, unique
 from tests.integration.state_check import assert_state_matches_events
 from tests.integration.stream_harness import Services, Stream
@@ -59,7 +58,9 @@ def test_sigkill_between_insert_and_commit_replays_the_batch_and_changes_no_answ
     stream.load(project, runs=30, steps=40)
     stream.finish_loads()
     # The first worker writes a batch, then sleeps before committing: that is where it is killed.
-    total = 30 * loadgen.events_per_run(40)
+    # The events on the topic: the emitter may have carried several of a run's points in one event,
+    # so they are counted there (stream.check below counts the runs' points exactly).
+    total = len(stream.topic_events()[0])
     stream.start_worker("doomed", MODELDB_FAULT_PAUSE_BEFORE_COMMIT_S="30")
     stream.wait_log("doomed", "written_not_committed")
     stream.stop_worker("doomed", signal.SIGKILL)
@@ -122,35 +123,48 @@ def test_broker_restart_during_a_load_loses_nothing(stream_factory, svc):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_second_worker_joins_during_a_load_then_the_first_leaves(stream_factory, engine):
+    """The hand-off, proved by what the workers did rather than by how long the load lasts.
+
+    The load is open-ended: it keeps logging runs (each keyed by its own run id, so they spread
+    over every partition) until the test has seen each step happen, whatever the machine's
+    speed: "a" materialized events; "b" joined, got partitions and materialized events of its
+    own while "a" was still in the group; "a" left cleanly; "b" alone then committed past the
+    offsets "a" left on every partition. Only then is the load stopped, and the check uses the
+    exact number of runs it logged.
+    """
     stream = stream_factory(engine)
     project = unique("scale")
     stream.start_worker("a")
     stream.wait_log("a", "assigned")
-    stream.load(project, runs=60, steps=30, pause_s=0.1)
-    time.sleep(2)
+    loader = stream.load(project, runs=1, steps=30, pause_s=0.1, until_stopped=True)
+    _wait_until(stream, loader, "a materialized events", lambda: _events_of(stream, "a") > 0)
     stream.start_worker("b")
     stream.wait_log("b", "assigned")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # both in the group, the partitions split between them
+    members: list = []
+
+    def split() -> bool:  # both in the group, the partitions split between them
+        nonlocal members
         members = status(stream).get("members", [])
-        if len(members) == 2 and all(m["partitions"] for m in members):
-            break
-        time.sleep(1)
-    else:
-        raise AssertionError(f"the group never had two members with partitions: {members}")
-    # On a slow machine the first load may be drained before "b" takes a batch: keep loading more
-    # runs (a bounded number of extra loads) until "b" has materialized events of its own.
-    runs = 60
-    for _ in range(6):
-        if _events_of(stream, "b"):
-            break
-        loader = stream.load(project, runs=10, steps=30, pause_s=0.1, first=runs)
-        runs += 10
-        _wait_for_events(stream, "b", loader)
-    assert _events_of(stream, "b") > 0, status(stream)["workers"]
-    time.sleep(2)
+        return len(members) == 2 and all(m["partitions"] for m in members)
+
+    _wait_until(stream, loader, "the group has two members with partitions", split, lambda: members)
+    # The loader is still logging, and new runs land on b's partitions too: b takes part of the work.
+    _wait_until(stream, loader, "b materialized events of its own while a was in the group",
+                lambda: _events_of(stream, "b") > 0, lambda: status(stream)["workers"])
     assert stream.stop_worker("a") == 0  # a clean leave: finishes its batch, commits, leaves the group
-    stream.finish_loads()
+    left = stream.committed()  # where a left every partition; from now on only b can move an offset
+    assert left is not None
+    now: dict = {}
+
+    def b_took_over() -> bool:  # b alone owns the topic and has committed past a on every partition
+        nonlocal now
+        now = stream.committed() or {}
+        members = status(stream).get("members", [])
+        return len(members) == 1 and all(now.get(p, -1) > offset for p, offset in left.items())
+
+    _wait_until(stream, loader, "b committed past a's offsets on every partition", b_took_over,
+                lambda: {"left": left, "now": now})
+    runs = stream.finish_loads()  # stops the load after its current run: the exact count of runs it logged
     stream.settle()
     stream.check(project, runs=runs, steps=30)
     figures = status(stream)
@@ -168,15 +182,19 @@ def _events_of(stream: Stream, name: str) -> int:
     return next((w["events"] for w in status(stream)["workers"] if w["worker"].endswith(pid)), 0)
 
 
-def _wait_for_events(stream: Stream, name: str, loader, beats: int = 3) -> None:
-    """Until the worker reports events, or the loader is done and a few heartbeats have passed."""
-    deadline, give_up = None, time.monotonic() + 120
-    while not _events_of(stream, name) and time.monotonic() < give_up:
+def _wait_until(stream: Stream, loader: subprocess.Popen, what: str, done, shown=lambda: None,
+                timeout: float = 600) -> None:
+    """Until ``done()``, while an open-ended loader keeps logging runs. The timeout only ends a test that
+    would otherwise hang (a worker stuck); it never decides a pass, and the load does not run out meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        for name, proc in stream.workers.items():
+            assert proc.poll() is None, f"{name} died:\n{stream.log(name)[-3000:]}"
         if loader.poll() is not None:
-            deadline = deadline or time.monotonic() + beats * 5
-            if time.monotonic() > deadline:
-                return
-        time.sleep(1)
+            raise AssertionError(f"the loader exited before {what}: {loader.communicate()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never {what} in {timeout:.0f}s: {shown()}")
+        time.sleep(0.5)
 
 
 def test_poison_events_go_to_the_dead_letters_and_dlq_retry_resends_after_a_fix(stream_factory):
