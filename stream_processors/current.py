@@ -188,30 +188,38 @@ def _merge_run(run: RunState, event: dict, v: int, latest: dict | None) -> bool:
 def _latest_points(event: dict) -> dict[str, dict[str, tuple[int, int, float]]]:
     """A MetricsLogged batch's newest point per metric name, for the run ('') and for each model:
     the entries its points would give one by one as MetricLogged events (point i has the version
-    ``((ts + offset) << 12) | ((seq + i) mod 4096)``). A sliced point counts for neither."""
+    ``((ts + offset) << 12) | ((seq + i) mod 4096)``). A sliced point counts for neither.
+
+    The highest step is found with numpy; versions are computed only for the points at that step
+    (a point's versions in one batch all differ, so no tie reaches its value)."""
+    import numpy as np
+
     p, ts, seq = event["payload"], event["ts"], event["seq"]
-    names, link_index = p["names"], p["link_index"]
-    vers = [((ts + o) << 12) | ((seq + i) & 4095) for i, o in enumerate(p["ts_offsets"])]
-    run: dict[str, tuple[int, int, float]] = {}
-    latest = {"": run}
-    if not link_index and len(names) == 1:  # a curve: one max over its points
-        if vers:
-            run[names[0]] = max(zip(p["steps"], vers, p["values"]))
+    names, link_index, offsets, values = p["names"], p["link_index"], p["ts_offsets"], p["values"]
+    latest: dict[str, dict[str, tuple[int, int, float]]] = {"": {}}
+    if not values:
         return latest
-    models = [None if x["slice"] else (x["model_id"] or "") for x in p["links"]]  # None: a sliced point
-    for i, (n, entry) in enumerate(zip(p["name_index"], zip(p["steps"], vers, p["values"]))):
-        model = models[link_index[i]] if link_index else ""
-        if model is None:
-            continue
-        name = names[n]
-        old = run.get(name)
-        if old is None or entry > old:
-            run[name] = entry
-        if model:
-            best = latest.setdefault(model, {})
-            old = best.get(name)
-            if old is None or entry > old:
-                best[name] = entry
+    steps, name_index = np.asarray(p["steps"], dtype=np.int64), np.asarray(p["name_index"])
+    owners: list[tuple[str, Any]] = []
+    if link_index:
+        models = [None if x["slice"] else (x["model_id"] or "") for x in p["links"]]
+        index = np.asarray(link_index)
+        unsliced = [j for j, m in enumerate(models) if m is not None]
+        owners.append(("", np.isin(index, unsliced)))
+        for model in sorted({m for m in models if m}):
+            owners.append((model, np.isin(index, [j for j, m in enumerate(models) if m == model])))
+    else:
+        owners.append(("", None))
+    for owner, eligible in owners:
+        best = latest.setdefault(owner, {})
+        for k, name in enumerate(names):
+            mask = name_index == k if eligible is None else (name_index == k) & eligible
+            if not mask.any():
+                continue
+            top = int(steps[mask].max())
+            at_top = np.flatnonzero(mask & (steps == top)).tolist()
+            ver, value = max((((ts + offsets[i]) << 12) | ((seq + i) & 4095), values[i]) for i in at_top)
+            best[name] = (top, ver, value)
     return latest
 
 

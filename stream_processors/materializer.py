@@ -18,6 +18,7 @@ from typing import Any, Iterable
 from modeldb.core import codec
 from modeldb.core.events import EVENT_TYPES, typed_param
 from modeldb.core.exceptions import DecodeError
+from modeldb.stream_processors.points import Points
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "events_raw": ("event_id", "event_type", "schema_version", "ts", "project", "experiment", "run_id", "seq",
@@ -66,7 +67,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                     "metric_values", "metric_steps", "metric_vers", "stored_ver", "ver"),
 }
 STATE_TABLES = frozenset({"run_state", "model_state"})
-COLUMNAR = frozenset({"metrics"})  # kept and inserted as columns: a batch of points adds whole columns
 
 NAN = float("nan")
 FIT_ACTIONS = ("fit", "fit_transform", "fit_predict")
@@ -110,50 +110,11 @@ def _check_points(p: dict) -> None:
         raise DecodeError("invalid MetricsLogged: a negative ts_offset")
 
 
-class Columns:
-    """A table's rows kept for a columnar insert (``COLUMNAR``): single rows appended as tuples (the
-    cheapest per event), a batch's points added as whole columns; ``columns()`` joins both."""
-
-    __slots__ = ("rows", "cols")
-
-    def __init__(self, width: int):
-        self.rows: list[tuple] = []
-        self.cols: list[list] = [[] for _ in range(width)]
-
-    def append(self, row: tuple) -> None:
-        self.rows.append(row)
-
-    def extend(self, rows: Iterable[tuple]) -> None:
-        self.rows.extend(rows)
-
-    def add_columns(self, columns: Iterable[list]) -> None:
-        for column, new in zip(self.cols, columns):
-            column.extend(new)
-
-    def columns(self) -> list[list]:
-        if not self.rows:
-            return self.cols
-        return [column + list(more) for column, more in zip(self.cols, zip(*self.rows))]
-
-    def __len__(self) -> int:
-        return len(self.rows) + len(self.cols[0])
-
-    def __iter__(self):  # in the order of ``columns()``
-        yield from zip(*self.cols)
-        yield from self.rows
-
-    def __getitem__(self, i: int) -> tuple:
-        return list(self)[i]
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, (list, Columns)) else NotImplemented
-
-
 class Rows(dict):
-    """table -> list of row tuples in ``COLUMNS[table]`` order (``Columns`` for the ``COLUMNAR`` tables)."""
+    """table -> list of row tuples in ``COLUMNS[table]`` order (``Points`` for ``metrics``)."""
 
-    def __missing__(self, key: str) -> list | Columns:
-        value: list | Columns = Columns(len(COLUMNS[key])) if key in COLUMNAR else []
+    def __missing__(self, key: str) -> list | Points:
+        value: list | Points = Points() if key == "metrics" else []
         self[key] = value
         return value
 
@@ -226,26 +187,15 @@ def _metric_logged(rows: Rows, e: dict, p: dict) -> None:
 
 
 def _metrics_logged(rows: Rows, e: dict, p: dict) -> None:
-    """A batch of points as columns. Point i gets the id ``<event_id>.<i>``: two points of one name
-    and step in a batch stay two rows, and a redelivered batch collapses onto its first copy."""
-    ts, project, run_id, event_id = e["ts"], e["project"], e["run_id"], e["event_id"]
-    values = p["values"]
-    n = len(values)
-    names = p["names"]
-    name_col = names * n if len(names) == 1 else [names[i] for i in p["name_index"]]
-    links, link_index = p["links"], p["link_index"]
-    if link_index:
-        shapes = [(x["model_id"] or "", x["dataframe_id"] or "", x["slice"]) for x in links]
-        model_col, frame_col, slice_col = (list(c) for c in zip(*(shapes[i] for i in link_index)))
-    else:
-        model_col = frame_col = slice_col = [""] * n
-    ts_col = [ts + o for o in p["ts_offsets"]]
-    rows["metrics"].add_columns(([project] * n, name_col, [run_id] * n, p["steps"], values, model_col, frame_col,
-                                 slice_col, [f"{event_id}.{i}" for i in range(n)], ts_col, ts_col))
-    if link_index and any(x["model_changed"] and x["model_id"] for x in links):
-        for i, (name, value, model_id, link) in enumerate(zip(name_col, values, model_col, link_index)):
-            if links[link]["model_changed"] and model_id:
-                _changed_model(rows, e, model_id, name, value, f"{event_id}.{i}", ts_col[i])
+    """A batch of points, kept as its columns (``points.py``)."""
+    rows["metrics"].add_batch(e, p)
+    links = p["links"]
+    if p["link_index"] and any(x["model_changed"] and x["model_id"] for x in links):
+        for i, (n, value, link, offset) in enumerate(zip(p["name_index"], p["values"], p["link_index"],
+                                                         p["ts_offsets"])):
+            if links[link]["model_changed"] and links[link]["model_id"]:
+                _changed_model(rows, e, links[link]["model_id"], p["names"][n], value, f"{e['event_id']}.{i}",
+                               e["ts"] + offset)
 
 
 def _changed_model(rows: Rows, e: dict, model_id: str, name: str, value: float, point_id: str, ts: int) -> None:

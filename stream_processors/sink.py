@@ -13,7 +13,8 @@ import time
 from typing import Callable, TypeVar
 
 from modeldb.core.exceptions import WarehouseUnavailable
-from modeldb.stream_processors.materializer import COLUMNS, Columns, Rows
+from modeldb.stream_processors.materializer import COLUMNS, Rows
+from modeldb.stream_processors.points import Points
 from modeldb.warehouse.base import Warehouse
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ class WarehouseSink:
                 batch = rows.get(table)
                 if not batch:
                     continue
-                if isinstance(batch, Columns):
-                    self.warehouse.insert_columns(table, COLUMNS[table], batch.columns())
+                if isinstance(batch, Points):  # the metric points: columns, in the backend's fastest form
+                    self.warehouse.insert_columns(table, COLUMNS[table], batch)
                 else:
                     self.warehouse.insert(table, COLUMNS[table], batch)
             return rows.count()

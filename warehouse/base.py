@@ -44,6 +44,19 @@ class Result:
 
 
 @runtime_checkable
+class ColumnBatch(Protocol):
+    """Rows as columns, in ``columns`` order, two ways (``stream_processors.points.Points``)."""
+
+    def __len__(self) -> int:
+        ...
+
+    def lists(self) -> list[list]:
+        """One Python list per column."""
+
+    def arrow(self) -> Any:
+        """A pyarrow Table with one column per name."""
+
+
 class Warehouse(Protocol):
     database: str
     description: str
@@ -55,9 +68,9 @@ class Warehouse(Protocol):
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows into ``database.table``, all or nothing per call."""
 
-    def insert_columns(self, table: str, columns: Sequence[str], data: Sequence[list]) -> None:
-        """Insert the same as ``insert``, given one list per column (``data[i]`` holds ``columns[i]``):
-        the metric points' path, with no row tuples built on either side."""
+    def insert_columns(self, table: str, columns: Sequence[str], data: "ColumnBatch") -> None:
+        """Insert the same as ``insert``, given the rows as columns, in the form the backend reads
+        fastest: the metric points' path, with no row tuples built on either side."""
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, readonly: bool = True) -> Result:
         """Run a query; with ``readonly`` (the default) anything that writes is refused."""

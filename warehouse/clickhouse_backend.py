@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from modeldb.core.config import Secret, Uri
 from modeldb.core.exceptions import ReadOnlyError, WarehouseError, WarehouseUnavailable
-from modeldb.warehouse.base import Capabilities, Result, bind
+from modeldb.warehouse.base import Capabilities, ColumnBatch, Result, bind
 from modeldb.warehouse.sandbox import Sandbox, SandboxLimits, limit_error
 
 READONLY_CODE = 164
@@ -94,13 +94,13 @@ class ClickHouseWarehouse:
         except Exception as exc:
             raise _translate(exc, self.description) from None
 
-    def insert_columns(self, table: str, columns: Sequence[str], data: Sequence[list]) -> None:
-        if not data or not data[0]:
+    def insert_columns(self, table: str, columns: Sequence[str], data: ColumnBatch) -> None:
+        if not len(data):
             return
         try:
             with self._lock:
                 self._client.execute(
-                    f"INSERT INTO `{self.database}`.`{table}` ({', '.join(columns)}) VALUES", data,
+                    f"INSERT INTO `{self.database}`.`{table}` ({', '.join(columns)}) VALUES", data.lists(),
                     columnar=True, settings=self._insert_settings)
         except Exception as exc:
             raise _translate(exc, self.description) from None

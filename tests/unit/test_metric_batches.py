@@ -23,7 +23,7 @@ TS = 1_700_000_000_000_000
 EVENT_ID = COLUMNS["metrics"].index("event_id")
 
 
-def points(n: int, run_id: str = "run-1", seq: int = 0, seed: int = 3) -> list[dict]:
+def logged_points(n: int, run_id: str = "run-1", seq: int = 0, seed: int = 3) -> list[dict]:
     """MetricLogged events of one run as the tracker builds them: consecutive seqs, rising ts, a few names,
     models and a slice, repeated steps."""
     rng = random.Random(seed)
@@ -55,7 +55,7 @@ def same(a, b) -> bool:
 
 
 def test_a_batch_stands_for_its_points_exactly():
-    singles = points(300)
+    singles = logged_points(300)
     batch = wire(batching.batch_event(singles))
     assert batch["event_type"] == "MetricsLogged" and batch["seq"] == 0
     expanded = unbatched([batch])
@@ -67,7 +67,7 @@ def test_a_batch_stands_for_its_points_exactly():
 
 
 def test_a_batch_gives_the_rows_and_the_state_its_points_give_one_by_one():
-    singles = points(400)
+    singles = logged_points(400)
     decoded = [wire(e) for e in singles]
     sent = batching.batch_event(singles)
     batch = wire(sent)
@@ -90,7 +90,7 @@ def test_a_batch_gives_the_rows_and_the_state_its_points_give_one_by_one():
 
 
 def test_a_redelivered_batch_materializes_to_the_same_rows_and_merges_to_nothing_new():
-    sent = {k: v for k, v in batching.batch_event(points(50)).items() if k != "_points"}
+    sent = {k: v for k, v in batching.batch_event(logged_points(50)).items() if k != "_points"}
     data = codec.encode(sent)
     batch = decode_and_validate(data)
     first, again = materialize([(batch, data)]), materialize([(batch, data)])
@@ -101,7 +101,7 @@ def test_a_redelivered_batch_materializes_to_the_same_rows_and_merges_to_nothing
 
 
 def test_a_broken_batch_is_a_dead_letter_that_says_why():
-    good = batching.batch_event(points(5))
+    good = batching.batch_event(logged_points(5))
     payload = good["payload"][1]
     cases = {"3 steps for 5 values": {"steps": payload["steps"][:3]},
              "a name_index outside its": {"name_index": [0, 0, 0, 0, 99]},
@@ -162,7 +162,7 @@ def test_log_curve_is_one_event_per_curve_and_takes_a_seq_per_point(tmp_path):
 def test_the_compiled_codec_packs_and_unpacks_a_batchs_values_like_fastavro():
     import io
 
-    batch = batching.batch_event(points(1000, seed=9))
+    batch = batching.batch_event(logged_points(1000, seed=9))
     batch = {k: v for k, v in batch.items() if k != "_points"}
     data = codec.encode(batch)
     buf = io.BytesIO()
@@ -172,3 +172,19 @@ def test_the_compiled_codec_packs_and_unpacks_a_batchs_values_like_fastavro():
                 codec._decode_fastavro(data)["payload"]["values"])
     with pytest.raises(DecodeError):
         codec.decode(data[:len(data) - 4000])  # cut inside the values: fastavro decides, and refuses
+
+
+def test_the_points_give_the_same_columns_as_lists_and_as_arrow():
+    from modeldb.stream_processors import points
+
+    assert points.NAMES == COLUMNS["metrics"]
+    sent = [batching.batch_event(logged_points(80, run_id=f"r{k}", seed=k)) for k in range(3)]
+    sent += [batching.batch_event([e]) for e in logged_points(5, run_id="single")]  # one point: a MetricLogged
+    decoded = [wire(e) for e in sent]
+    rows = materialize([(e, codec.encode({k: v for k, v in s.items() if k != "_points"}))
+                        for e, s in zip(decoded, sent)])
+    got = rows["metrics"]
+    assert len(got) == 3 * 80 + 5 and len(got.rows) == 5
+    table = got.arrow()
+    assert table.column_names == list(COLUMNS["metrics"])
+    assert same([table.column(c).to_pylist() for c in table.column_names], got.lists())

@@ -30,7 +30,7 @@ class Recorder:
         self.calls.append(("insert", table, len(rows)))
 
     def insert_columns(self, table, columns, data):
-        self.insert(table, columns, list(zip(*data)))
+        self.insert(table, columns, list(zip(*data.lists())))
 
     def write(self, letters):
         if self.fail_letters:

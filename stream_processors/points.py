@@ -1,0 +1,148 @@
+"""The ``metrics`` rows of a processor batch, kept as columns for a columnar insert.
+
+Single points (``MetricLogged``) are appended as row tuples, the cheapest per event. A batch of
+points (``MetricsLogged``) is kept as it came: its columns and its indexes into its names and
+links, with no per-point work at all until the insert. Then a backend takes the batch in the
+form it reads fastest (``warehouse.base.ColumnBatch``):
+
+- ``lists()``: one Python list per column (clickhouse-driver's columnar insert);
+- ``arrow()``: a pyarrow Table built with numpy and Arrow's compute kernels, no Python object per
+  point (chDB reads it through its ``Python()`` table function).
+
+Point i of a batch gets the id ``<event_id>.<i>``: two points of one name and step in a batch
+stay two rows, and a redelivered batch collapses onto its first copy.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, NamedTuple
+
+# The metrics table's columns (materializer.COLUMNS["metrics"], which checks it is this).
+NAMES = ("project", "name", "run_id", "step", "value", "model_id", "dataframe_id", "slice", "event_id", "ts", "ver")
+_SUFFIXES = [f".{i}" for i in range(4096)]  # point ids: joining is cheaper than formatting
+_NO_LINK = ("", "", "")
+
+
+class _Batch(NamedTuple):
+    project: str
+    run_id: str
+    event_id: str
+    ts: int
+    names: list[str]
+    name_index: list[int]
+    shapes: list[tuple[str, str, str]]  # per link: model_id, dataframe_id, slice
+    link_index: list[int]  # empty: no link for any point
+    steps: list[int]
+    values: list[float]
+    offsets: list[int]
+
+
+class Points:
+    __slots__ = ("rows", "batches")
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+        self.batches: list[_Batch] = []
+
+    def append(self, row: tuple) -> None:
+        self.rows.append(row)
+
+    def extend(self, rows: Iterable[tuple]) -> None:
+        self.rows.extend(rows)
+
+    def add_batch(self, e: dict, p: dict) -> None:
+        shapes = [(x["model_id"] or "", x["dataframe_id"] or "", x["slice"]) for x in p["links"]]
+        self.batches.append(_Batch(e["project"], e["run_id"], e["event_id"], e["ts"], p["names"], p["name_index"],
+                                   shapes, p["link_index"], p["steps"], p["values"], p["ts_offsets"]))
+
+    def __len__(self) -> int:
+        return len(self.rows) + sum(len(b.values) for b in self.batches)
+
+    # -- the two forms of the insert ---------------------------------------------------------------
+    def lists(self) -> list[list]:
+        """One list per column (``NAMES`` order): the batches' points, then the single rows."""
+        out: list[list] = [[] for _ in NAMES]
+        project, name, run_id, step, value, model, frame, slice_, event_id, ts, ver = out
+        for b in self.batches:
+            n = len(b.values)
+            project += [b.project] * n
+            name += b.names * n if len(b.names) == 1 else [b.names[i] for i in b.name_index]
+            run_id += [b.run_id] * n
+            step += b.steps
+            value += b.values
+            links = [b.shapes[i] for i in b.link_index] if b.link_index else [_NO_LINK] * n
+            for column, part in zip((model, frame, slice_), zip(*links)):
+                column += part
+            suffixes = _SUFFIXES if n <= len(_SUFFIXES) else [f".{i}" for i in range(n)]
+            event_id += [b.event_id + suffix for suffix in suffixes[:n]]
+            times = [b.ts + o for o in b.offsets]
+            ts += times
+            ver += times
+        if self.rows:
+            for column, more in zip(out, zip(*self.rows)):
+                column += more
+        return out
+
+    def arrow(self) -> Any:
+        """The same columns as a pyarrow Table."""
+        import pyarrow as pa
+
+        tables = []
+        if self.batches:
+            tables.append(_batches_table(self.batches))
+        if self.rows:
+            tables.append(pa.table({c: list(v) for c, v in zip(NAMES, zip(*self.rows))}).cast(_schema()))
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+    # -- as rows, for tests and counts -------------------------------------------------------------
+    def __iter__(self) -> Iterator[tuple]:
+        return zip(*self.lists())
+
+    def __getitem__(self, i: int) -> tuple:
+        return list(self)[i]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (list, Points)) else NotImplemented
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    types = {"step": pa.int64(), "value": pa.float64(), "ts": pa.int64(), "ver": pa.uint64()}
+    return pa.schema([(c, types.get(c, pa.string())) for c in NAMES])
+
+
+def _batches_table(batches: list[_Batch]) -> Any:  # size: one vectorized step per column, kept together
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lengths = np.array([len(b.values) for b in batches], dtype=np.int64)
+    batch_of = pa.array(np.repeat(np.arange(len(batches), dtype=np.int32), lengths))
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+    def per_batch(values: list) -> Any:
+        return pc.take(pa.array(values, pa.string()), batch_of)
+
+    def indexed(index_lists: list, dictionaries: list) -> Any:
+        """Each batch's indexes into its own list, into one concatenated dictionary."""
+        offsets = np.cumsum([0] + [len(d) for d in dictionaries[:-1]])
+        index = np.concatenate([np.asarray(ix, dtype=np.int64) + off for ix, off in zip(index_lists, offsets)])
+        return pc.take(pa.array([v for d in dictionaries for v in d], pa.string()), pa.array(index))
+
+    names = indexed([b.name_index if len(b.names) > 1 else [0] * len(b.values) for b in batches],
+                    [b.names for b in batches])
+    shapes = [b.shapes + [_NO_LINK] for b in batches]  # the last one: a batch with no link_index
+    links = [b.link_index or [len(b.shapes)] * len(b.values) for b in batches]
+    link_columns = [indexed(links, [[s[k] for s in shape] for shape in shapes]) for k in range(3)]
+    point = np.arange(int(lengths.sum()), dtype=np.int64) - starts
+    event_id = pc.binary_join_element_wise(per_batch([b.event_id for b in batches]),
+                                           pc.cast(pa.array(point), pa.string()), ".")
+    ts = np.repeat(np.array([b.ts for b in batches], dtype=np.int64), lengths) + \
+        np.concatenate([np.asarray(b.offsets, dtype=np.int64) for b in batches])
+    columns = {"project": per_batch([b.project for b in batches]), "name": names,
+               "run_id": per_batch([b.run_id for b in batches]),
+               "step": pa.array(np.concatenate([np.asarray(b.steps, dtype=np.int64) for b in batches])),
+               "value": pa.array(np.concatenate([np.asarray(b.values, dtype=np.float64) for b in batches])),
+               "model_id": link_columns[0], "dataframe_id": link_columns[1], "slice": link_columns[2],
+               "event_id": event_id, "ts": pa.array(ts), "ver": pa.array(ts.astype(np.uint64))}
+    return pa.table(columns, schema=_schema())
