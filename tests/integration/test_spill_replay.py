@@ -7,12 +7,24 @@ import pytest
 
 import modeldb
 from modeldb.core import codec
+from modeldb.core.eventlog import read_records
 from modeldb.devtools import services
 from modeldb.producers.spill import SpillLog
 from tests.integration.conftest import run_cli, unique
+from tests.unit.events_factory import unbatched
+
+
+def logged(records) -> list[dict]:
+    """The events as logged: a batch of points counts as its points (``unbatched``)."""
+    return unbatched(codec.decode(r) for r in records)
+
+
+def spilled(home) -> list[dict]:
+    return logged(r.payload for r in read_records(home / "spill" / "events.log", max_records=10**9) if r.error is None)
 
 
 def topic_events(bootstrap, topic, expect, timeout=60):
+    """Logged events on the topic (batches expanded), until ``expect`` of them or the timeout."""
     from confluent_kafka import Consumer
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"), "auto.offset.reset": "earliest"})
@@ -22,7 +34,7 @@ def topic_events(bootstrap, topic, expect, timeout=60):
         while time.monotonic() < deadline and len(out) < expect:
             msg = consumer.poll(1.0)
             if msg is not None and not msg.error():
-                out.append(codec.decode(msg.value()))
+                out += logged([msg.value()])
     finally:
         consumer.close()
     return out
@@ -38,7 +50,8 @@ def test_an_unreachable_broker_spills_every_event(tmp_path):
             run.log_metric("loss", step, step=step)
     logging_seconds = time.perf_counter() - started
     modeldb.init(project="down", home=tmp_path)  # closes the Kafka emitter: flush, purge, spill
-    assert SpillLog(tmp_path / "spill" / "events.log").pending_count() == 202
+    kept = spilled(tmp_path)
+    assert len(kept) == 202 and [e["seq"] for e in kept] == list(range(202))  # every logged event, once
     assert logging_seconds < 5  # logging itself never waited on the missing broker (generous bound)
 
 
@@ -64,14 +77,14 @@ def test_kill_the_broker_mid_run_then_replay_delivers_everything(own_broker, tmp
             run.log_metric("loss", step, step=step)
     assert run.status == "FINISHED"
     modeldb.init(project="kill", home=home)  # process exit: flush, purge and spill what is left
-    spilled = SpillLog(home / "spill" / "events.log").pending_count()
-    assert spilled > 0
+    records = SpillLog(home / "spill" / "events.log").pending_count()
+    assert records > 0 and spilled(home)
 
     restarted = services.restart(own_broker)
     try:
         result = run_cli("replay", MODELDB_HOME=str(home), MODELDB_TRANSPORT=f"kafka://{bootstrap}/{topic}")
         assert result.returncode == 0, result.stderr
-        assert f"replayed {spilled:,} event(s)" in result.stderr
+        assert f"replayed {records:,} event(s)" in result.stderr
         assert SpillLog(home / "spill" / "events.log").pending_count() == 0
         events = topic_events(bootstrap, topic, expect=602)
         seqs = {e["seq"] for e in events if e["run_id"] == run.run_id}
