@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 MAX_POINTS = 4096
-MAX_BYTES = 256 * 1024  # about: 24 bytes a point, plus each distinct name and link once
+MAX_BYTES = 256 * 1024  # estimated as 24 bytes a point plus all its text: well under Kafka's 1 MB message
 _NO_LINK = (None, None, "", False)
 
 
@@ -31,7 +31,9 @@ class PointBatcher:
         run_id = event["run_id"]
         points = self._pending.setdefault(run_id, [])
         points.append(event)
-        size = self._bytes.get(run_id, 0) + 24 + len(event["payload"][1]["name"])
+        p = event["payload"][1]  # its text counted in full each time: over, never under, the batch's size
+        size = self._bytes.get(run_id, 0) + 24 + len(p["name"]) + len(p["slice"]) + len(p["model_id"] or "") + \
+            len(p["dataframe_id"] or "")
         self._bytes[run_id] = size
         if len(points) >= MAX_POINTS or size >= MAX_BYTES:
             return self.take(run_id)

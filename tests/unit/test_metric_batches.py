@@ -188,3 +188,13 @@ def test_the_points_give_the_same_columns_as_lists_and_as_arrow():
     table = got.arrow()
     assert table.column_names == list(COLUMNS["metrics"])
     assert same([table.column(c).to_pylist() for c in table.column_names], got.lists())
+
+
+def test_a_batch_is_cut_at_its_byte_bound_when_its_points_carry_long_text():
+    batcher = batching.PointBatcher()
+    long_slice = "country = '" + "x" * 5000 + "'"
+    full = [batcher.add(event("MetricLogged", seq=i, slice=long_slice)) for i in range(200)]
+    batches = [b for b in full if b is not None]
+    assert batches and all(len(codec.encode({k: v for k, v in b.items() if k != "_points"})) < 1024 ** 2
+                           for b in batches)
+    assert sum(len(b["payload"][1]["values"]) for b in batches) + len(batcher.take("run-1")["_points"]) == 200
