@@ -19,6 +19,7 @@ from typing import Any, Iterator
 MAX_POINTS = 4096
 MAX_BYTES = 256 * 1024  # estimated as 24 bytes a point plus all its text: well under Kafka's 1 MB message
 _NO_LINK = (None, None, "", False)
+_TEXT = ("name", "slice", "model_id", "dataframe_id")
 
 
 class PointBatcher:
@@ -32,8 +33,7 @@ class PointBatcher:
         points = self._pending.setdefault(run_id, [])
         points.append(event)
         p = event["payload"][1]  # its text counted in full each time: over, never under, the batch's size
-        size = self._bytes.get(run_id, 0) + 24 + len(p["name"]) + len(p["slice"]) + len(p["model_id"] or "") + \
-            len(p["dataframe_id"] or "")
+        size = self._bytes.get(run_id, 0) + 24 + sum(len(p.get(k) or "") for k in _TEXT)
         self._bytes[run_id] = size
         if len(points) >= MAX_POINTS or size >= MAX_BYTES:
             return self.take(run_id)
@@ -61,13 +61,13 @@ def batch_event(points: list[dict[str, Any]]) -> dict[str, Any]:
     names: dict[str, int] = {}
     links: dict[tuple, int] = {}
     name_index, link_index, steps, values, offsets = [], [], [], [], []
-    for e in points:
+    for e in points:  # .get: a malformed point (a tracker's bug) fails the batch's encoding, then its own
         p = e["payload"][1]
-        name_index.append(names.setdefault(p["name"], len(names)))
+        name_index.append(names.setdefault(p.get("name"), len(names)))
         link_index.append(links.setdefault(
-            (p["model_id"], p["dataframe_id"], p["slice"], p.get("model_changed", False)), len(links)))
-        steps.append(p["step"])
-        values.append(p["value"])
+            (p.get("model_id"), p.get("dataframe_id"), p.get("slice", ""), p.get("model_changed", False)), len(links)))
+        steps.append(p.get("step", 0))
+        values.append(p.get("value"))
         offsets.append(e["ts"] - ts0)
     if len(links) == 1 and _NO_LINK in links:
         link_records, link_index = [], []
