@@ -121,10 +121,11 @@ class Emitter:
         if self.write_through:
             self._drain_once()
             return
-        if len(self._queue) == 1:
+        n = len(self._queue)
+        if n == 1:
             self._idle.clear()
             self._wake.set()
-        elif len(self._queue) >= DRAIN_BATCH:
+        elif n == DRAIN_BATCH:  # a full round is waiting: no lingering (said once, not on every call)
             self._urgent.set()
             self._wake.set()
 
@@ -182,6 +183,8 @@ class Emitter:
             while queue and n < DRAIN_BATCH:
                 event = queue.popleft()
                 n += 1
+                if not n & 511:  # let the user's thread have the GIL now and then: no multi-ms stall in a log call
+                    time.sleep(0)
                 if event["event_type"] == "MetricLogged":
                     full = points.add(event)
                     if full is not None:

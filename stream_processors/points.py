@@ -9,8 +9,8 @@ form it reads fastest (``warehouse.base.ColumnBatch``):
 - ``arrow()``: a pyarrow Table built with numpy and Arrow's compute kernels, no Python object per
   point (chDB reads it through its ``Python()`` table function).
 
-Point i of a batch gets the id ``<event_id>.<i>``: two points of one name and step in a batch
-stay two rows, and a redelivered batch collapses onto its first copy.
+A batch's points carry its ``event_id``; a second point of one name and step in the batch gets
+``<event_id>.<i>``, so both stay rows, and a redelivered batch collapses onto its first copy.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from typing import Any, Iterable, Iterator, NamedTuple
 
 # The metrics table's columns (materializer.COLUMNS["metrics"], which checks it is this).
 NAMES = ("project", "name", "run_id", "step", "value", "model_id", "dataframe_id", "slice", "event_id", "ts", "ver")
-_SUFFIXES = [f".{i}" for i in range(4096)]  # point ids: joining is cheaper than formatting
 _NO_LINK = ("", "", "")
 
 
@@ -60,6 +59,8 @@ class Points:
     # -- the two forms of the insert ---------------------------------------------------------------
     def lists(self) -> list[list]:
         """One list per column (``NAMES`` order): the batches' points, then the single rows."""
+        import numpy as np
+
         out: list[list] = [[] for _ in NAMES]
         project, name, run_id, step, value, model, frame, slice_, event_id, ts, ver = out
         for b in self.batches:
@@ -72,9 +73,8 @@ class Points:
             links = [b.shapes[i] for i in b.link_index] if b.link_index else [_NO_LINK] * n
             for column, part in zip((model, frame, slice_), zip(*links)):
                 column += part
-            suffixes = _SUFFIXES if n <= len(_SUFFIXES) else [f".{i}" for i in range(n)]
-            event_id += [b.event_id + suffix for suffix in suffixes[:n]]
-            times = [b.ts + o for o in b.offsets]
+            event_id += _point_ids(b)
+            times = (np.asarray(b.offsets, dtype=np.int64) + b.ts).tolist()
             ts += times
             ver += times
         if self.rows:
@@ -104,6 +104,23 @@ class Points:
         return list(self) == list(other) if isinstance(other, (list, Points)) else NotImplemented
 
 
+def _point_ids(b: _Batch) -> list[str]:
+    """Each point's ``event_id``: the batch's, and for the second and later point of one name and
+    step in the batch, ``<event_id>.<i>`` (so they stay rows of their own). The same batch always
+    gives the same ids, so a redelivered batch collapses onto its first copy."""
+    import numpy as np
+
+    n = len(b.values)
+    ids = [b.event_id] * n
+    if n > 1:
+        steps, names = np.asarray(b.steps, dtype=np.int64), np.asarray(b.name_index or [0] * n)
+        order = np.lexsort((np.arange(n), steps, names))  # by name, step, then position: the first stays plain
+        same = (steps[order][1:] == steps[order][:-1]) & (names[order][1:] == names[order][:-1])
+        for i in order[1:][same].tolist():
+            ids[i] = f"{b.event_id}.{i}"
+    return ids
+
+
 def _schema() -> Any:
     import pyarrow as pa
 
@@ -118,7 +135,6 @@ def _batches_table(batches: list[_Batch]) -> Any:  # size: one vectorized step p
 
     lengths = np.array([len(b.values) for b in batches], dtype=np.int64)
     batch_of = pa.array(np.repeat(np.arange(len(batches), dtype=np.int32), lengths))
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
 
     def per_batch(values: list) -> Any:
         return pc.take(pa.array(values, pa.string()), batch_of)
@@ -134,9 +150,7 @@ def _batches_table(batches: list[_Batch]) -> Any:  # size: one vectorized step p
     shapes = [b.shapes + [_NO_LINK] for b in batches]  # the last one: a batch with no link_index
     links = [b.link_index or [len(b.shapes)] * len(b.values) for b in batches]
     link_columns = [indexed(links, [[s[k] for s in shape] for shape in shapes]) for k in range(3)]
-    point = np.arange(int(lengths.sum()), dtype=np.int64) - starts
-    event_id = pc.binary_join_element_wise(per_batch([b.event_id for b in batches]),
-                                           pc.cast(pa.array(point), pa.string()), ".")
+    event_id = pa.array([i for b in batches for i in _point_ids(b)], pa.string())
     ts = np.repeat(np.array([b.ts for b in batches], dtype=np.int64), lengths) + \
         np.concatenate([np.asarray(b.offsets, dtype=np.int64) for b in batches])
     columns = {"project": per_batch([b.project for b in batches]), "name": names,

@@ -79,8 +79,8 @@ def test_a_batch_gives_the_rows_and_the_state_its_points_give_one_by_one():
         return sorted((tuple(r[:EVENT_ID]) + tuple(r[EVENT_ID + 1:]) for r in rows["metrics"]), key=repr)
 
     assert same(key(batched), key(one_by_one))
-    ids = [r[EVENT_ID] for r in batched["metrics"]]
-    assert len(set(ids)) == 400 and ids[0] == f"{batch['event_id']}.0"  # repeated (name, step) stay two rows
+    keys = [(r[1], r[3], r[EVENT_ID]) for r in batched["metrics"]]  # name, step, id: the rows' identity
+    assert len(set(keys)) == 400 and keys[0][2] == batch["event_id"]  # repeated (name, step) stay two rows
     one = CurrentState(None).rows(decoded)
     runs = {r[2]: r[:-1] for r in one["run_state"]}
     models = {r[3]: r[:-1] for r in one["model_state"]}
