@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from modeldb.dashboard import state
+from modeldb.dashboard import links, state
 
 HERE = Path(__file__).resolve().parent
 PAGES = {
@@ -22,6 +22,8 @@ PAGES = {
 
 st.set_page_config(page_title="ModelDB", page_icon=":material/model_training:", layout="wide")
 page = st.navigation(list(PAGES.values()))
+links.begin()
 state.warehouse()  # a clear message instead of the page when the warehouse cannot be opened
 state.sidebar_status()
 page.run()
+links.publish()  # the view's state into the URL (a page that stops early publishes first: state.stop)

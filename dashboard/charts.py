@@ -32,7 +32,7 @@ def builder(frame: Any, kind: str, x: str, y: str, agg: str = "none") -> Any:
         "x": alt.X("x", type="quantitative" if continuous else "ordinal", title=_label(x),
                    scale=alt.Scale(zero=False) if continuous else alt.Undefined),
         "y": alt.Y("y", type="quantitative", title=y_title, scale=alt.Scale(zero=kind == "bar")),
-        "tooltip": [c for c in ("id", "x", "y", "color", "size", "n") if c in frame],
+        "tooltip": [c for c in ("model", "id", "x", "y", "color", "size", "n") if c in frame],
     }
     if "color" in frame:
         encoding["color"] = alt.Color("color", type="quantitative" if _numeric(frame, "color") else "nominal",
@@ -99,9 +99,84 @@ def histories(frame: Any, metric: str) -> Any:
         color=alt.Color("model:N", title="model"), tooltip=["model:N", "step:Q", "value:Q"]).properties(height=400)
 
 
-def highlight_differences(frame: Any) -> Any:
-    """A side-by-side comparison with the differing rows shaded."""
-    shown = frame.astype({"a": str, "b": str}) if len(frame) else frame
+def smooth(values: Any, weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased at the start (0: none)."""
+    if not 0 <= weight < 1:
+        raise ValueError(f"smoothing must be in [0, 1), got {weight!r}")
+    out, last, debias = [], 0.0, 0.0
+    for value in values:
+        last = last * weight + (1 - weight) * float(value)
+        debias = debias * weight + (1 - weight)
+        out.append(last / debias if debias else float(value))
+    return out
+
+
+def downsampled_spans(points: Any) -> Any:
+    """Per series, the x ranges whose buckets held more points than were drawn (contiguous buckets merged)."""
+    import pandas as pd
+
+    spans = []
+    for series, group in points[points["n"] > 2].groupby("series", sort=False):
+        buckets = group.groupby("bucket")["x"].agg(["min", "max"]).sort_index()
+        start = previous = None
+        for bucket, row in buckets.iterrows():
+            if start is not None and bucket == previous[0] + 1:
+                previous = (bucket, row["max"])
+                continue
+            if start is not None:
+                spans.append((series, start, previous[1]))
+            start, previous = row["min"], (bucket, row["max"])
+        if start is not None:
+            spans.append((series, start, previous[1]))
+    return pd.DataFrame(spans, columns=["series", "start", "end"])
+
+
+def curves(points: Any, metric: str, *, x: str = "step", log: bool = False, smoothing: float = 0.0) -> Any:
+    """The selected runs' curves overlaid: ``points`` has series, x, value, n, bucket (from ``Q.curves``).
+
+    With smoothing, the smoothed line is drawn over a faint raw one. Where a series was downsampled
+    (a bucket kept its lowest and highest of more points), a light band spans that x range.
+    """
+    data = points.copy()
+    x_type = "temporal" if x == "time" else "quantitative"
+    x_title = "time" if x == "time" else "step"
+    if x == "time":
+        import pandas as pd
+
+        data["x"] = pd.to_datetime(data["x"], unit="us")
+    y_scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
+    color = alt.Color("series:N", title="run")
+    base = alt.Chart(data).encode(x=alt.X("x", type=x_type, title=x_title),
+                                  y=alt.Y("value:Q", title=metric, scale=y_scale), color=color)
+    tooltip = [alt.Tooltip("series:N", title="run"), alt.Tooltip("x", type=x_type, title=x_title),
+               alt.Tooltip("value:Q", title=metric, format=".6g"), alt.Tooltip("n:Q", title="points in bucket")]
+    layers = []
+    spans = downsampled_spans(points)
+    if len(spans):
+        if x == "time":
+            import pandas as pd
+
+            spans = spans.assign(start=pd.to_datetime(spans["start"], unit="us"),
+                                 end=pd.to_datetime(spans["end"], unit="us"))
+        layers.append(alt.Chart(spans).mark_rect(opacity=0.07).encode(
+            x=alt.X("start", type=x_type), x2="end", color=alt.Color("series:N", legend=None),
+            tooltip=[alt.Tooltip("series:N", title="downsampled")]))
+    if smoothing > 0:
+        data["smoothed"] = 0.0
+        for _, index in data.groupby("series", sort=False).groups.items():
+            data.loc[index, "smoothed"] = smooth(data.loc[index, "value"], smoothing)
+        layers.append(base.mark_line(opacity=0.25, strokeWidth=1))
+        layers.append(alt.Chart(data).mark_line(strokeWidth=2).encode(
+            x=alt.X("x", type=x_type, title=x_title), y=alt.Y("smoothed:Q", title=metric, scale=y_scale),
+            color=color, tooltip=tooltip + [alt.Tooltip("smoothed:Q", format=".6g")]))
+    else:
+        layers.append(base.mark_line(strokeWidth=1.5).encode(tooltip=tooltip))
+    return alt.layer(*layers).properties(height=420).interactive(bind_y=False)
+
+
+def highlight_differences(frame: Any, columns: Any = ("a", "b")) -> Any:
+    """A side-by-side comparison (``columns`` hold the values compared) with the differing rows shaded."""
+    shown = frame.astype({c: str for c in columns if c in frame}) if len(frame) else frame
 
     def shade(row: Any) -> list[str]:
         return ["background-color: #ffe3b3" if row["differs"] else "" for _ in row.index]

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import streamlit as st
 
 from modeldb import embedded
+from modeldb.dashboard import links
 from modeldb.core.config import Settings
 from modeldb.core.exceptions import (ModelDBError, ReadOnlyError, WarehouseError, WarehouseLocked,
                                      WarehouseUnavailable)
@@ -59,6 +60,9 @@ class ReadOnlyWarehouse:
         raise ReadOnlyError("refused: the dashboard only reads the warehouse", 164)
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        raise ReadOnlyError("refused: the dashboard only reads the warehouse", 164)
+
+    def insert_columns(self, table: str, columns: Sequence[str], data: Any) -> None:
         raise ReadOnlyError("refused: the dashboard only reads the warehouse", 164)
 
     def close(self) -> None:
@@ -198,13 +202,18 @@ def choose_project(names: list[str]) -> str | None:
     """The project the pages show: from the URL (``?project=``), else the last choice, else the first."""
     if not names:
         return None
-    wanted = st.query_params.get("project") or st.session_state.get("project")
-    index = names.index(wanted) if wanted in names else 0
-    chosen = st.sidebar.selectbox("Project", names, index=index, key="project_picker")
+    remembered = st.session_state.get("project")
+    links.bind("project_picker", "project", remembered if remembered in names else names[0], options=names,
+               always=True)
+    chosen = st.sidebar.selectbox("Project", names, key="project_picker")
     st.session_state["project"] = chosen
-    if st.query_params.get("project") != chosen:
-        st.query_params["project"] = chosen
     return chosen
+
+
+def stop() -> None:
+    """End the page here (an empty state said what to do next), keeping its state in the URL."""
+    links.publish()
+    st.stop()
 
 
 def project_or_stop() -> str:
@@ -213,8 +222,9 @@ def project_or_stop() -> str:
     with panel():
         project = choose_project(list(answer(PROJECTS)["project"]))
     if not project:
-        st.info("No projects yet: track a run first.")
-        st.stop()
+        st.info("No projects yet: track a run first (`modeldb.sklearn.autolog()`, then fit something), or run "
+                "`make demo`; new runs appear here within a few seconds.")
+        stop()
     return project
 
 

@@ -38,8 +38,11 @@ def activity_series(activity: Any, max_points: int = 60) -> list[int]:
     return [0] + values if len(values) == 1 else values
 
 
-def project_overview(projects: Any, best: Any, activity: Any) -> Any:
-    """One row per project: counts, main metric with its best value and model, last activity, daily runs."""
+def project_overview(projects: Any, best: Any, activity: Any, labels: dict[str, str] | None = None) -> Any:
+    """One row per project: counts, main metric with its best value and model, last activity, daily runs.
+
+    ``held_by`` is the best model's label (run name and role, from ``labels``), else the end of its id.
+    """
     import pandas as pd
 
     rows = []
@@ -54,7 +57,8 @@ def project_overview(projects: Any, best: Any, activity: Any) -> Any:
         series = activity_series(activity[activity["project"] == p.project])
         rows.append({"project": p.project, "experiments": int(p.experiments), "runs": int(p.runs),
                      "models": int(p.models), "main_metric": metric or "", "best_value": value,
-                     "best_model": model or "", "held_by": (model or "")[-8:],
+                     "best_model": model or "",
+                     "held_by": (labels or {}).get(model or "") or (f"…{model[-8:]}" if model else ""),
                      "last_activity": p.last_activity, "activity": series})
     return pd.DataFrame(rows, columns=["project", "experiments", "runs", "models", "main_metric", "best_value",
                                        "best_model", "held_by", "last_activity", "activity"])
@@ -92,10 +96,34 @@ def params_by_interest(keys: Any) -> tuple[list[str], list[str]]:
     return list(params["field"]), list(varied["field"])
 
 
-def table_order(table: Any, chosen: list[str]) -> list[str]:
-    """The models table's column order: what the model is, the chosen fields, then ids and the rest."""
-    first = [c for c in ("operator_class", *chosen, "experiment") if c in table.columns]
-    return first + [c for c in table.columns if c not in first]
+ID_COLUMNS = ("model_id", "run_id", "parent_model_id", "train_dataframe_id", "dataframe_id", "best_model_id")
+
+
+def with_names(table: Any, names: Any, id_column: str = "model_id") -> Any:
+    """``table`` with each model's label, role and run name in front (``names``: from ``model_names``)."""
+    table = table.copy()
+    known = names.set_index("model_id") if len(names) else None
+    ids = table[id_column] if id_column in table else []
+
+    def column(field: str, fallback: Any) -> list[str]:
+        if known is None:
+            return [fallback(i) for i in ids]
+        return [known[field].get(i, fallback(i)) for i in ids]
+
+    table.insert(0, "model", column("label", lambda i: f"…{str(i)[-8:]}"))
+    table.insert(1, "role", column("role", lambda i: ""))
+    table.insert(2, "run", column("run_name", lambda i: ""))
+    return table
+
+
+def table_order(table: Any, chosen: list[str], show_ids: bool = False) -> list[str]:
+    """A table's column order: what the model is (its ids next to it, when asked for), the chosen fields, the rest.
+
+    Ids are left out unless ``show_ids``: names say what a model is, ids are for copying.
+    """
+    ids = [c for c in ID_COLUMNS if c in table.columns] if show_ids else []
+    first = [c for c in ("model", *ids, "role", "operator_class", *chosen, "run", "experiment") if c in table.columns]
+    return first + [c for c in table.columns if c not in first and c not in ID_COLUMNS]
 
 
 def trace_rows(trace: Any) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from modeldb.dashboard import state
+from modeldb.dashboard import links, state
 from modeldb.dashboard.summary import project_overview
 from modeldb.warehouse import queries as Q
 
@@ -11,10 +11,16 @@ st.title("Projects")
 with state.panel(caption="Every project: its counts, the best model on its main metric, and its activity"):
     overview = project_overview(state.answer(Q.PROJECTS), state.answer(Q.PROJECT_BEST),
                                 state.answer(Q.PROJECT_ACTIVITY))
+    holders = tuple(sorted({m for m in overview["best_model"] if m}))
+    if holders:  # the best models by name: one read for every project
+        names = state.answer(Q.model_names, tuple(overview["project"]), holders)
+        labels = {r.model_id: f"{r.label} · {r.operator_class}" for r in names.itertuples()}
+        overview["held_by"] = [labels.get(m, held) for m, held in zip(overview["best_model"], overview["held_by"])]
     if overview.empty:
         st.info("No projects yet. Track a run (`modeldb.sklearn.autolog()`, then fit something), or run "
                 "`make demo`; new runs appear here within a few seconds.")
-        st.stop()
+        state.stop()
+    links.bind("project_search", "q", "")
     search = st.text_input("Search projects", placeholder="name, metric or model class…", key="project_search")
     shown = overview
     if search.strip():
@@ -27,6 +33,8 @@ with state.panel(caption="Every project: its counts, the best model on its main 
             "activity": st.column_config.LineChartColumn(
                 "activity", width="medium", help="runs started per hour (per day for longer projects)"),
             "best_value": st.column_config.NumberColumn("best value", format="%.4f"),
+            "held_by": st.column_config.TextColumn(
+                "held by", help="The model with the best value of the main metric: its run's name and its role"),
             "runs": st.column_config.NumberColumn(format="%d"),
             "models": st.column_config.NumberColumn(format="%d"),
         })

@@ -1,21 +1,29 @@
-"""Pipelines: a run's or a model's stages as a graph, pipelines aligned, sampled rows followed, the version tree."""
+"""Pipelines: a run's or a model's stages as a graph, pipelines aligned, sampled rows followed, the version tree.
+
+Runs and models are picked by name (a model by its run's name and its role); the choice, the
+search text, the followed row and the aligned runs are in the URL.
+"""
 from __future__ import annotations
 
 import itertools
 
 import streamlit as st
 
-from modeldb.dashboard import graphs, state
+from modeldb.dashboard import graphs, links, state
 from modeldb.dashboard.summary import stage_table, trace_rows
 from modeldb.warehouse.base import quote
 from modeldb.warehouse import queries as Q
+from modeldb.warehouse.queries.names import run_label, unique_labels
 
 PICKED = 500
+KINDS = ["a run", "a model"]
 st.title("Pipelines")
 project = state.project_or_stop()
 
 left, right = st.columns([1, 2])
-kind = left.radio("Show the pipeline of", ["a run", "a model"], horizontal=True, key="pipeline_kind")
+links.bind("pipeline_kind", "show", KINDS[0], options=KINDS)
+kind = left.radio("Show the pipeline of", KINDS, horizontal=True, key="pipeline_kind")
+links.bind("pipeline_find", "find", "")
 find = right.text_input("Find", key="pipeline_find", placeholder="part of a run's name, or of a model's class",
                         help=f"The {PICKED} most recent runs (or models) matching are offered below")
 runs = None
@@ -23,37 +31,42 @@ with state.panel():
     named = f"run.name LIKE {quote('%' + find.strip() + '%')}" if find.strip() else ""
     runs = state.answer(Q.search_runs, project, named if kind == "a run" else "", "run.started_ts DESC", limit=PICKED)
 if runs is None or runs.empty:
-    st.info(f"No run in project {project!r}" + (f" has {find.strip()!r} in its name." if find.strip() else " yet."))
-    st.stop()
-labels = {r.run_id: f"{r.name or 'unnamed'} · …{r.run_id[-8:]}" for r in runs.itertuples()}
+    st.info(f"No run in project {project!r}" + (f" has {find.strip()!r} in its name: try another part of it."
+                                                 if find.strip() else " yet: start one with `modeldb.start_run()`."))
+    state.stop()
+labels = unique_labels({r.run_id: run_label(r.name, r.run_id) for r in runs.itertuples()})
 
 actions = None
 with state.panel():
     if kind == "a run":
-        wanted = st.query_params.get("run")
         ids = list(labels)
-        run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0,
-                              format_func=labels.get, key="pipeline_run")
+        chosen = links.bind("pipeline_run", "run", ids[0], options=ids)
+        run_id = st.selectbox("Run", ids, format_func=labels.get, key="pipeline_run", help=f"Run id: {chosen}")
         actions = state.answer(Q.run_actions, project, run_id)
         subject = labels[run_id]
     else:
         classed = f"model.operator_class LIKE {quote('%' + find.strip() + '%')}" if find.strip() else ""
         models = state.answer(Q.search_models, project, classed, "model.created_ts DESC", limit=PICKED)
         if models.empty:
-            st.info("No model in this project" + (f" has {find.strip()!r} in its class." if find.strip() else " yet."))
-            st.stop()
-        mlabels = {m.model_id: f"{m.operator_class} · …{m.model_id[-8:]}" for m in models.itertuples()}
-        wanted = st.query_params.get("model")
+            st.info("No model in this project" + (f" has {find.strip()!r} in its class: try another part of it."
+                                                  if find.strip() else " yet: fit one with autolog switched on."))
+            state.stop()
+        names = state.answer(Q.model_names, project, tuple(models["model_id"]))
+        unique = unique_labels(dict(zip(names["model_id"], names["label"])))
+        classes = dict(zip(models["model_id"], models["operator_class"]))
+        mlabels = {i: f"{unique.get(i, '…' + i[-8:])} · {classes[i]}" for i in models["model_id"]}
         ids = list(mlabels)
-        model_id = st.selectbox("Model", ids, index=ids.index(wanted) if wanted in ids else 0,
-                                format_func=mlabels.get, key="pipeline_model")
+        chosen = links.bind("pipeline_model", "model", ids[0], options=ids)
+        model_id = st.selectbox("Model", ids, format_func=mlabels.get, key="pipeline_model",
+                                help=f"Model id: {chosen}")
         actions = state.answer(Q.model_actions, project, model_id)
         run_id = str(actions["run_id"].iloc[0]) if len(actions) else ""
         subject = mlabels[model_id]
 
 if actions is None or actions.empty:
-    st.info("No pipeline actions were tracked here (a run with only params and metrics has none).")
-    st.stop()
+    st.info("No pipeline actions were tracked here (a run with only params and metrics has none). Fit, transform "
+            "or predict with `modeldb.sklearn.autolog()` on to record a pipeline's stages.")
+    state.stop()
 
 with state.panel(f"Stages of {subject}", caption="data → operator → data; nested stages are lighter"):
     ids = set(itertools.chain(*actions["input_dataframe_ids"], *actions["output_dataframe_ids"]))
@@ -65,15 +78,19 @@ with state.panel("Follow a data item through the stages",
                  caption="the sampled rows carry their key through every transform and split"):
     trace = Q.sample_trace(actions, frames)
     if trace.empty:
-        st.info("No sampled rows were recorded for these stages.")
+        st.info("No sampled rows were recorded for these stages (samples are taken when autolog sees a "
+                "DataFrame with a row index).")
     else:
-        keys = sorted(trace["row_key"].unique(), key=lambda k: (len(str(k)), str(k)))
+        keys = [str(k) for k in sorted(trace["row_key"].unique(), key=lambda k: (len(str(k)), str(k)))]
+        links.bind("trace_key", "row", keys[0], options=keys)
         key = st.selectbox("Row key", keys, key="trace_key")
-        st.dataframe(trace_rows(trace[trace["row_key"] == key]), hide_index=True, width="stretch")
+        st.dataframe(trace_rows(trace[trace["row_key"].astype(str) == key]), hide_index=True, width="stretch")
 
 with state.panel("Align pipelines", caption="stage by stage; differing operators, params or columns are highlighted"):
-    others = st.multiselect("Compare with runs", [r for r in labels if r != run_id], format_func=labels.get,
-                            max_selections=3, key="align_runs")
+    candidates = [r for r in labels if r != run_id]
+    links.bind("align_runs", "align", [], kind="list", options=candidates)
+    others = st.multiselect("Compare with runs", candidates, format_func=labels.get, max_selections=3,
+                            key="align_runs")
     if others:
         this = actions if kind == "a run" else state.answer(Q.run_actions, project, run_id)
         pipelines = {labels.get(run_id, subject): this}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from modeldb.dashboard import state
+from modeldb.dashboard import links, state
 from modeldb.warehouse import queries as Q
 
 st.title("SQL")
@@ -27,9 +27,10 @@ with schema_col:
 with main:
     st.caption(f"Read-only: anything that writes is refused. Tables are in database `{wh.database}`. "
                f"At most {Q.adhoc.MAX_ROWS:,} rows are shown.")
-    st.session_state.setdefault("sql_text", EXAMPLE)
+    links.bind("sql_text", "sql", EXAMPLE)  # a link to the page carries the query, and runs it when it was run
     sql = st.text_area("Query", height=180, key="sql_text")
     run = st.button("Run", type="primary", key="sql_run")
+    links.bind("sql_ran", "ran", False, kind="bool")
     if run or st.session_state.get("sql_ran"):
         st.session_state["sql_ran"] = True
         with state.panel():

@@ -83,6 +83,7 @@ def test_overview_lists_the_project_with_its_best_model_and_links_into_it(app, c
     assert row["runs"] == len(names) and row["models"] > 10
     assert row["main_metric"] == "accuracy_score" and 0.7 < row["best_value"] <= 1
     assert len(row["activity"]) >= 2 and sum(row["activity"]) >= len(names)
+    assert row["held_by"].endswith(" · Pipeline") and row["held_by"].split(" · ")[0] in names  # a name, not an id
     links = [link for link in at.get("page_link") if project in link.proto.label]
     assert links and links[0].proto.page.endswith("models")  # the link opens the project's models
     at.text_input(key="project_search").input("no-such-project-anywhere").run()
@@ -132,7 +133,7 @@ def test_pipelines_show_stages_trace_rows_align_and_the_version_tree(app, churn)
     at.radio(key="pipeline_kind").set_value("a run")
     at.text_input(key="pipeline_find").input("without").run()
     found = at.selectbox(key="pipeline_run").options
-    assert len(found) == 1 and found[0].startswith("logreg-without-charges · ")
+    assert found == ["logreg-without-charges"]  # runs by name
     at.radio(key="pipeline_kind").set_value("a model")
     at.text_input(key="pipeline_find").input("GridSearch").run()
     _clean(at)
@@ -186,11 +187,16 @@ def test_models_charts_histories_comparison_and_slices(app, churn):
     _clean(at)
     assert at.get("vega_lite_chart") and any("models with every axis drawn" in c.value for c in at.caption)
 
-    at.session_state["models_tab"] = "Metric histories"
+    at.session_state["models_tab"] = "Curves"
     at.run()
     _clean(at)
-    assert at.selectbox(key="history_metric").value in ("validation_score", "train_score")
-    assert at.get("vega_lite_chart")
+    assert at.selectbox(key="curve_metric").value in ("validation_score", "train_score")
+    assert at.get("vega_lite_chart") and any(c.value.startswith("**boosting**: 57 points") for c in at.caption)
+
+    at.session_state["models_tab"] = "Compare runs"
+    at.run()
+    _clean(at)
+    assert any(" rows differ" in c.value for c in at.caption)
 
     at.session_state["models_tab"] = "Compare two"
     at.run()
@@ -206,6 +212,49 @@ def test_models_charts_histories_comparison_and_slices(app, churn):
     assert len(ranked) >= 3 and ranked["rows"].max() < 1500  # the slice, not all 1,500 test rows
     at.text_input(key="slice_predicate").input("no_such_column = 1").run()  # refused before it runs, naming why
     assert not at.exception and any("a column the stored predictions do not have" in w.value for w in at.warning)
+
+
+def test_models_are_shown_by_name_and_role_with_ids_one_switch_away(app, churn):
+    pipeline, project, names = churn
+    at = _open(app, "models")
+    table = at.dataframe[0].value
+    assert set(table["model"]) <= set(names) and set(table["role"]) == {"whole"}
+    shown = list(at.dataframe[0].proto.column_order)
+    assert shown[:3] == ["model", "role", "operator_class"] and "model_id" not in shown and "run_id" not in shown
+    at.checkbox(key="models_top_only").uncheck().run()
+    _clean(at)
+    every = at.dataframe[0].value.set_index("model")
+    assert every.loc["forest-grid › best", "role"] == "best of GridSearchCV"
+    assert every.loc["logreg-baseline › clf", "role"] == "stage clf"
+    assert every.loc["logreg-baseline › clf", "operator_class"] == "LogisticRegression"
+    assert every.loc["logreg-baseline › prep › num", "operator_class"] == "StandardScaler"
+    options = at.multiselect(key="models_selected").options  # pickers show names and classes too
+    assert options and all(o.split(" · ")[0] in set(every.index) and " · " in o for o in options), options
+
+    at.toggle(key="models_ids").set_value(True).run()
+    assert list(at.dataframe[0].proto.column_order)[:2] == ["model", "model_id"]
+
+
+def test_a_models_link_restores_filter_columns_tab_and_selection(churn, monkeypatch):
+    pipeline, project, _ = churn
+    _use(monkeypatch, pipeline.settings)
+    wh = pipeline.warehouse
+    ids = list(Q.search_models(wh, project, "model.operator_class = 'Pipeline' AND model.parent_model_id = ''",
+                               "metrics.accuracy_score DESC", limit=2)["model_id"])
+    at = AppTest.from_file(APP, default_timeout=120)
+    for name, value in {"project": project, "where": "model.operator_class = 'Pipeline'", "cols": "params.clf__C",
+                        "tab": "Compare runs", "differing": "1", "sel": ids, "ids": "1"}.items():
+        at.query_params[name] = value
+    at.switch_page("views/models.py")  # the link opens the models page itself
+    at.run()
+    _clean(at)
+    assert at.text_input(key="models_where").value == "model.operator_class = 'Pipeline'"
+    assert at.multiselect(key="models_columns").value == ["params.clf__C"]
+    assert at.multiselect(key="models_selected").value == ids and at.toggle(key="models_ids").value
+    assert at.toggle(key="compare_only_differing").value
+    compared = at.dataframe[-1].value
+    assert len(compared) and compared.columns[0] == "item" and "params.clf__C" in set(compared["item"])
+    _release()
 
 
 def test_lineage_finds_every_model_that_used_a_column_or_a_dataset(app, churn):

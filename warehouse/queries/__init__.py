@@ -19,6 +19,10 @@ from __future__ import annotations
 from modeldb.warehouse.queries.adhoc import run_sql, schema_table
 from modeldb.warehouse.queries.base import NamedQuery
 from modeldb.warehouse.queries.compare import compare_models
+from modeldb.warehouse.queries.compare_many import compare_many
+from modeldb.warehouse.queries.curves import curves, runs_with_metric
+from modeldb.warehouse.queries.defaults import varying_params
+from modeldb.warehouse.queries.names import model_names, run_names
 from modeldb.warehouse.queries.models import (BEST_MODELS, MODELS, MODELS_USING_COLUMN, best_models,
                                               models_on_dataset, models_using_column_page)
 from modeldb.warehouse.queries.explore import chart_data, metric_histories, model_keys, sample_fields
@@ -40,4 +44,4 @@ __all__ = ["ALL", "NamedQuery", "PROJECTS", "PROJECT_METRICS", "RUNS", "param_vs
            "PROJECT_ACTIVITY", "PROJECT_BEST", "count_matches", "chart_data", "metric_histories", "model_keys",
            "run_actions", "model_actions", "dataframes", "sample_trace", "align", "run_sql", "schema_table",
            "sample_fields", "models_using_column_page", "COLUMN_USE", "SEARCH_CANDIDATES", "SEARCH_SCORES",
-           "SliceError"]
+           "SliceError", "compare_many", "curves", "runs_with_metric", "varying_params", "model_names", "run_names"]
