@@ -22,7 +22,7 @@ def process(
     once: bool = typer.Option(False, "--once", help="File log: materialize what is there, then exit."),
     group: Optional[str] = typer.Option(None, "--group", help="Kafka consumer group (MODELDB_CONSUMER_GROUP)."),
     engine: Optional[str] = typer.Option(None, "--engine",
-                                         help="Kafka: faust (default) or confluent (MODELDB_PROCESSOR_ENGINE)."),
+                                         help="Kafka: confluent (default) or faust (MODELDB_PROCESSOR_ENGINE)."),
     log_format: Optional[str] = typer.Option(None, "--log-format",
                                              help="Structured log lines: text (key=value) or json (MODELDB_LOG_FORMAT)."),
 ) -> None:

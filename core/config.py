@@ -151,7 +151,7 @@ class Settings:
     clickhouse_cluster: str = ""
     kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
     consumer_group: str = "modeldb-processor"
-    processor_engine: str = "faust"
+    processor_engine: str = "confluent"  # the faster on metric points: see the README
     batch_size: int = 5000
     batch_seconds: float = 0.5
     batch_bytes: int = 4 * 1024 ** 2  # a processor batch's records, at most (a batch of points is many rows)
@@ -232,7 +232,7 @@ class Settings:
                 ssl_ca_location=env.get("MODELDB_KAFKA_SSL_CA_LOCATION", ""),
             ),
             consumer_group=str(pick("consumer_group", "modeldb-processor")),
-            processor_engine=str(pick("processor_engine", "faust")),
+            processor_engine=str(pick("processor_engine", "confluent")),
             batch_size=_number(pick("batch_size", 5000), int, "MODELDB_BATCH_SIZE", minimum=1),
             batch_seconds=_number(pick("batch_seconds", 0.5), float, "MODELDB_BATCH_SECONDS", minimum=0.001),
             batch_bytes=_number(pick("batch_bytes", 4 * 1024 ** 2), int, "MODELDB_BATCH_BYTES", minimum=1),
