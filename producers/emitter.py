@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 DRAIN_BATCH = 2000
 # After a wake-up the thread lingers this long (unless a flush or a full queue hurries it), so a
 # burst of log_metric calls is queued together and goes out as one event per run (``batching.py``).
-LINGER_S = 0.02
+LINGER_S = 0.005
 
 _live: "weakref.WeakSet[Emitter]" = weakref.WeakSet()
 _held: list[threading.Lock] = []
