@@ -141,8 +141,8 @@ VIEWS = {
         f"models?project={PROJECT}", lambda p: p.get_by_text("models match", exact=False).first,
         lambda p: fill(p, "Filter", "metrics.accuracy > 0.9 AND params.C < 1"),
         lambda p: p.get_by_text("models match", exact=False).first),
-    "models (chart: mean accuracy by C)": (
-        f"models?project={PROJECT}", lambda p: p.locator('[data-testid="stVegaLiteChart"]').first,
+    "models (chart: mean accuracy by C)": (  # x by the link: the default x is whichever param varies most
+        f"models?project={PROJECT}&x=params.C", lambda p: p.locator('[data-testid="stVegaLiteChart"]').first,
         lambda p: choose(p, "Aggregate", "mean"), lambda p: p.get_by_text("equal bins", exact=False)),
     "lineage (column used by every model)": (
         f"lineage?project={PROJECT}", lambda p: p.get_by_label("Column name"),
