@@ -226,7 +226,8 @@ def _print_status(s: dict[str, Any]) -> None:
     out.print(f"\n[bold]lag[/bold] {'—' if lag is None else format(lag, ',')} {unit}   "
               f"[bold]events/s[/bold] {s.get('events_per_s', 0):,.0f}   "
               f"[bold]newest event[/bold] {_age(s.get('newest_event_age_s'))} old   "
-              f"[bold]stored[/bold] {s.get('events_stored', 0):,} events   "
+              f"[bold]stored[/bold] {s.get('events_stored', 0):,} events "
+              f"({s.get('metric_points_stored', 0):,} metric points)   "
               f"[bold]dead letters[/bold] {s.get('dead_letters') if s.get('dead_letters') is not None else '—'}")
     if s.get("partitions"):
         table = Table(title="partitions", title_justify="left", header_style="bold")

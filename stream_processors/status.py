@@ -51,7 +51,8 @@ def _warehouse(settings: Settings, status: dict[str, Any]) -> Any:
     try:
         warehouse = connect(settings, migrate=False)
         version = warehouse.query("SELECT version()").scalar()
-        newest = warehouse.query(f"SELECT max(ts), count() FROM `{warehouse.database}`.events_raw")
+        db = warehouse.database
+        newest = warehouse.query(f"SELECT max(ts), count(), (SELECT count() FROM `{db}`.metrics) FROM `{db}`.events_raw")
     except ModelDBError as exc:
         text = str(exc)
         if "UNKNOWN_TABLE" in text or "doesn't exist" in text:
@@ -59,10 +60,11 @@ def _warehouse(settings: Settings, status: dict[str, Any]) -> Any:
         status["warehouse_health"] = {"ok": False, "error": text}
         _problem(status, f"warehouse: {text}")
         return None
-    newest_ts, rows = newest.rows[0]
+    newest_ts, rows, points = newest.rows[0]
     status["warehouse_health"] = {"ok": True, "version": str(version),
                                   "ms": round((time.perf_counter() - started) * 1000, 1)}
     status["events_stored"] = int(rows)
+    status["metric_points_stored"] = int(points)  # an event can carry thousands of points (MetricsLogged)
     status["newest_event_age_s"] = round(time.time() - int(newest_ts) / 1e6, 3) if newest_ts else None
     return warehouse
 

@@ -48,7 +48,7 @@ def test_status_dlq_and_rebuild_on_the_embedded_default(tmp_path):
     status = run_cli("status", "--json", **env)
     assert status.returncode == 0, status.stdout + status.stderr  # embedded mode needs no running worker
     figures = json.loads(status.stdout)
-    assert figures["events_stored"] == len(sent)
+    assert figures["events_stored"] == len(sent) and figures["metric_points_stored"] == 12 * 16
     points = run_cli("sql", "SELECT count() FROM (SELECT run_id, name, step FROM modeldb.metrics "
                      "GROUP BY run_id, name, step)", "--format", "csv", **env)
     assert points.stdout.split() == ["count()", str(12 * 16)], points.stdout + points.stderr  # 15 loss steps and acc, per run
