@@ -22,6 +22,7 @@ _SEEN = "_links_seen"  # the parameters this session last wrote or restored
 _EXTERNAL = "_links_external"  # this run's URL came from outside (a link, Back, Forward)
 _BOUND = "_links_bound"  # this run's bindings: param -> (key, default, kind, always)
 KINDS = ("str", "list", "int", "bool")
+CARRIED = ("project",)
 
 
 def _current() -> dict[str, list[str]]:
@@ -107,11 +108,14 @@ def publish() -> None:
     bound = st.session_state.get(_BOUND)
     if bound is None:
         return
-    wanted: dict[str, list[str]] = {}
+    current = _current()
+    # The project goes along to pages that do not draw its picker (the Projects page), so a link
+    # into a project keeps it when the user moves on from there.
+    wanted: dict[str, list[str]] = {p: current[p] for p in CARRIED if p in current and p not in bound}
     for param, (key, default, kind, always) in bound.items():
         value = st.session_state.get(key, default)
         if always or value != default:
             wanted[param] = _encode(value, kind)
-    if wanted != _current():
+    if wanted != current:
         st.query_params.from_dict(wanted)
     st.session_state[_SEEN] = wanted

@@ -257,6 +257,21 @@ def test_a_models_link_restores_filter_columns_tab_and_selection(churn, monkeypa
     _release()
 
 
+def test_a_link_into_a_project_keeps_it_past_the_projects_page(app, churn):
+    """The Projects page draws no project picker; the link's project must survive it, even when
+    another project would come first."""
+    pipeline, project, _ = churn
+    other = "aaa_" + unique("first")  # sorts before every other project
+    pipeline.init(other)
+    with modeldb.start_run(name="elsewhere") as run:
+        run.log_metric("acc", 0.5)
+    pipeline.settle()
+    pipeline.init(project)
+    at = _open(app, "pipelines")
+    assert at.selectbox(key="project_picker").value == project
+    assert at.query_params["project"] == [project] or at.query_params["project"] == project
+
+
 def test_lineage_finds_every_model_that_used_a_column_or_a_dataset(app, churn):
     pipeline, project, _ = churn
     at = _open(app, "lineage")
