@@ -7,7 +7,6 @@ import fastavro
 import pytest
 
 from modeldb.core import codec
-from modeldb.core.events import EVENT_TYPES
 from modeldb.core.schema_compat import problems
 from tests.unit.events_factory import RELEASED_TYPES, event
 
@@ -32,11 +31,10 @@ def test_current_schema_reads_every_released_schema(version):
     assert problems(released()[version], current()) == []
 
 
-@pytest.mark.parametrize("version", sorted(released()))
-@pytest.mark.parametrize("event_type", EVENT_TYPES)
+# Each released schema with the event types it knows (a release cannot write a type that came later).
+@pytest.mark.parametrize("version, event_type", [(v, t) for v in sorted(released())
+                                                 for t in RELEASED_TYPES[v.removesuffix(".json")]])
 def test_released_records_decode_with_current_reader(version, event_type):
-    if event_type not in RELEASED_TYPES[version.removesuffix(".json")]:
-        pytest.skip(f"{version} has no {event_type}: it came later")
     writer = fastavro.parse_schema(codec._without_logical_types(released()[version]))
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, writer, event(event_type))
