@@ -39,13 +39,23 @@ def output_ids(df: Any) -> dict[str, str]:
     return out
 
 
-def _renamed_from(df: Any, name: str, ident: str) -> str | None:
-    """The expression id ``name#ident`` was an alias of, in ``df``'s plan (``x#1 AS name#ident``)."""
+def _plan(df: Any) -> str | None:
+    """``df``'s analyzed plan as text (expression ids included); None if Spark cannot give it."""
     try:
-        plan = df._jdf.queryExecution().analyzed().toString()
+        return df._jdf.queryExecution().analyzed().toString()
     except Exception:  # noqa: BLE001
         return None
+
+
+def _renamed_from(plan: str, name: str, ident: str) -> str | None:
+    """The expression id ``name#ident`` was an alias of, in the plan (``x#1 AS name#ident``)."""
     found = re.search(rf"#(\d+)L? AS {re.escape(name)}#{ident}L?\b", plan)
+    return found.group(1) if found else None
+
+
+def _name_of(plan: str, ident: str) -> str | None:
+    """The column name that expression id ``ident`` has in the plan."""
+    found = re.search(rf"([^\s\[\](),]+)#{ident}L?\b", plan)
     return found.group(1) if found else None
 
 
@@ -73,6 +83,7 @@ class Scored:
                 return None
         ids = output_ids(df)
         names = [get(evaluator, p) for p in EVALUATED_COLUMNS]
+        plan: str | None = None  # read from Spark once, and only if a rename must be followed
         for name in [n for n in names if isinstance(n, str) and n in ids]:
             name_now, ident = name, ids[name]
             for _ in range(MAX_RENAMES):
@@ -80,17 +91,9 @@ class Scored:
                     hit = self._by_id.get(ident)
                 if hit is not None:
                     return hit
-                ident = _renamed_from(df, name_now, ident)
+                plan = plan if plan is not None else _plan(df)
+                ident = _renamed_from(plan, name_now, ident) if plan is not None else None
                 if ident is None:
                     break
-                name_now = self._name_of(df, ident) or name_now
+                name_now = _name_of(plan, ident) or name_now
         return None
-
-    @staticmethod
-    def _name_of(df: Any, ident: str) -> str | None:
-        try:
-            plan = df._jdf.queryExecution().analyzed().toString()
-        except Exception:  # noqa: BLE001
-            return None
-        found = re.search(rf"([^\s\[\](),]+)#{ident}L?\b", plan)
-        return found.group(1) if found else None
