@@ -43,6 +43,17 @@ def by_class(found: dict) -> dict[str, list[str]]:
     return out
 
 
+def ran_cleanly(path, script: str, tmp_path) -> tuple:
+    """A script that ran to its end with no warning: the run, its checked frame references, its models
+    by id and by class."""
+    ran = run_script(path, script, tmp_path)
+    assert ran.returncode == 0, ran.stderr[-4000:]
+    assert ran.warnings() == []
+    frames = check_references(ran)
+    found = models(ran)
+    return ran, frames, found, by_class(found)
+
+
 def run_ended(ran) -> list[tuple]:
     return ran.sql("SELECT status, error FROM {db}.runs FINAL WHERE project = %(p)s AND event_type = 'RunEnded'")
 
@@ -53,13 +64,8 @@ def check_clean_params(ran) -> None:
 
 
 def test_random_forest_ending_in_index_to_string(path, spark, tmp_path):
-    ran = run_script(path, "random_forest.py", tmp_path)
-    assert ran.returncode == 0, ran.stderr[-4000:]
-    assert ran.warnings() == []
+    ran, _, found, classes = ran_cleanly(path, "random_forest.py", tmp_path)
     facts = ran.facts
-    check_references(ran)
-    found = models(ran)
-    classes = by_class(found)
     assert {k: len(v) for k, v in classes.items()} == {"StringIndexerModel": 2, "PipelineModel": 1,
                                                        "OneHotEncoderModel": 1, "RandomForestClassificationModel": 1}
     assert all(m["uri"] for m in found.values())
@@ -97,13 +103,8 @@ def test_random_forest_ending_in_index_to_string(path, spark, tmp_path):
 
 
 def test_cross_validator_and_train_validation_split_over_a_pipeline(path, spark, tmp_path):
-    ran = run_script(path, "search.py", tmp_path)
-    assert ran.returncode == 0, ran.stderr[-4000:]
-    assert ran.warnings() == []
+    ran, frames, found, classes = ran_cleanly(path, "search.py", tmp_path)
     facts = ran.facts
-    frames = check_references(ran)
-    found = models(ran)
-    classes = by_class(found)
     assert {k: len(v) for k, v in classes.items()} == {
         "CrossValidatorModel": 1, "TrainValidationSplitModel": 1, "PipelineModel": 2, "StringIndexerModel": 2,
         "OneHotEncoderModel": 2, "LogisticRegressionModel": 2}
@@ -151,13 +152,8 @@ def test_cross_validator_and_train_validation_split_over_a_pipeline(path, spark,
 
 
 def test_featurizer_only_jobs_in_a_with_block(path, spark, tmp_path):
-    ran = run_script(path, "featurizers.py", tmp_path)
-    assert ran.returncode == 0, ran.stderr[-4000:]
-    assert ran.warnings() == []
+    ran, _, found, classes = ran_cleanly(path, "featurizers.py", tmp_path)
     facts = ran.facts
-    check_references(ran)
-    found = models(ran)
-    classes = by_class(found)
     assert {k: len(v) for k, v in classes.items()} == {"PipelineModel": 1, "IDFModel": 1, "StringIndexerModel": 1,
                                                        "OneHotEncoderModel": 1, "PCAModel": 1}
     assert all(m["uri"] for m in found.values())
