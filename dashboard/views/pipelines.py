@@ -9,8 +9,8 @@ import itertools
 
 import streamlit as st
 
-from modeldb.dashboard import graphs, links, state
-from modeldb.dashboard.summary import stage_table, trace_rows
+from modeldb.dashboard import graphs, links, state, trace
+from modeldb.dashboard.summary import stage_table
 from modeldb.warehouse.base import quote
 from modeldb.warehouse import queries as Q
 from modeldb.warehouse.queries.names import run_label, unique_labels
@@ -74,17 +74,7 @@ with state.panel(f"Stages of {subject}", caption="data → operator → data; ne
     st.graphviz_chart(graphs.pipeline(actions, frames), width="stretch")
     st.dataframe(stage_table(actions, frames), hide_index=True, width="stretch")
 
-with state.panel("Follow a data item through the stages",
-                 caption="the sampled rows carry their key through every transform and split"):
-    trace = Q.sample_trace(actions, frames)
-    if trace.empty:
-        st.info("No sampled rows were recorded for these stages (samples are taken when autolog sees a "
-                "DataFrame with a row index).")
-    else:
-        keys = [str(k) for k in sorted(trace["row_key"].unique(), key=lambda k: (len(str(k)), str(k)))]
-        links.bind("trace_key", "row", keys[0], options=keys)
-        key = st.selectbox("Row key", keys, key="trace_key")
-        st.dataframe(trace_rows(trace[trace["row_key"].astype(str) == key]), hide_index=True, width="stretch")
+trace.panel(actions, frames)
 
 with state.panel("Align pipelines", caption="stage by stage; differing operators, params or columns are highlighted"):
     candidates = [r for r in labels if r != run_id]
