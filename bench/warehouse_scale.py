@@ -39,6 +39,7 @@ from mlflow_runner import run_in_mlflow_venv  # noqa: E402
 
 MODELDB = str(Path(sys.executable).with_name("modeldb"))
 PROJECT = "scale"
+IDLE_S = 60.0  # with the producers done, this long without a materialized event ends the build short
 
 
 def produce(transport: str, home: str, first: int, count: int) -> None:
@@ -99,7 +100,7 @@ def build(args: argparse.Namespace, kafka: services.Service, clickhouse: service
     from modeldb.warehouse.factory import connect
 
     wh = connect(settings)
-    last, done = 0, 0
+    last, done, progressed = 0, 0, time.monotonic()
     while done < expected:
         time.sleep(2)
         others, records = wh.query("SELECT countIf(event_type NOT IN ('MetricLogged', 'MetricsLogged')), count() "
@@ -111,8 +112,13 @@ def build(args: argparse.Namespace, kafka: services.Service, clickhouse: service
         print(f"  {time.monotonic() - started:6.0f}s  {done:>11,} / {expected:,} logged events materialized "
               f"({records:,} events on the topic so far; {stored:,} / {points:,} points; {rate:,.0f}/s)",
               file=sys.stderr)
-        if all(not p.is_alive() for p in procs) and rate == 0 and done < expected:
-            print("  producers finished and the processors are idle; stopping short", file=sys.stderr)
+        if rate:
+            progressed = time.monotonic()
+        # A big insert on a busy machine can take several polls: only a long silence means the rest is lost.
+        if all(not p.is_alive() for p in procs) and time.monotonic() - progressed > IDLE_S and done < expected:
+            codes = [p.exitcode for p in procs]
+            print(f"  producers finished (exit codes {codes}) and nothing was materialized for {IDLE_S:.0f} s; "
+                  "stopping short", file=sys.stderr)
             break
     produced = time.monotonic() - started
     for proc in procs:

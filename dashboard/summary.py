@@ -1,16 +1,16 @@
 """Shaping query answers for the pages (pure pandas, tested without Streamlit)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from modeldb.warehouse.queries.models import LOWER_IS_BETTER
+from modeldb.warehouse.queries.models import metric_lower_is_better
 
-PREFERRED = ("accuracy", "accuracy_score", "f1", "f1_score", "roc_auc", "roc_auc_score", "areaUnderROC", "r2",
-             "r2_score", "rmse", "mean_squared_error", "loss")
+PREFERRED = ("accuracy", "f1", "roc_auc", "r2", "rmse", "mse", "loss")  # canonical names (core.metric_names)
 
 
 def lower_is_better(metric: str) -> bool:
-    return metric.endswith(LOWER_IS_BETTER)
+    return metric_lower_is_better(metric)
 
 
 def main_metric(metrics: Any) -> str | None:
@@ -133,3 +133,48 @@ def trace_rows(trace: Any) -> list[dict[str, Any]]:
         values = r.values.items() if isinstance(r.values, dict) else [("value", r.values)]
         rows.append({"stage": r.stage, "operator": r.operator, "side": r.side, **{str(k): v for k, v in values}})
     return rows
+
+
+def drilldown_rows(drill: Any) -> list[dict[str, str]]:
+    """``row_drilldown``'s values as text, one column of them: a table cell holds an age, a country and a
+    probability alike (a column of mixed types cannot go to the browser as Arrow)."""
+    return [{"stage": r.stage, "column": r.column, "value": _cell_text(r.value), "kind": r.kind}
+            for r in drill.itertuples()]
+
+
+KIND_NOUNS = {"derived": "derived column"}
+
+
+def drilldown_caption(drill: Any) -> str:
+    """``12 values from the source; 18 added by 5 stages (3 vector slots, a prediction, …)``."""
+    source = int((drill["kind"] == "source").sum())
+    added = drill[drill["kind"] != "source"]
+    kinds = added["kind"].value_counts()
+    parts = ", ".join(f"{n} {_plural(KIND_NOUNS.get(kind, kind), n)}" for kind, n in kinds.items())
+    stages = added["stage"].nunique()
+    return (f"{source} {_plural('value', source)} from the source; {len(added)} added by {stages} "
+            f"{_plural('stage', stages)}" + (f" ({parts})" if parts else ""))
+
+
+def _plural(word: str, n: int) -> str:
+    if n == 1:
+        return word
+    return word[:-1] + "ies" if word.endswith("y") else word + "s"
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, float):
+        return value if isinstance(value, str) else json.dumps(value, default=str)
+    return f"{value:.6g}"
+
+
+def metric_help(keys: Any) -> dict[str, str]:
+    """Each metric field's tooltip: the names it was logged under, where that is not just its own name."""
+    out = {}
+    for row in keys[keys["kind"] == "metric"].itertuples():
+        logged = [str(n) for n in row.logged_as]
+        if logged and logged != [row.key]:
+            out[row.field] = f"{row.field}: logged as {', '.join(logged)} (one metric family, see the README)"
+    return out

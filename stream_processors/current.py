@@ -6,7 +6,9 @@ runs it wrote lately in memory; a run it has not seen is first read back from th
 It merges each event into the state and writes the whole row of every run and model that
 changed, with the batch's other rows, before the batch is committed.
 
-**The merge.** Each field is last-writer-wins by the version of the event that set it,
+**The merge.** Metrics are kept under their canonical name (``core.metric_names``: Spark's
+``areaUnderROC`` and scikit-learn's ``roc_auc_score`` are ``roc_auc``), with the name the winning
+point was logged under. Each field is last-writer-wins by the version of the event that set it,
 ``(ts << 12) | (seq mod 4096)``; a metric by ``(step, version)``, so its latest value is the
 point with the highest step, then the newest. A batch of points (MetricsLogged) merges as its
 points would one by one: point i has the version of an event with ts + its offset and seq + i.
@@ -28,6 +30,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from modeldb.core.metric_names import canonical
 from modeldb.stream_processors.materializer import COLUMNS, FIT_ACTIONS, Rows
 from modeldb.warehouse.base import Warehouse, quote
 
@@ -59,7 +62,7 @@ class RunState:
     started_ver: int = 0
     ended_ver: int = 0
     params: dict[str, tuple[int, str, float]] = field(default_factory=dict)  # key -> (ver, value, num)
-    metrics: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # key -> (step, ver, value)
+    metrics: dict[str, tuple[int, int, float, str]] = field(default_factory=dict)  # canonical name -> (step, ver, value, logged as)
     tags: dict[str, tuple[int, str]] = field(default_factory=dict)  # key -> (ver, value)
     ver: int = 0
 
@@ -76,10 +79,10 @@ class RunState:
     @classmethod
     def of_row(cls, r: tuple) -> "RunState":
         (project, experiment, run_id, name, status, error, parent, branch_seq, user, source, started_ts, ended_ts,
-         duration_ms, pk, pv, pn, pvers, mk, mv, ms, mvers, tk, tv, tvers, started_ver, ended_ver, ver) = r
+         duration_ms, pk, pv, pn, pvers, mk, mv, ms, mvers, mnames, tk, tv, tvers, started_ver, ended_ver, ver) = r
         return cls(project, run_id, experiment, name, error, parent, branch_seq, user, source,
                    status if ended_ver else "", started_ts, ended_ts, duration_ms, started_ver, ended_ver,
-                   _params_of(pk, pv, pn, pvers), _metrics_of(mk, mv, ms, mvers),
+                   _params_of(pk, pv, pn, pvers), _metrics_of(mk, mv, ms, mvers, mnames),
                    {k: (int(v), x) for k, x, v in zip(tk, tv, tvers)}, int(ver))
 
 
@@ -101,7 +104,7 @@ class ModelState:
     created_ts: int = 0
     stored_ver: int = 0
     params: dict[str, tuple[int, str, float]] = field(default_factory=dict)
-    metrics: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+    metrics: dict[str, tuple[int, int, float, str]] = field(default_factory=dict)
     ver: int = 0
 
     def row(self) -> tuple:
@@ -113,10 +116,10 @@ class ModelState:
     @classmethod
     def of_row(cls, r: tuple) -> "ModelState":
         (project, experiment, run_id, model_id, operator_class, operator_module, action_id, parent, uri, fmt, size,
-         train, features, _n, created_ts, pk, pv, pn, pvers, mk, mv, ms, mvers, stored_ver, ver) = r
+         train, features, _n, created_ts, pk, pv, pn, pvers, mk, mv, ms, mvers, mnames, stored_ver, ver) = r
         return cls(project, model_id, run_id, experiment, operator_class, operator_module, action_id, parent, uri, fmt,
                    size, train, list(features), created_ts, stored_ver,
-                   _params_of(pk, pv, pn, pvers), _metrics_of(mk, mv, ms, mvers), int(ver))
+                   _params_of(pk, pv, pn, pvers), _metrics_of(mk, mv, ms, mvers, mnames), int(ver))
 
 
 def _arrays(entries: dict, order: tuple[int, ...]) -> list[list]:
@@ -130,15 +133,20 @@ def _param_arrays(params: dict) -> list[list]:
 
 
 def _metric_arrays(metrics: dict) -> list[list]:
-    return _arrays(metrics, (2, 0, 1))  # (step, ver, value) -> keys, values, steps, vers
+    return _arrays(metrics, (2, 0, 1, 3))  # (step, ver, value, logged as) -> keys, values, steps, vers, names
 
 
 def _params_of(keys: list, values: list, nums: list, vers: list) -> dict:
     return {k: (int(v), x, n) for k, x, n, v in zip(keys, values, nums, vers)}
 
 
-def _metrics_of(keys: list, values: list, steps: list, vers: list) -> dict:
-    return {k: (int(s), int(v), x) for k, x, s, v in zip(keys, values, steps, vers)}
+def _metrics_of(keys: list, values: list, steps: list, vers: list, names: list) -> dict:
+    """A row's metrics, by canonical name. A row written before names were canonical (``names``
+    empty, keys as logged) is re-keyed here; of two of its keys in one family, the later point wins."""
+    out: dict[str, tuple[int, int, float, str]] = {}
+    for k, x, s, v, n in zip(keys, values, steps, vers, names or keys):
+        _later(out, canonical(k), (int(s), int(v), x, n or k))
+    return out
 
 
 def _later(entries: dict, key: str, entry: tuple) -> bool:
@@ -176,10 +184,10 @@ def _merge_run(run: RunState, event: dict, v: int, latest: dict | None) -> bool:
         changed |= _later(run.params, q["key"], (v, q["value"], NAN if q["num"] is None else q["num"]))
     elif kind == "MetricLogged":
         if not p["slice"]:
-            changed |= _later(run.metrics, p["name"], (p["step"], v, p["value"]))
+            changed |= _later(run.metrics, canonical(p["name"]), (p["step"], v, p["value"], p["name"]))
     elif kind == "MetricsLogged":
         for name, entry in latest[""].items():
-            changed |= _later(run.metrics, name, entry)
+            changed |= _later(run.metrics, canonical(name), (*entry, name))
     elif kind == "TagSet":
         changed |= _later(run.tags, p["key"], (v, p["value"]))
     return changed
@@ -229,10 +237,10 @@ def _merge_model(model: ModelState, event: dict, v: int, latest: dict | None) ->
     if event["run_id"] != model.run_id and (not model.run_id or event["run_id"] < model.run_id):
         model.run_id, model.experiment, changed = event["run_id"], event["experiment"], True
     if kind == "MetricLogged":
-        return _later(model.metrics, p["name"], (p["step"], v, p["value"])) or changed
+        return _later(model.metrics, canonical(p["name"]), (p["step"], v, p["value"], p["name"])) or changed
     if kind == "MetricsLogged":
         for name, entry in latest[model.model_id].items():
-            changed |= _later(model.metrics, name, entry)
+            changed |= _later(model.metrics, canonical(name), (*entry, name))
         return changed
     if kind == "OperatorApplied":
         for q in p["params"]:

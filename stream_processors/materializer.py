@@ -59,12 +59,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     # The current state (``current.py``): one row per run and model, merged by the run's owner at write time.
     "run_state": ("project", "experiment", "run_id", "name", "status", "error", "parent_run_id", "branch_seq", "user",
                   "source", "started_ts", "ended_ts", "duration_ms", "param_keys", "param_values", "param_nums",
-                  "param_vers", "metric_keys", "metric_values", "metric_steps", "metric_vers", "tag_keys",
+                  "param_vers", "metric_keys", "metric_values", "metric_steps", "metric_vers", "metric_names",
+                  "tag_keys",
                   "tag_values", "tag_vers", "started_ver", "ended_ver", "ver"),
     "model_state": ("project", "experiment", "run_id", "model_id", "operator_class", "operator_module", "action_id",
                     "parent_model_id", "uri", "format", "size_bytes", "train_dataframe_id", "feature_names",
                     "features", "created_ts", "param_keys", "param_values", "param_nums", "param_vers", "metric_keys",
-                    "metric_values", "metric_steps", "metric_vers", "stored_ver", "ver"),
+                    "metric_values", "metric_steps", "metric_vers", "metric_names", "stored_ver", "ver"),
 }
 STATE_TABLES = frozenset({"run_state", "model_state"})
 

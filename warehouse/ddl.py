@@ -2,7 +2,8 @@
 
 Nothing here does I/O against a warehouse; ``warehouse.migrate`` runs the steps
 on any backend. Files are ``ddl/NNNN_name.sql``; statements end with ``;`` on
-a line end; ``{db}`` is replaced by the database name. A ``-- @table name:
+a line end; ``{db}`` is replaced by the database name (and ``{metric_aliases}``,
+``{metric_canonicals}`` by the metric-name mapping of ``core.metric_names``). A ``-- @table name:
 meaning`` comment documents the next table, and ``-- @column table.name:
 meaning`` (or ``-- @column name: meaning`` for a name shared by many tables)
 documents a column; ``modeldb schema`` prints them. ``-- @transient name`` marks
@@ -18,6 +19,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+
+from modeldb.core.metric_names import aliases
+from modeldb.warehouse.base import quote
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _TABLE_DOC = re.compile(r"^-- @table (\w+): (.+)$", re.M)
@@ -45,8 +49,28 @@ class Migration:
                 name, wanted = condition
                 if bool(getattr(capabilities, name)) != wanted:
                     continue
-            out.append(statement.replace("{db}", f"`{database}`"))
+            out.append(_placed(statement).replace("{db}", f"`{database}`"))
         return out
+
+
+def _mapping() -> tuple[str, str]:
+    """The metric-name mapping (``core.metric_names``) as two parallel SQL array literals: aliases, canonical names."""
+    mapping = sorted(aliases().items())
+    return ("[" + ", ".join(quote(k) for k, _ in mapping) + "]", "[" + ", ".join(quote(v) for _, v in mapping) + "]")
+
+
+def canonical_sql(column: str) -> str:
+    """SQL for the canonical name of the metric named by ``column`` (itself when no family lists it)."""
+    names, canonicals = _mapping()
+    return f"transform({column}, {names}, {canonicals}, {column})"
+
+
+def _placed(statement: str) -> str:
+    """``{metric_aliases}`` and ``{metric_canonicals}``: the metric-name mapping, rendered into a statement."""
+    if "{metric_" not in statement:
+        return statement
+    names, canonicals = _mapping()
+    return statement.replace("{metric_aliases}", names).replace("{metric_canonicals}", canonicals)
 
 
 def _split(sql: str) -> tuple[tuple[str, ...], tuple[tuple[str, bool] | None, ...]]:

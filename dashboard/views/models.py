@@ -10,7 +10,8 @@ import streamlit as st
 
 from modeldb.dashboard import links, state
 from modeldb.dashboard.model_tools import TOOLS, Models
-from modeldb.dashboard.summary import lower_is_better, main_metric, params_by_interest, table_order, with_names
+from modeldb.dashboard.summary import (lower_is_better, main_metric, metric_help, params_by_interest, table_order,
+                                       with_names)
 from modeldb.warehouse import queries as Q
 from modeldb.warehouse.queries.names import unique_labels
 
@@ -40,7 +41,7 @@ with state.panel(f"Models of {project}", caption="Filter with AND / OR on params
                  "`params.clf__C > 0.1 OR model.operator_class LIKE '%Forest%'`); sorted and paged on the server"):
     left, right = st.columns([3, 2])
     links.bind("models_where", "where", "")
-    typed = left.text_input("Filter", key="models_where", placeholder="metrics.accuracy_score > 0.8 AND params.C >= 1")
+    typed = left.text_input("Filter", key="models_where", placeholder="metrics.accuracy > 0.8 AND params.C >= 1")
     top_only = left.checkbox("Top-level models only (hide pipeline stages and a search's parts)",
                              key="models_top_only")
     m.top_level = top_only
@@ -73,7 +74,9 @@ with state.panel(f"Models of {project}", caption="Filter with AND / OR on params
                      "model": st.column_config.TextColumn(
                          "model", help="The run's name and the model's role in it: the whole model, a stage "
                          "(by its name in the pipeline) or a search's best model. “Show ids” adds the ids."),
-                     "operator_class": st.column_config.TextColumn("class")})
+                     "operator_class": st.column_config.TextColumn("class"),
+                     **{field: st.column_config.NumberColumn(field, help=text)
+                        for field, text in metric_help(keys).items() if field in table.columns}})
     m.page_ids = list(table["model_id"]) if len(table) else []
     m.labels = unique_labels(dict(zip(table["model_id"], table["model"])))
     m.classes = dict(zip(table["model_id"], table["operator_class"]))

@@ -1,13 +1,15 @@
 """The current-state rows against the state computed, independently, from the event-shaped tables.
 
 The stream processors merge events into ``run_state`` / ``model_state`` as they write. Here the
-same answer is folded from the long tables (``runs``, ``params``, ``metrics``, ``tags``,
+same answer (metrics by canonical name, with the name each was logged under) is folded from the long tables (``runs``, ``params``, ``metrics``, ``tags``,
 ``actions``, ``models``), newest event last, and the two must agree for every run and model.
 """
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from modeldb.core.metric_names import canonical
 
 
 def _rows(wh: Any, sql: str, database: str, project: str) -> list[tuple]:
@@ -29,7 +31,7 @@ def expected_runs(wh: Any, database: str, project: str) -> dict[str, dict]:
                           "FROM {db}.runs WHERE project = %(p)s", database, project)
     params = _latest(_rows(wh, "SELECT DISTINCT run_id, key, ts, value FROM {db}.params WHERE project = %(p)s",
                            database, project))
-    metrics = _latest([(r, k, (step, ts), (step, value)) for r, k, step, ts, value in _rows(
+    metrics = _latest([(r, canonical(k), (step, ts), (step, value, k)) for r, k, step, ts, value in _rows(
         wh, "SELECT DISTINCT run_id, name, step, ts, value FROM {db}.metrics WHERE project = %(p)s AND slice = ''",
         database, project)])
     tags = _latest(_rows(wh, "SELECT DISTINCT run_id, key, ts, value FROM {db}.tags WHERE project = %(p)s",
@@ -52,11 +54,11 @@ def expected_runs(wh: Any, database: str, project: str) -> dict[str, dict]:
 
 def stored_runs(wh: Any, database: str, project: str) -> dict[str, dict]:
     rows = _rows(wh, "SELECT run_id, name, status, error, parent_run_id, experiment, param_keys, param_values, "
-                     "metric_keys, metric_steps, metric_values, tag_keys, tag_values FROM {db}.current_runs "
+                     "metric_keys, metric_steps, metric_values, metric_names, tag_keys, tag_values FROM {db}.current_runs "
                      "WHERE project = %(p)s AND started_ts > 0", database, project)
     return {r[0]: {"name": r[1], "status": r[2], "error": r[3], "parent_run_id": r[4], "experiment": r[5],
-                   "params": dict(zip(r[6], r[7])), "metrics": dict(zip(r[8], zip(r[9], r[10]))),
-                   "tags": dict(zip(r[11], r[12]))} for r in rows}
+                   "params": dict(zip(r[6], r[7])), "metrics": dict(zip(r[8], zip(r[9], r[10], r[11]))),
+                   "tags": dict(zip(r[12], r[13]))} for r in rows}
 
 
 def expected_models(wh: Any, database: str, project: str) -> dict[str, dict]:
@@ -67,7 +69,7 @@ def expected_models(wh: Any, database: str, project: str) -> dict[str, dict]:
         wh, "SELECT DISTINCT model_id, ts, param_keys, param_values FROM {db}.actions WHERE project = %(p)s "
             "AND model_id != '' AND action IN ('fit', 'fit_transform', 'fit_predict')", database, project)
         for k, v in zip(keys, values)])
-    metrics = _latest([(m, k, (step, ts), (step, value)) for m, k, step, ts, value in _rows(
+    metrics = _latest([(m, canonical(k), (step, ts), (step, value, k)) for m, k, step, ts, value in _rows(
         wh, "SELECT DISTINCT model_id, name, step, ts, value FROM {db}.metrics WHERE project = %(p)s "
             "AND slice = '' AND model_id != ''", database, project)])
     out = {}
@@ -80,10 +82,10 @@ def expected_models(wh: Any, database: str, project: str) -> dict[str, dict]:
 
 def stored_models(wh: Any, database: str, project: str) -> dict[str, dict]:
     rows = _rows(wh, "SELECT model_id, operator_class, run_id, size_bytes, param_keys, param_values, metric_keys, "
-                     "metric_steps, metric_values FROM {db}.current_models WHERE project = %(p)s AND size_bytes >= 0",
+                     "metric_steps, metric_values, metric_names FROM {db}.current_models WHERE project = %(p)s AND size_bytes >= 0",
                  database, project)
     return {r[0]: {"operator_class": r[1], "run_id": r[2], "size_bytes": r[3], "params": dict(zip(r[4], r[5])),
-                   "metrics": dict(zip(r[6], zip(r[7], r[8])))} for r in rows}
+                   "metrics": dict(zip(r[6], zip(r[7], r[8], r[9])))} for r in rows}
 
 
 def _same(a: Any, b: Any) -> bool:

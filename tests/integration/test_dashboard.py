@@ -81,7 +81,7 @@ def test_overview_lists_the_project_with_its_best_model_and_links_into_it(app, c
     table = at.dataframe[0].value
     row = table[table["project"] == project].iloc[0]
     assert row["runs"] == len(names) and row["models"] > 10
-    assert row["main_metric"] == "accuracy_score" and 0.7 < row["best_value"] <= 1
+    assert row["main_metric"] == "accuracy" and 0.7 < row["best_value"] <= 1
     assert len(row["activity"]) >= 2 and sum(row["activity"]) >= len(names)
     assert row["held_by"].endswith(" · Pipeline") and row["held_by"].split(" · ")[0] in names  # a name, not an id
     links = [link for link in at.get("page_link") if project in link.proto.label]
@@ -147,7 +147,7 @@ def test_models_table_filters_sorts_and_pages_on_the_server(app, churn):
     table = at.dataframe[0].value
     total = Q.count_matches(pipeline.warehouse, "model", project, "model.parent_model_id = ''")
     assert len(table) == min(total, 50)
-    scores = table["metrics.accuracy_score"].dropna().tolist()
+    scores = table["metrics.accuracy"].dropna().tolist()
     assert scores == sorted(scores, reverse=True)  # sorted by the headline metric, best first
 
     at.text_input(key="models_where").input(
@@ -155,7 +155,7 @@ def test_models_table_filters_sorts_and_pages_on_the_server(app, churn):
     _clean(at)
     table = at.dataframe[0].value
     assert len(table) and all((c == "GridSearchCV") or (a >= 0.8) for c, a in
-                              zip(table["operator_class"], table["metrics.accuracy_score"].fillna(0)))
+                              zip(table["operator_class"], table["metrics.accuracy"].fillna(0)))
     at.selectbox(key="models_page_size").set_value(10)
     at.text_input(key="models_where").input("").run()
     at.checkbox(key="models_top_only").uncheck().run()

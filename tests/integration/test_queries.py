@@ -34,11 +34,11 @@ def log_project() -> dict:
             run.log_params({"C": C, "penalty": penalty})
             for step in range(4):
                 run.log_metric("loss", 1.0 / (step + 1 + i), step=step)
-            run.log_metrics({"accuracy": 0.7 + 0.05 * i, "f1": 0.9 - 0.05 * i})
+            run.log_metrics({"val_accuracy": 0.7 + 0.05 * i, "val_f1": 0.9 - 0.05 * i})
         runs[run.name] = run
     with modeldb.start_run(name="lr-branch", parent=runs["lr-1"], branch_seq=3) as branch:
         branch.log_params({"C": 0.2, "penalty": "l2"})
-        branch.log_metrics({"accuracy": 0.99, "f1": 0.5})
+        branch.log_metrics({"val_accuracy": 0.99, "val_f1": 0.5})
     runs["lr-branch"] = branch
 
     rng = np.random.default_rng(0)
@@ -81,13 +81,13 @@ def answers(wh, project, runs):
     return {
         "projects": Q.PROJECTS.frame(wh).query("project == @project").to_dict("records"),
         "project_metrics": Q.PROJECT_METRICS.frame(wh, project=project).to_dict("records"),
-        "tableau": Q.param_vs_metric_agg(wh, project, "C", "f1", "mean", "run").to_dict("records"),
+        "tableau": Q.param_vs_metric_agg(wh, project, "C", "val_f1", "mean", "run").to_dict("records"),
         "tableau_models": Q.param_vs_metric_agg(wh, project, "clf__C", "accuracy_score", "max").to_dict("records"),
         "runs_or": Q.search_runs(wh, project, where="params.C >= 1 OR tags.team = 'risk'",
-                                 order_by="params.C DESC", columns=["params.C", "metrics.accuracy"]).to_dict("records"),
-        "runs_page": Q.search_runs(wh, project, order_by="metrics.f1 DESC", limit=2, offset=1).name.tolist(),
-        "best_runs": Q.BEST_RUNS.frame(wh, project=project, metric="accuracy", limit=3).to_dict("records"),
-        "param_vs_metric": Q.PARAM_VS_METRIC.frame(wh, project=project, param="C", metric="f1").to_dict("records"),
+                                 order_by="params.C DESC", columns=["params.C", "metrics.val_accuracy"]).to_dict("records"),
+        "runs_page": Q.search_runs(wh, project, order_by="metrics.val_f1 DESC", limit=2, offset=1).name.tolist(),
+        "best_runs": Q.BEST_RUNS.frame(wh, project=project, metric="val_accuracy", limit=3).to_dict("records"),
+        "param_vs_metric": Q.PARAM_VS_METRIC.frame(wh, project=project, param="C", metric="val_f1").to_dict("records"),
         "history": Q.METRIC_HISTORY.frame(wh, project=project, metric="loss",
                                           run_id=runs["lr-2"].run_id).to_dict("records"),
         "run_params": Q.RUN_PARAMS.frame(wh, project=project, run_id=runs["lr-0"].run_id).to_dict("records"),
@@ -122,9 +122,9 @@ def test_or_filters_sorting_and_pagination(loaded):
     assert [r["name"] for r in got] == ["lr-3", "lr-2", "lr-1", "lr-0"]  # lr-branch: C 0.2 and no team tag
     assert [r["params.C"] for r in got] == ["10.0", "1.0", "0.1", "0.01"]
     assert first["runs_page"] == ["lr-1", "lr-2"]  # by f1: lr-0, lr-1, lr-2…; the page skips one, takes two
-    f1 = Q.search_runs(wh, project, order_by="metrics.f1 DESC").name.tolist()
+    f1 = Q.search_runs(wh, project, order_by="metrics.val_f1 DESC").name.tolist()
     assert f1[:3] == ["lr-0", "lr-1", "lr-2"]
-    assert Q.search_runs(wh, project, where="params.penalty = 'l1' AND metrics.accuracy > 0.82").name.tolist() \
+    assert Q.search_runs(wh, project, where="params.penalty = 'l1' AND metrics.val_accuracy > 0.82").name.tolist() \
         == ["lr-3"]
     assert Q.search_runs(wh, project, where="tags.team = 'nobody'").empty
     with pytest.raises(Q.FilterError, match="cannot use where"):
@@ -151,7 +151,7 @@ def test_model_queries(loaded):
                                columns=["params.clf__C", "metrics.accuracy_score"])
     assert filtered["params.clf__C"].tolist() == ["1.0"]
     assert len(first["best_models"]) == 2 and first["slice"][0]["rows"] > 0
-    best = {r["metric"]: r for r in first["project_metrics"]}["f1_score"]
+    best = {r["metric"]: r for r in first["project_metrics"]}["f1"]
     assert best["models"] == 2 and best["max_value"] == pytest.approx(first["best_models"][0]["value"])
     assert best["max_model"] in {m["model_id"] for m in first["best_models"]}
     assert [r["param_value"] for r in first["tableau_models"]] == ["0.01", "1.0"]

@@ -112,7 +112,8 @@ def test_the_read_only_path_does_not_reach_outside_the_warehouse(warehouse, stat
 
 def test_an_older_warehouse_is_upgraded_in_place_with_its_current_state_backfilled(warehouse):
     """Migrations 0003+ on rows materialized before them: the project summaries, and 0007's current state,
-    whose backfilled rows equal what the stream processors merge from the same events."""
+    whose backfilled rows equal what the stream processors merge from the same events, metrics re-keyed
+    by 0009 under their canonical names (accuracy_score is accuracy, its logged name kept)."""
     from modeldb.core import codec
     from modeldb.core.events import typed_param
     from modeldb.stream_processors.current import CurrentState
@@ -123,7 +124,7 @@ def test_an_older_warehouse_is_upgraded_in_place_with_its_current_state_backfill
     events = [event("RunStarted", name="old-run"), event("ParamLogged", seq=1),
               event("ParamLogged", seq=2, param=typed_param("penalty", "l2")),
               event("OperatorApplied", seq=3), event("ModelStored", seq=4),
-              event("MetricLogged", seq=5, model_id="m1", name="accuracy", value=0.9),
+              event("MetricLogged", seq=5, model_id="m1", name="accuracy_score", value=0.9),
               event("MetricLogged", seq=6, name="loss", value=0.5, step=3), event("TagSet", seq=7),
               event("RunEnded", seq=8)]
     decoded = [decode_and_validate(codec.encode(e)) for e in events]
@@ -153,6 +154,8 @@ def test_an_older_warehouse_is_upgraded_in_place_with_its_current_state_backfill
         backfilled = warehouse.query(f"SELECT {', '.join(columns)} FROM `{old}`.{table} FINAL", readonly=False).rows
         want = [tuple(row[i] for i in picked) for row in merged[table]]
         assert repr([tuple(r) for r in backfilled]) == repr(want), table  # repr: NaN equals NaN
+    assert warehouse.query(f"SELECT metric_keys, metric_names FROM `{old}`.model_state FINAL",
+                           readonly=False).rows == [(["accuracy"], ["accuracy_score"])]
     names = warehouse.query(f"SELECT name FROM system.tables WHERE database = '{old}'", readonly=False).rows
     assert {"run_summary", "model_summary"}.isdisjoint(n for n, in names)
     assert {"current_runs", "current_models"} <= {n for n, in names}

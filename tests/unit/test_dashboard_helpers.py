@@ -18,8 +18,8 @@ def _metrics(rows):
 
 
 def test_main_metric_prefers_well_known_names_then_coverage():
-    assert main_metric(_metrics([("p", "f1_score", 3, 0.9, "a", 0.1, "b"),
-                                 ("p", "accuracy_score", 1, 0.8, "c", 0.7, "d")])) == "accuracy_score"
+    assert main_metric(_metrics([("p", "f1", 3, 0.9, "a", 0.1, "b"),
+                                 ("p", "accuracy", 1, 0.8, "c", 0.7, "d")])) == "accuracy"  # names come canonical
     assert main_metric(_metrics([("p", "custom_a", 2, 1, "a", 0, "b"), ("p", "custom_b", 5, 1, "a", 0, "b")])) \
         == "custom_b"
     assert main_metric(_metrics([])) is None

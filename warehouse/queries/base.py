@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from modeldb.core.metric_names import canonical, logged_names
 from modeldb.warehouse.base import Result, Warehouse
 
 
@@ -18,11 +19,21 @@ class NamedQuery:
     defaults: dict[str, Any] = field(default_factory=dict)
 
     def run(self, warehouse: Warehouse, **params: Any) -> Result:
-        return warehouse.query(render(self.sql, warehouse), {**self.defaults, **params})
+        merged = {**self.defaults, **params}
+        if isinstance(merged.get("metric"), str):
+            merged.update(metric_params(merged["metric"]))
+        return warehouse.query(render(self.sql, warehouse), merged)
 
     def frame(self, warehouse: Warehouse, **params: Any) -> Any:
         """The answer as a pandas DataFrame."""
         return self.run(warehouse, **params).to_pandas()
+
+
+def metric_params(metric: str) -> dict[str, Any]:
+    """A metric asked for by any of its names: ``metric``, its canonical name (the current state's
+    key), and ``metric_names``, every name its points may have been logged under in ``metrics``
+    (read them with ``name IN (SELECT arrayJoin(%(metric_names)s))``)."""
+    return {"metric": canonical(metric), "metric_names": list(logged_names(metric))}
 
 
 def latest(*columns: str, indent: str = "       ") -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from modeldb.warehouse.base import Warehouse
-from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.base import metric_params, render
 
 BUCKETS = 500
 MAX_BUCKETS = 5_000
@@ -37,7 +37,7 @@ FROM (
         FROM (
             SELECT run_id, model_id, step, argMax(value, ver) AS value, argMax(ts, ver) AS ts
             FROM {db}.metrics
-            WHERE project = %(project)s AND name = %(metric)s AND slice = ''
+            WHERE project = %(project)s AND name IN (SELECT arrayJoin(%(metric_names)s)) AND slice = ''
               AND run_id IN (SELECT arrayJoin(%(runs)s))
             GROUP BY run_id, model_id, step
         ) AS deduplicated
@@ -46,7 +46,7 @@ FROM (
     ANY LEFT JOIN (
         SELECT run_id, model_id, min({x}) AS lo, max({x}) AS hi
         FROM {db}.metrics
-        WHERE project = %(project)s AND name = %(metric)s AND slice = ''
+        WHERE project = %(project)s AND name IN (SELECT arrayJoin(%(metric_names)s)) AND slice = ''
           AND run_id IN (SELECT arrayJoin(%(runs)s)) AND isFinite(value)
         GROUP BY run_id, model_id
     ) AS ranges USING run_id, model_id
@@ -81,7 +81,7 @@ def curves(warehouse: Warehouse, project: str, metric: str, run_ids: Iterable[st
     if not isinstance(buckets, int) or isinstance(buckets, bool) or not 1 <= buckets <= MAX_BUCKETS:
         raise ValueError(f"buckets must be 1..{MAX_BUCKETS}, got {buckets!r}")
     frame = warehouse.query(render(curve_sql(x), warehouse), {
-        "project": project, "metric": metric, "runs": runs, "buckets": int(buckets)}).to_pandas()
+        "project": project, **metric_params(metric), "runs": runs, "buckets": int(buckets)}).to_pandas()
     rows = []
     for r in frame.itertuples(index=False):
         low = (r.run_id, r.model_id, int(r.x_low), float(r.low), int(r.n), int(r.bucket))
@@ -112,5 +112,5 @@ LIMIT %(limit)s"""
 
 def runs_with_metric(warehouse: Warehouse, project: str, metric: str, limit: int = 200) -> Any:
     """The runs that have ``metric`` (those with a history first, then the newest): run_id, name, last_step."""
-    return warehouse.query(render(_RUNS_WITH, warehouse), {"project": project, "metric": metric,
+    return warehouse.query(render(_RUNS_WITH, warehouse), {"project": project, **metric_params(metric),
                                                            "limit": int(limit)}).to_pandas()

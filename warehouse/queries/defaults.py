@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from modeldb.warehouse.base import Warehouse
-from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.base import metric_params, render
 
 SAMPLE = 5_000
 
@@ -45,5 +45,5 @@ def varying_params(warehouse: Warehouse, project: str, metric: str, *, top_level
     Columns: key, models (how many of the sampled models have it), distinct_values, numeric, entropy (bits).
     """
     return warehouse.query(render(_VARYING, warehouse), {
-        "project": project, "metric": metric, "top_level": 1 if top_level else 0, "sample": SAMPLE,
+        "project": project, **metric_params(metric), "top_level": 1 if top_level else 0, "sample": SAMPLE,
         "limit": int(limit)}).to_pandas()

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse
-from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.base import metric_params, render
 from modeldb.warehouse.queries.filters import Compiled, FilterError, compile_expression, compile_order
 
 MAX_LIMIT = 1_000_000
@@ -117,4 +117,4 @@ def param_vs_metric_agg(warehouse: Warehouse, project: str, param: str, metric: 
         GROUP BY param_value
         ORDER BY isNull(toFloat64OrNull(param_value)), toFloat64OrNull(param_value), param_value"""
     return warehouse.query(render(sql, warehouse), {"project": project, "param": param,
-                                                    "metric": metric}).to_pandas()
+                                                    **metric_params(metric)}).to_pandas()

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse, quote
-from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.base import metric_params, render
 from modeldb.warehouse.queries.entities import AGGREGATES, ENTITIES, USER_ERRORS, _reason, count_matches
 from modeldb.warehouse.queries.filters import NUMERIC_ATTRIBUTES, Compiled, FilterError, compile_expression
 
@@ -35,7 +35,9 @@ def model_keys(warehouse: Warehouse, project: str, entity: str = "model", top_le
     """The params and metrics the project's models (or runs) have, as filter-language fields.
 
     With how many models have each, how many distinct values it takes (a param that varies is
-    one worth a column), and the highest step of its latest point (above 0: it has a history).
+    one worth a column), the highest step of its latest point (above 0: it has a history), and
+    ``logged_as``: the names a metric was logged under (``accuracy``: ``accuracy_score`` from
+    scikit-learn, ``accuracy`` from Spark).
     ``top_level``: only models that are not a stage or part of another model.
     """
     view, _, _, _, real = _entity(entity)
@@ -45,13 +47,17 @@ def model_keys(warehouse: Warehouse, project: str, entity: str = "model", top_le
     for kind in kinds:
         _, keys, values, steps, text = _KEY_ARRAYS[kind]
         step = "s" if steps else "toInt64(0)"
-        joined = f"{keys} AS k, {values} AS v" + (f", {steps} AS s" if steps else "")
+        logged = "o" if kind == "metric" else "k"
+        joined = f"{keys} AS k, {values} AS v" + (f", {steps} AS s" if steps else "") + (
+            ", metric_names AS o" if kind == "metric" else "")
         parts.append(f"""
-            SELECT {quote(kind)} AS kind, k AS key, {text.format(v='v')} AS value, toInt64({step}) AS step
+            SELECT {quote(kind)} AS kind, k AS key, {text.format(v='v')} AS value, toInt64({step}) AS step,
+                   {logged} AS logged_as
             FROM {{db}}.{view} ARRAY JOIN {joined}
             WHERE project = %(project)s AND ({real}){restrict}""")
     frame = warehouse.query(render(f"""
-        SELECT kind, key, count() AS {entity}s, uniqExact(value) AS distinct_values, max(step) AS max_step
+        SELECT kind, key, count() AS {entity}s, uniqExact(value) AS distinct_values, max(step) AS max_step,
+               arraySort(groupUniqArray(logged_as)) AS logged_as
         FROM ({" UNION ALL ".join(parts)}) AS entity_keys
         GROUP BY kind, key
         ORDER BY kind, key""", warehouse), {"project": project}).to_pandas()
@@ -246,18 +252,18 @@ def metric_histories(warehouse: Warehouse, project: str, metric: str, model_ids:
         FROM (
             SELECT run_id, model_id, step, argMax(value, ver) AS value
             FROM {{db}}.metrics
-            WHERE project = %(project)s AND name = %(metric)s AND run_id IN ({runs}) AND slice = ''
+            WHERE project = %(project)s AND name IN (SELECT arrayJoin(%(metric_names)s)) AND run_id IN ({runs}) AND slice = ''
             GROUP BY run_id, model_id, step
         ) AS points
         ANY LEFT JOIN (
             SELECT run_id, model_id, greatest(1, toInt64(ceil((max(step) + 1) / %(points)s))) AS bucket
             FROM {{db}}.metrics
-            WHERE project = %(project)s AND name = %(metric)s AND run_id IN ({runs}) AND slice = ''
+            WHERE project = %(project)s AND name IN (SELECT arrayJoin(%(metric_names)s)) AND run_id IN ({runs}) AND slice = ''
             GROUP BY run_id, model_id
         ) AS sizes USING run_id, model_id
         GROUP BY run_id, model_id, b
         ORDER BY run_id, model_id, first_step"""
-    frame = warehouse.query(render(sql, warehouse), {"project": project, "metric": metric,
+    frame = warehouse.query(render(sql, warehouse), {"project": project, **metric_params(metric),
                                                      "points": int(points)}).to_pandas()
     import pandas as pd
 

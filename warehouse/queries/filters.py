@@ -8,6 +8,8 @@
   size_bytes, features, created_ts). Backquote names with other characters: ``params.`max-depth```.
 * A reference compared with a quoted string (``=``, ``!=``, ``LIKE``, ``IN ('a', 'b')``) compares
   text; otherwise it is a number. Metrics are always numbers, tags always text.
+* Metrics are found by their canonical name and by any name of their family (``core.metric_names``):
+  ``metrics.accuracy`` and ``metrics.accuracy_score`` both find scikit-learn's and Spark's accuracy.
 * Everything else is ClickHouse SQL: ``AND``, ``OR``, ``NOT``, parentheses, comparisons,
   ``IN``, ``LIKE``, ``BETWEEN``. An entity without the referenced key never matches.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from modeldb.core.metric_names import canonical
 from modeldb.warehouse.base import quote
 
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
@@ -66,6 +69,8 @@ def _reference(namespace: str, name: str, text: bool, entity: str, keys: set[tup
     if namespace == "tags" and entity == "model":
         raise FilterError("models have no tags; filter on params., metrics. or model.")
     kind = _KIND[namespace]
+    if kind == "metric":  # any name of its family: metrics.accuracy_score is metrics.accuracy
+        name = canonical(name)
     text = namespace == "tags" or (text and namespace == "params")
     keys.add((kind, name))
     names, values = _ARRAYS[(kind, text)]

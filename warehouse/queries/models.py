@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from modeldb.core.metric_names import lower_is_better as metric_lower_is_better
 from modeldb.warehouse.base import Warehouse
-from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, model_attributes, render
+from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, metric_params, model_attributes, render
 
 MODELS = NamedQuery("models", "Every model of a project: class, run, pipeline parent, size, training data", """
 SELECT model_id, operator_class, run_id, parent_model_id, size_bytes, train_dataframe_id, features,
@@ -17,7 +18,7 @@ ORDER BY created_ts, model_id
 _RANKED = """
     SELECT model_id, argMax(value, ver) AS value, argMax(dataframe_id, ver) AS dataframe_id
     FROM {db}.metrics
-    WHERE project = %(project)s AND name = %(metric)s AND model_id != '' AND slice = ''
+    WHERE project = %(project)s AND name IN (SELECT arrayJoin(%(metric_names)s)) AND model_id != '' AND slice = ''
     GROUP BY model_id
     HAVING isFinite(value)
     ORDER BY if(%(lower_is_better)s, value, -value), model_id
@@ -72,17 +73,16 @@ def models_using_column_page(warehouse: Warehouse, project: str, column: str, li
                            {**params, "ids": ids or [""]}).to_pandas(), total
 
 
-LOWER_IS_BETTER = ("_error", "_loss", "loss", "Loss", "rmse", "mae", "mse")  # "Loss": Spark's logLoss, hammingLoss
 
 
 def best_models(warehouse: Warehouse, project: str, metric: str, limit: int = 10,
                 lower_is_better: bool | None = None) -> Any:
     """The best models by ``metric``; errors and losses rank ascending unless told otherwise."""
     if lower_is_better is None:
-        lower_is_better = metric.endswith(LOWER_IS_BETTER)
+        lower_is_better = metric_lower_is_better(metric)
     # BEST_MODELS in two steps: rank once, then read the attributes of just those models (the
     # models table is sorted by model id). As one statement, 18.16 ranks every model twice.
-    params = {"project": project, "metric": metric, "limit": int(limit),
+    params = {"project": project, **metric_params(metric), "limit": int(limit),
               "lower_is_better": 1 if lower_is_better else 0}
     ranked = warehouse.query(render(_RANKED, warehouse), params).to_pandas()
     ids = ranked["model_id"].tolist()

@@ -1,6 +1,7 @@
 """Runs: projects, runs, params, metric histories, run rankings (the foundation's queries)."""
 from __future__ import annotations
 
+from modeldb.warehouse.ddl import canonical_sql
 from modeldb.warehouse.queries.base import NamedQuery
 
 PROJECTS = NamedQuery("projects", "Every project with its experiment, run and model counts and last activity", """
@@ -23,12 +24,12 @@ _METRIC_STATES = """uniqExactMerge(models) AS models,
 
 PROJECT_METRICS = NamedQuery("project_metrics", "Each metric of a project: models with it, best and worst values and "
                              "the models that hold them", """
-SELECT name AS metric,
+SELECT """ + canonical_sql("name") + """ AS metric,
        """ + _METRIC_STATES + """
 FROM {db}.project_metrics
 WHERE project = %(project)s
-GROUP BY name
-ORDER BY name
+GROUP BY metric
+ORDER BY metric
 """)
 
 RUNS = NamedQuery("runs", "The runs of a project with name, status, parent and duration", """
@@ -58,7 +59,7 @@ LIMIT %(limit)s
 METRIC_HISTORY = NamedQuery("metric_history", "Every step of one metric of one run", """
 SELECT step, argMax(value, ver) AS value
 FROM {db}.metrics
-WHERE project = %(project)s AND name = %(metric)s AND run_id = %(run_id)s AND slice = ''
+WHERE project = %(project)s AND name IN (SELECT arrayJoin(%(metric_names)s)) AND run_id = %(run_id)s AND slice = ''
 GROUP BY step
 ORDER BY step
 """)
@@ -83,11 +84,11 @@ ORDER BY project, hour
 """)
 
 PROJECT_BEST = NamedQuery("project_best", "Every project's metrics with the best and worst values and their models", """
-SELECT project, name AS metric,
+SELECT project, """ + canonical_sql("name") + """ AS metric,
        """ + _METRIC_STATES + """
 FROM {db}.project_metrics
-GROUP BY project, name
-ORDER BY project, name
+GROUP BY project, metric
+ORDER BY project, metric
 """)
 
 QUERIES = (PROJECTS, PROJECT_ACTIVITY, PROJECT_BEST, PROJECT_METRICS, RUNS, RUN_PARAMS, BEST_RUNS, METRIC_HISTORY,

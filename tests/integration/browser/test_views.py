@@ -191,7 +191,7 @@ def test_a_link_restores_the_view_and_back_goes_back(page, browser, served):
 def test_the_default_chart_shows_something_and_empty_states_say_what_next(page, served):
     base, project, *_ = served
     open_models(page, base, project)
-    assert selected(page, "y") == "metrics.accuracy_score"  # the project's main metric
+    assert selected(page, "y") == "metrics.accuracy"  # the project's main metric, by its canonical name
     assert selected(page, "x") == "params.clf__C"  # the param that varies most among the models having it
     page.get_by_text("models drawn, of", exact=False).wait_for()
     assert page.get_by_text("No model has both", exact=False).count() == 0
@@ -221,7 +221,7 @@ def test_compare_runs_lines_up_every_param_and_metric(page, served):
     page.get_by_text("(only those are shown)", exact=False).wait_for()
     eventually(page, lambda: "params.clf__max_iter" not in table(page, 1)[1], what="equal rows hidden")
     headers, cells = table(page, 1)
-    assert "params.clf__C" in cells and "metrics.accuracy_score" in cells  # C and the scores differ
+    assert "params.clf__C" in cells and "metrics.accuracy" in cells  # C and the scores differ
     eventually(page, lambda: "differing=1" in page.url, what="the toggle in the URL")
     shot(page, "models-compare")
 
