@@ -9,7 +9,7 @@ import itertools
 
 import streamlit as st
 
-from modeldb.dashboard import graphs, links, state, trace
+from modeldb.dashboard import graphs, links, stages, state, trace
 from modeldb.dashboard.summary import stage_table
 from modeldb.warehouse.base import quote
 from modeldb.warehouse import queries as Q
@@ -68,10 +68,12 @@ if actions is None or actions.empty:
             "or predict with `modeldb.sklearn.autolog()` on to record a pipeline's stages.")
     state.stop()
 
-with state.panel(f"Stages of {subject}", caption="data → operator → data; nested stages are lighter"):
+
+with state.panel(f"Stages of {subject}", caption="data → operator → data, left to right; wheel to zoom, drag to "
+                                                 "pan, double-click to reset, click a stage for its details"):
     ids = set(itertools.chain(*actions["input_dataframe_ids"], *actions["output_dataframe_ids"]))
     frames = state.answer(Q.dataframes, project, tuple(sorted(ids)))
-    st.graphviz_chart(graphs.pipeline(actions, frames), width="stretch")
+    stages.panel(actions, frames)
     st.dataframe(stage_table(actions, frames), hide_index=True, width="stretch")
 
 trace.panel(actions, frames)

@@ -20,7 +20,9 @@ Row keys identify rows across stages: the pandas index, or row positions,
 carried through transforms (same rows, same order) and splits (the chosen
 positions). The drill-down sample is the ``SAMPLE_KEYS`` rows whose keys hash
 lowest, so a row sampled upstream stays sampled in every later stage and in
-whichever side of a split it lands.
+whichever side of a split it lands. A sample row keeps at most ``MAX_SAMPLE_FIELDS`` fields: the first
+ones of a frame or a narrow array, the non-zero ones of a sparse matrix or a wider numeric array (what
+an encoder set), so the drill-down can show what each stage added.
 """
 from __future__ import annotations
 
@@ -177,7 +179,11 @@ def _array_view(a: np.ndarray, names: list[str] | None) -> Frame:
         part = flat[pos]
         if not two_d:
             return [{names[0]: _plain(v)} for v in part]
-        return [dict(zip(names, (_plain(v) for v in r[:MAX_SAMPLE_FIELDS]))) for r in part]
+        if width <= MAX_SAMPLE_FIELDS or part.dtype.kind not in "biuf":
+            return [dict(zip(names, (_plain(v) for v in r[:MAX_SAMPLE_FIELDS]))) for r in part]
+        # wider than a sample row holds: its non-zero fields, as a sparse row shows, so the one-hot slot
+        # that is set (say, column 120 of an encoded matrix) is kept wherever it is
+        return [{names[i]: _plain(r[i]) for i in np.flatnonzero(r)[:MAX_SAMPLE_FIELDS]} for r in part]
 
     def hash_into(h: Any, pos: np.ndarray | None) -> None:
         _hash_values(h, flat if pos is None else flat[pos])

@@ -3,7 +3,8 @@
 What the driver reads for free (no Spark job):
 
 * the schema: names, types, and the ``ml_attr`` metadata Spark ML writes on
-  vector columns, which names each slot (``age``, ``country_vec_US``);
+  vector columns, which names each slot (``age``, ``country_vec_US``); sample
+  rows carry a named vector as ``{slot name: value}`` (``rows_json``);
 * the plan and the input files, for the fingerprint.
 
 What runs as Spark jobs, on the cluster, on the tracker's background thread,
@@ -248,19 +249,39 @@ def small_frame(spark: Any, schema: Any, rows: list[tuple[Any, list]]) -> Any:
     return spark.createDataFrame([tuple(values) for _, values in rows], schema=schema)
 
 
-def rows_json(names: list[str], rows: list[tuple[Any, list]]) -> list[str]:
-    return [json.dumps({n: plain(v) for n, v in list(zip(names, values))[:MAX_SAMPLE_FIELDS]}, default=str,
+def rows_json(names: list[str], rows: list[tuple[Any, list]], slots: dict[str, list[str]] | None = None,
+              added: Any = ()) -> list[str]:
+    """The sample rows as JSON objects, for the drill-down.
+
+    A vector whose slots are named (``slots``, from ``ml_attr``) becomes ``{slot name: value}``, so
+    the drill-down can say ``features[country_vec_US]`` rather than ``features[5]``. At most
+    ``MAX_SAMPLE_FIELDS`` fields are kept, the ``added`` ones (the columns the stages appended to
+    the source) first: a wide source would otherwise push every derived column out of the sample.
+    """
+    slots = slots or {}
+    kept = _kept_fields(names, set(added))
+    return [json.dumps({n: plain(v, slots.get(n)) for n, v in zip(names, values) if n in kept}, default=str,
                        allow_nan=False) for _, values in rows]
 
 
-def plain(value: Any) -> Any:
-    """A JSON-able stand-in for a Spark value: vectors as lists (the first slots of a long one)."""
+def _kept_fields(names: list[str], added: set[str]) -> set[str]:
+    if len(names) <= MAX_SAMPLE_FIELDS:
+        return set(names)
+    ordered = [n for n in names if n in added] + [n for n in names if n not in added]
+    return set(ordered[:MAX_SAMPLE_FIELDS])
+
+
+def plain(value: Any, slot_names: list[str] | None = None) -> Any:
+    """A JSON-able stand-in for a Spark value: vectors as lists (the first slots of a long one), or as
+    ``{slot name: value}`` when ``slot_names`` names every slot."""
     if value is None or isinstance(value, (str, int, bool)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     to_array = getattr(value, "toArray", None)
     if to_array is not None:
+        if slot_names and len(slot_names) == int(getattr(value, "size", -1)):
+            return _named_slots(value, slot_names)
         values = [float(v) for v in to_array()[:MAX_VECTOR_SAMPLE]]
         return [v if math.isfinite(v) else None for v in values]
     if isinstance(value, (list, tuple)):
@@ -268,6 +289,24 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in list(value.items())[:MAX_VECTOR_SAMPLE]}
     return str(value)
+
+
+def _named_slots(vector: Any, names: list[str]) -> dict[str, float | None]:
+    """Every slot of a short vector; of a long one, its non-zero slots (the one-hot slot that is set,
+    wherever it is), at most ``MAX_VECTOR_SAMPLE``. A sparse vector is read by its indices, never densified."""
+    if hasattr(vector, "indices"):  # SparseVector
+        pairs = list(zip(vector.indices.tolist(), vector.values.tolist()))
+        if len(names) <= MAX_VECTOR_SAMPLE:
+            stored = dict(pairs)
+            pairs = [(i, stored.get(i, 0.0)) for i in range(len(names))]
+    else:
+        array = vector.toArray()
+        pairs = [(i, array[i]) for i in range(len(names)) if len(names) <= MAX_VECTOR_SAMPLE or array[i] != 0]
+    out: dict[str, float | None] = {}
+    for i, v in pairs[:MAX_VECTOR_SAMPLE]:
+        v = float(v)
+        out[names[int(i)]] = v if math.isfinite(v) else None
+    return out
 
 
 def _finite(value: Any) -> float | None:

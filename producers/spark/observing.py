@@ -102,11 +102,14 @@ class Observing:
     def _emit_observed(self, run: Any, info: FrameInfo, source: str, method: str, columns: list[tuple[str, str]],
                        stats: dict[str, Any], names: list[str]) -> None:
         shown = (info.candidates or [])[:self.options.sample_rows]
+        at_source = set(info.root.columns)
+        added = [n for n in names if n not in at_source]  # what the stages appended: kept first in the sample
         run.emit_action("DataFrameObserved", bounded("DataFrameObserved", {
             "dataframe_id": info.dataframe_id, "fingerprint": info.fingerprint, "fingerprint_method": method,
             "source": source, "n_rows": info.n_rows, "n_columns": len(columns),
             "columns": [{"name": n, "type": t, "stats": stats.get(n)} for n, t in columns[:frames.MAX_COLUMNS]],
-            "sample_keys": [str(k) for k, _ in shown], "sample_rows_json": frames.rows_json(names, shown),
+            "sample_keys": [str(k) for k, _ in shown],
+            "sample_rows_json": frames.rows_json(names, shown, info.slots, added),
         }))
 
     def _count_split_side(self, df: Any, info: FrameInfo, parent: FrameInfo, step: tuple, following: bool,

@@ -76,12 +76,7 @@ def _frames():
                          "sample": [{"7": {"x": 1, "y": "a"}}, {"7": {"x": 0.5, "y": -1.0}}]})
 
 
-def test_pipeline_graph_draws_data_and_operators_and_quotes_labels():
-    dot = graphs.pipeline(_actions(), _frames())
-    assert dot.startswith("digraph") and dot.count("shape=ellipse") == 3 and dot.count("shape=box") == 2
-    assert "100 rows × 2 cols" in dot and '"d_d0" -> "a_a2"' in dot
-    odd = _actions().assign(operator_class=['Weird"Name', "A\\B", "C"])
-    assert 'Weird\\"Name' in graphs.pipeline(odd, _frames())
+def test_version_tree_quotes_labels():
     tree = pd.DataFrame({"run_id": ["r1", "r2"], "name": ["base", 'bra"nch'], "parent_run_id": ["", "r1"],
                          "status": ["FINISHED", "FINISHED"], "selected": [False, True]})
     assert '"r1" -> "r2"' in graphs.version_tree(tree)

@@ -85,21 +85,102 @@ def sample_trace(actions: Any, frames: Any) -> Any:
     """The sampled rows followed through the stages: one row per (stage, row key) with that stage's output.
 
     Rows are matched by key, which the trackers keep through transforms and splits, so the same
-    data item can be read across the pipeline. Stages without a sampled output are skipped.
+    data item can be read across the pipeline. A stage's input is shown only when no earlier
+    stage produced it (the source, a label column): otherwise it is that stage's output.
+    Stages without a sampled output are skipped.
     """
     import pandas as pd
 
     by_id = {row.dataframe_id: row.sample for row in frames.itertuples()}
-    out = []
+    out, shown = [], set()
     for number, action in enumerate(actions.itertuples(), 1):
         for side, ids in (("input", action.input_dataframe_ids), ("output", action.output_dataframe_ids)):
-            if side == "input" and number > 1:
-                continue  # a stage's input is the previous stage's output
             for dataframe_id in ids:
+                if side == "input" and dataframe_id in shown:
+                    continue
+                shown.add(dataframe_id)
                 for key, row in by_id.get(dataframe_id, {}).items():
                     out.append({"stage": number, "operator": f"{action.action} {action.operator_class}",
-                                "side": side, "row_key": key, "values": row})
-    return pd.DataFrame(out, columns=["stage", "operator", "side", "row_key", "values"])
+                                "action": action.action, "side": side, "row_key": key, "values": row})
+    return pd.DataFrame(out, columns=["stage", "operator", "action", "side", "row_key", "values"])
+
+
+def trace_keys(trace: Any) -> list[str]:
+    """The sampled row keys, those followed through the most stages first (a test row that reached the
+    prediction before a training row that stopped at the features)."""
+    outputs = trace[trace["side"] == "output"]
+    depth = outputs.groupby(outputs["row_key"].astype(str))["stage"].nunique().to_dict()
+    keys = {str(k) for k in trace["row_key"]}
+    return sorted(keys, key=lambda k: (-depth.get(k, 0), len(k), k))
+
+
+DRILLDOWN_COLUMNS = ["stage", "column", "value", "kind"]
+ROW_ACTIONS = ("split",)  # actions that choose rows and change no value: their outputs still show the source
+
+
+def row_drilldown(trace: Any, key: str) -> Any:
+    """What each stage adds to one sampled row: one row per value, with the stage that produced it.
+
+    Reads ``sample_trace``'s rows for ``key`` in stage order. A value first seen in a stage's input
+    that no earlier stage produced, or in a split's output, is the source's (``stage`` is ``source``). A stage's output adds
+    the columns not seen before and those whose value it changed (a scaled ``age``); a column
+    another stage already produced is not repeated (a refit in a fold, the same transform run
+    again for ``predict_proba``). Vectors are spread into their slots: ``features[country_vec_US]``
+    when the tracker recorded the slot names, ``probability[1]`` by index otherwise.
+    ``kind`` says what the value is: source, derived, vector slot, prediction, probability or score.
+    """
+    import pandas as pd
+
+    rows = trace[trace["row_key"].astype(str) == str(key)]
+    seen: dict[str, Any] = {}
+    produced: set[str] = set()
+    sources, added = [], []
+    for r in rows.itertuples():
+        values = r.values if isinstance(r.values, dict) else {"value": r.values}
+        passing = r.side == "input" or getattr(r, "action", "") in ROW_ACTIONS  # the rows as they came in
+        stage = "source" if passing else f"{r.stage} · {r.operator}"
+        for name, value, slotted in _cells(values):
+            if passing:
+                if name not in seen:
+                    seen[name] = value
+                    sources.append({"stage": stage, "column": name, "value": value, "kind": "source"})
+                continue
+            if name in produced or (name in seen and seen[name] == value):
+                continue
+            seen[name] = value
+            produced.add(name)
+            added.append({"stage": stage, "column": name, "value": value,
+                          "kind": _kind(name, getattr(r, "action", ""), slotted)})
+    return pd.DataFrame(sources + added, columns=DRILLDOWN_COLUMNS)
+
+
+def _cells(values: dict[str, Any]) -> list[tuple[str, Any, bool]]:
+    """(name, value, is a vector slot) for each field of a sample row, vectors spread into their slots."""
+    out = []
+    for column, value in values.items():
+        column = str(column)
+        if isinstance(value, dict):
+            out += [(_slot_name(column, str(slot)), v, True) for slot, v in value.items()]
+        elif isinstance(value, list):
+            out += [(f"{column}[{i}]", v, True) for i, v in enumerate(value)]
+        else:
+            out.append((column, value, False))
+    return out
+
+
+def _slot_name(column: str, slot: str) -> str:
+    return slot if slot.startswith(f"{column}[") else f"{column}[{slot}]"  # Spark names unnamed slots col[i]
+
+
+def _kind(name: str, action: str, slotted: bool) -> str:
+    column = name.split("[", 1)[0].lower()
+    if action == "predict" or column == "prediction":
+        return "prediction"
+    if action == "predict_proba" or column == "probability":
+        return "probability"
+    if action == "decision_function" or column == "rawprediction":
+        return "score"
+    return "vector slot" if slotted else "derived"
 
 
 def align(pipelines: dict[str, Any]) -> Any:
