@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration lint install system-deps bench compose-check clean
+.PHONY: demo test unit integration lint install system-deps bench screenshots compose-check clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]}"'
@@ -52,6 +52,14 @@ integration: system-deps
 
 bench: system-deps
 	$(BIN)/python bench/foundation.py
+
+## The README's dashboard pictures: the browser tests take them as they check each view.
+SHOTS := overview models-names models-metric-names models-default-chart models-compare models-curves \
+         pipelines-graph pipelines-drilldown lineage sql
+screenshots: system-deps
+	$(BIN)/python -m pytest -q tests/integration/browser
+	mkdir -p docs/dashboard
+	for shot in $(SHOTS); do cp test-artifacts/dashboard/$$shot.png docs/dashboard/; done
 
 ## Validate compose.yaml offline (no Docker engine here).
 compose-check:
