@@ -36,8 +36,9 @@ def panel(actions: Any, frames: Any) -> None:
     if links.url_changed() or first is None or first[0] != drawn:
         first = st.session_state["_stage_graph_drawn"] = (drawn, stage)
     layout = stage_graph.layout(actions, frames, unfolded)
-    st.altair_chart(graphs.stage_chart(layout, first[1]), on_select=_pick_stage, selection_mode=graphs.STAGE_PARAM,
-                    key="stage_graph", width="content")
+    st.vega_lite_chart(spec=graphs.stage_chart(layout, first[1]), on_select=_pick_stage,
+                       selection_mode=graphs.STAGE_PARAM,
+                       key="stage_graph", width="content")
     details = stage_graph.stage_details(actions, frames, stage) if stage else None
     if details is None:
         st.caption("Click a stage for its params, its input and output columns and its duration.")

@@ -111,11 +111,18 @@ def test_a_selection_maps_to_a_stage_and_its_details():
 
 def test_the_chart_selects_stages_by_action_id_and_zooms():
     layout = stage_graph.layout(_actions(), _frames(), ["pipe"])
-    spec = graphs.stage_chart(layout, chosen="lr").to_dict()
-    params = {p["name"]: p for p in spec["params"]}
+    spec = graphs.stage_chart(layout, chosen="lr")
+    params = {p["name"]: p for layer in spec["layer"] for p in layer.get("params", [])}
     assert params[graphs.STAGE_PARAM]["select"]["fields"] == ["key"]
     assert params[graphs.STAGE_PARAM]["value"] == [{"key": "lr"}]
     assert params["zoom"]["bind"] == "scales"
-    texts = [v["label"] for d in spec["datasets"].values() for v in d if "label" in v]
+    texts = [v["label"] for layer in spec["layer"] for v in layer["data"]["values"] if "label" in v]
     assert "4. fit\nLogisticRegression\n40.0 ms" in texts and "5. fit Pipeline" in texts
-    assert graphs.stage_chart(layout).to_dict() == graphs.stage_chart(layout).to_dict()  # stable across reruns
+    assert graphs.stage_chart(layout) == graphs.stage_chart(layout)  # stable across reruns
+
+
+def test_the_chart_is_valid_vega_lite():
+    import altair as alt
+
+    layout = stage_graph.layout(_actions(), _frames(), ["pipe"])
+    alt.LayerChart.from_dict(graphs.stage_chart(layout, chosen="lr"))  # validates against the pinned schema
