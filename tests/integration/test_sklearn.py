@@ -147,7 +147,7 @@ def test_grid_search_over_a_pipeline_and_the_top_two_models(sk):
     assert params.loc["clf__C", "differs"]
     assert diff["stages"].item.tolist() == ["stage 0", "stage 1"] and not diff["stages"].differs.any()
     assert "cat__country_US" in diff["features"].item.tolist()
-    assert diff["metrics"].set_index("item").loc["f1_score", "a"] is not None
+    assert diff["metrics"].set_index("item").loc["f1", "a"] is not None  # f1_score, by its canonical name
     assert diff["data"].set_index("item").loc["rows"].tolist()[:2] == [600, 600]
 
 
