@@ -85,7 +85,12 @@ def eventually(page, check, timeout: float = 30.0, what: str = "") -> None:
         page.wait_for_timeout(250)
 
 
-def open_models(page, base: str, project: str, query: str = "") -> None:
-    page.goto(f"{base}/models?project={project}{query}")
-    page.get_by_role("heading", name=f"Models of {project}").wait_for()
+def open_view(page, base: str, view: str, project: str, heading: str, query: str = "", exact: bool = True) -> None:
+    """Open a view of ``project`` and wait until its heading is drawn and its first run has settled."""
+    page.goto(f"{base}/{view}?project={project}{query}")
+    page.get_by_role("heading", name=heading, exact=exact).wait_for()
     settled(page)
+
+
+def open_models(page, base: str, project: str, query: str = "") -> None:
+    open_view(page, base, "models", project, f"Models of {project}", query, exact=False)

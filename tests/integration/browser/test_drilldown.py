@@ -6,7 +6,7 @@ drill-down must show them, each with the stage that produced it, next to the sou
 """
 from __future__ import annotations
 
-from tests.integration.browser.kit import choose, eventually, selected, settled, shot, table
+from tests.integration.browser.kit import choose, eventually, open_view, selected, settled, shot, table
 
 
 def _drilldown(page) -> dict[str, tuple[str, str, str]]:
@@ -19,9 +19,7 @@ def _drilldown(page) -> dict[str, tuple[str, str, str]]:
 
 def test_the_drilldown_shows_what_each_stage_adds(page, served):
     base, project, *_ = served
-    page.goto(f"{base}/pipelines?project={project}")
-    page.get_by_role("heading", name="Pipelines", exact=True).wait_for()
-    settled(page)
+    open_view(page, base, "pipelines", project, "Pipelines")
     choose(page, "stSelectbox", "Run", "spark-logreg-cv")
     page.get_by_role("heading", name="Stages of spark-logreg-cv", exact=False).wait_for()
     page.get_by_role("heading", name="Follow a data item through the stages").wait_for()

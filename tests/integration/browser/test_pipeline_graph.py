@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import re
 
-from tests.integration.browser.kit import eventually, settled, shot
+from tests.integration.browser.kit import eventually, open_view, settled, shot
 
 GRAPH = '[data-testid="stVegaLiteChart"]'
 
 
 def open_run(page, base: str, project: str, run: str) -> None:
     """The Pipelines view of one run, through the run picker as a user would."""
-    page.goto(f"{base}/pipelines?project={project}")
-    page.get_by_role("heading", name="Pipelines", exact=True).wait_for()
-    settled(page)
+    open_view(page, base, "pipelines", project, "Pipelines")
     box = page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Run", exact=True)).first
     for _ in range(3):
         if box.locator("input").input_value().strip() == run:

@@ -11,8 +11,8 @@ import time
 
 import modeldb
 from modeldb.devtools.demo_project import BAD_COLUMN
-from tests.integration.browser.kit import (CURVE_STEPS, HEX_ID, SPIKE_STEP, choose, eventually, open_models, selected,
-                                           settled, shot, table)
+from tests.integration.browser.kit import (CURVE_STEPS, HEX_ID, SPIKE_STEP, choose, eventually, open_models, open_view,
+                                           selected, settled, shot, table)
 
 
 def test_overview_search_and_open_a_project(page, served):
@@ -35,9 +35,7 @@ def test_overview_search_and_open_a_project(page, served):
 
 def test_pipelines_select_a_run_and_align_it(page, served):
     base, project, *_ = served
-    page.goto(f"{base}/pipelines?project={project}")
-    page.get_by_role("heading", name="Pipelines", exact=True).wait_for()
-    settled(page)
+    open_view(page, base, "pipelines", project, "Pipelines")
     choose(page, "stSelectbox", "Run", "logreg-without-charges")
     page.get_by_role("heading", name="Stages of logreg-without-charges", exact=False).wait_for()
     page.locator('[data-testid="stVegaLiteChart"] svg text').filter(has_text="data …").first.wait_for()
@@ -66,9 +64,7 @@ def test_models_build_a_chart(page, served):
 
 def test_lineage_search(page, served):
     base, project, *_ = served
-    page.goto(f"{base}/lineage?project={project}")
-    page.get_by_role("heading", name="Lineage", exact=True).wait_for()
-    settled(page)
+    open_view(page, base, "lineage", project, "Lineage")
     needle = page.get_by_label("Column name")
     needle.fill(BAD_COLUMN)
     needle.press("Enter")
@@ -79,9 +75,7 @@ def test_lineage_search(page, served):
 
 def test_sql_query_and_a_refused_drop(page, served):
     base, project, *_ = served
-    page.goto(f"{base}/sql?project={project}")
-    page.get_by_role("heading", name="SQL", exact=True).wait_for()
-    settled(page)
+    open_view(page, base, "sql", project, "SQL")
     page.get_by_role("button", name="Run").click()
     settled(page)
     page.get_by_text("rows", exact=False).first.wait_for()
@@ -102,9 +96,7 @@ def test_a_new_run_appears_without_a_restart(page, served):
     modeldb.flush()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        page.goto(f"{base}/pipelines?project={project}")
-        page.get_by_role("heading", name="Pipelines", exact=True).wait_for()
-        settled(page)
+        open_view(page, base, "pipelines", project, "Pipelines")
         page.locator('[data-testid="stSelectbox"]').filter(has=page.get_by_text("Run", exact=True)).first.click()
         if page.get_by_role("option", name="added-while-open", exact=False).count():
             return
@@ -200,9 +192,7 @@ def test_the_default_chart_shows_something_and_empty_states_say_what_next(page, 
 
     open_models(page, base, project, "&tab=Compare+runs&sel=")  # nothing selected
     page.get_by_text("Select two or more models above", exact=False).wait_for()
-    page.goto(f"{base}/lineage?project={project}&column=no_such_column_anywhere")
-    page.get_by_role("heading", name="Lineage", exact=True).wait_for()
-    settled(page)
+    open_view(page, base, "lineage", project, "Lineage", "&column=no_such_column_anywhere")
     page.get_by_text("Check the spelling", exact=False).wait_for()
 
 
