@@ -173,10 +173,11 @@ def main() -> None:
         p.flush(60)
         del p
 
-        noop = subprocess.run([sys.executable, str(Path(__file__).with_name("faust_noop.py")), "worker", "-l", "warn"],
-                              capture_output=True, text=True, timeout=1800,
-                              env={**os.environ, "BENCH_BROKER": f"127.0.0.1:{kafka.port}", "BENCH_TOPIC": topic,
-                                   "BENCH_EVENTS": str(len(encoded))})
+        with tempfile.TemporaryDirectory(prefix="modeldb-faust-noop-") as noop_dir:  # Faust's data folder
+            noop = subprocess.run([sys.executable, str(Path(__file__).with_name("faust_noop.py")), "worker", "-l",
+                                   "warn"], capture_output=True, text=True, timeout=1800, cwd=noop_dir,
+                                  env={**os.environ, "BENCH_BROKER": f"127.0.0.1:{kafka.port}", "BENCH_TOPIC": topic,
+                                       "BENCH_EVENTS": str(len(encoded))})
         # Faust routes print() through its logger, so the line may carry a log prefix.
         found = re.search(r"rate ([0-9.]+)", noop.stdout + noop.stderr)
         results["faust_noop_pps"] = float(found[1]) * args.points / len(encoded) if found else float("nan")

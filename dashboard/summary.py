@@ -116,6 +116,16 @@ def with_names(table: Any, names: Any, id_column: str = "model_id") -> Any:
     return table
 
 
+def with_times(table: Any, columns: tuple[str, ...] = ("created_ts", "started_ts", "ended_ts")) -> Any:
+    """``table`` with its event times (microseconds since the epoch, UTC) as datetimes a grid shows as dates."""
+    import pandas as pd
+
+    present = [c for c in columns if c in table.columns]
+    if not present:
+        return table
+    return table.assign(**{c: pd.to_datetime(table[c], unit="us", utc=True) for c in present})
+
+
 def table_order(table: Any, chosen: list[str], show_ids: bool = False) -> list[str]:
     """A table's column order: what the model is (its ids next to it, when asked for), the chosen fields, the rest.
 

@@ -11,7 +11,7 @@ import streamlit as st
 from modeldb.dashboard import links, state
 from modeldb.dashboard.model_tools import TOOLS, Models
 from modeldb.dashboard.summary import (lower_is_better, main_metric, metric_help, params_by_interest, table_order,
-                                       with_names)
+                                       with_names, with_times)
 from modeldb.warehouse import queries as Q
 from modeldb.warehouse.queries.names import unique_labels
 
@@ -66,7 +66,7 @@ with state.panel(f"Models of {project}", caption="Filter with AND / OR on params
     table = state.answer(Q.search_models, project, m.where, order_by, chosen, limit=int(size),
                          offset=int((page - 1) * size))
     names = state.answer(Q.model_names, project, tuple(table["model_id"]))
-    table = with_names(table, names)
+    table = with_times(with_names(table, names))
     if table.empty:
         st.info("No model matches this filter: loosen it, or untick “Top-level models only” to include stages.")
     st.dataframe(table, hide_index=True, width="stretch", key="models_table",
@@ -75,6 +75,8 @@ with state.panel(f"Models of {project}", caption="Filter with AND / OR on params
                          "model", help="The run's name and the model's role in it: the whole model, a stage "
                          "(by its name in the pipeline) or a search's best model. “Show ids” adds the ids."),
                      "operator_class": st.column_config.TextColumn("class"),
+                     "created_ts": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm:ss",
+                                                                   help="When the model was fitted (UTC)"),
                      **{field: st.column_config.NumberColumn(field, help=text)
                         for field, text in metric_help(keys).items() if field in table.columns}})
     m.page_ids = list(table["model_id"]) if len(table) else []

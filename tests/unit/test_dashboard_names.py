@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from modeldb.dashboard import links
-from modeldb.dashboard.summary import project_overview, table_order, with_names
+from modeldb.dashboard.summary import project_overview, table_order, with_names, with_times
 from modeldb.warehouse.queries.names import _step_names, run_label, unique_labels
 
 
@@ -36,6 +36,13 @@ def test_tables_lead_with_names_and_show_ids_only_when_asked():
                                                                       "parent_model_id"]
     unknown = with_names(table, names.iloc[:0])
     assert unknown["model"].tolist() == ["…m1", "…m2"]  # not in the warehouse (yet): the end of the id
+
+
+def test_event_times_show_as_dates_not_microsecond_counts():
+    table = pd.DataFrame({"model_id": ["m1"], "created_ts": [1_764_633_600_123_456]})
+    shown = with_times(table)
+    assert shown["created_ts"][0] == pd.Timestamp("2025-12-02 00:00:00.123456", tz="UTC")
+    assert with_times(pd.DataFrame({"model_id": []})).columns.tolist() == ["model_id"]
 
 
 def test_the_projects_table_says_who_holds_the_best_value_by_name():
