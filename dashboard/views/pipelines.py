@@ -76,35 +76,55 @@ with state.panel(f"Stages of {subject}", caption="data → operator → data, le
     stages.panel(actions, frames)
     st.dataframe(stage_table(actions, frames), hide_index=True, width="stretch")
 
-trace.panel(actions, frames)
-
-with state.panel("Align pipelines", caption="stage by stage; differing operators, params or columns are highlighted"):
+def align_panel() -> None:
     candidates = [r for r in labels if r != run_id]
     links.bind("align_runs", "align", [], kind="list", options=candidates)
     others = st.multiselect("Compare with runs", candidates, format_func=labels.get, max_selections=3,
                             key="align_runs")
-    if others:
-        this = actions if kind == "a run" else state.answer(Q.run_actions, project, run_id)
-        pipelines = {labels.get(run_id, subject): this}
-        for other in others:
-            pipelines[labels[other]] = state.answer(Q.run_actions, project, other)
-        aligned = Q.align(pipelines)
-        names = list(pipelines)
-        flags = [c for c in aligned.columns if c.endswith(" differ")]
-
-        def highlight(row):
-            bad = any(row[f] for f in flags)
-            return ["background-color: #ffe3b3" if bad and c in names + ["differences"] else "" for c in row.index]
-
-        differing = int(aligned[flags].any(axis=1).sum()) if len(aligned) else 0
-        st.caption(f"{differing} of {len(aligned)} stage positions differ")
-        st.dataframe(aligned.style.apply(highlight, axis=1), hide_index=True, width="stretch")
-    else:
+    if not others:
         st.caption("Pick one or more runs to line up against this one.")
+        return
+    this = actions if kind == "a run" else state.answer(Q.run_actions, project, run_id)
+    pipelines = {labels.get(run_id, subject): this}
+    for other in others:
+        pipelines[labels[other]] = state.answer(Q.run_actions, project, other)
+    aligned = Q.align(pipelines)
+    names = list(pipelines)
+    flags = [c for c in aligned.columns if c.endswith(" differ")]
 
-with state.panel("Version tree", caption="the run's root, its branches, and this run highlighted"):
+    def highlight(row):
+        bad = any(row[f] for f in flags)
+        return ["background-color: #ffe3b3" if bad and c in names + ["differences"] else "" for c in row.index]
+
+    differing = int(aligned[flags].any(axis=1).sum()) if len(aligned) else 0
+    st.caption(f"{differing} of {len(aligned)} stage positions differ")
+    st.dataframe(aligned.style.apply(highlight, axis=1), hide_index=True, width="stretch")
+
+
+def version_tree_panel() -> None:
     if run_id:
         tree = state.answer(Q.version_tree, project, run_id)
         if len(tree) > 1:
             st.graphviz_chart(graphs.version_tree(tree))
         st.dataframe(tree, hide_index=True, width="stretch")
+
+
+def _titled(caption: str, draw) -> None:
+    with state.panel(caption=caption):
+        draw()
+
+
+# Only the open tab computes and draws (the others would cost queries and drawing on every rerun).
+BELOW = {
+    "Follow a data item": lambda: trace.panel(actions, frames),
+    "Align pipelines": lambda: _titled("stage by stage; differing operators, params or columns are highlighted",
+                                       align_panel),
+    "Version tree": lambda: _titled("the run's root, its branches, and this run highlighted", version_tree_panel),
+}
+
+
+links.bind("pipelines_tab", "tab", next(iter(BELOW)), options=list(BELOW))
+for tab, draw in zip(st.tabs(list(BELOW), on_change="rerun", key="pipelines_tab"), BELOW.values()):
+    if tab.open:
+        with tab:
+            draw()

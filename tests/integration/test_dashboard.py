@@ -114,13 +114,20 @@ def test_pipelines_show_stages_trace_rows_align_and_the_version_tree(app, churn)
     assert len(trace) >= 2 and trace["stage"].nunique() >= 2, trace
 
     # aligned against the baseline: the prep stage differs (one column fewer), the classifier does not
+    at.session_state["pipelines_tab"] = "Align pipelines"
+    at.run()
     at.multiselect(key="align_runs").select(baseline).run()
     _clean(at)
-    aligned = at.dataframe[2].value
+    assert len(at.dataframe) == 2  # only the open tab draws: the stage table, then the aligned one
+    aligned = at.dataframe[1].value
     assert aligned["columns differ"].any() and "differences" in aligned.columns
 
     # the version tree: the baseline is the root, this run its branch
-    tree = at.dataframe[3].value
+    at.session_state["pipelines_tab"] = "Version tree"
+    at.run()
+    _clean(at)
+    assert len(at.dataframe) == 2
+    tree = at.dataframe[1].value
     assert list(tree["name"]) == ["logreg-baseline", "logreg-without-charges"]
     assert tree.set_index("name").loc["logreg-without-charges", "depth"] == 1
 
@@ -342,9 +349,14 @@ def test_the_dashboards_connection_cannot_write(app, churn):
     assert wh.query(f"SELECT count() FROM {db}.models").scalar() > 0
 
 
-@pytest.mark.parametrize("page, panels", [("overview", 1), ("pipelines", 2), ("models", 2)])
-def test_every_panel_can_show_its_sql(app, page, panels):
+@pytest.mark.parametrize("page, tab, panels", [("overview", "", 1), ("pipelines", "", 1),
+                                              ("pipelines", "Version tree", 2), ("models", "", 2)])
+def test_every_panel_can_show_its_sql(app, page, tab, panels):
     at = _open(app, page)
+    if tab:  # a panel in a tab runs (and shows) its SQL only while its tab is open
+        at.session_state[f"{page}_tab"] = tab
+        at.run()
+        _clean(at)
     shown = [e for e in at.expander if e.label.startswith("SQL (")]
     assert len(shown) >= panels
     assert all(code.language == "sql" and "SELECT" in code.value for code in at.code)

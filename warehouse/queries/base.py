@@ -45,15 +45,26 @@ def render(sql: str, warehouse: Warehouse) -> str:
     return sql.replace("{db}", f"`{warehouse.database}`")
 
 
+# The current state read by key, a model's or a run's id: the state table itself with FINAL, the
+# same rows as the current_models and current_runs views. ClickHouse 18.16 does not push a WHERE
+# down into a view, so a point read through the view merges every row of the warehouse, while
+# on the table ``(project, model_id) IN …`` reads the sort key's few granules: 50 models' names
+# at 100,000 models took 42 ms through the view and 8 ms here. Searches over a whole project
+# read the views, where the difference is nil.
+MODEL_BY_ID = "{db}.model_state FINAL"
+RUN_BY_ID = "{db}.run_state FINAL"
+
+
 def model_attributes(only: str = "") -> str:
     """The current attributes of a project's models, to join onto per-model answers.
 
     ``only``: a subquery of model ids to restrict to, so the join reads those models and not all.
     """
     restrict = f" AND model_id IN ({only})" if only else ""
+    source = MODEL_BY_ID if only else "{db}.current_models"
     return f"""(
     SELECT model_id, operator_class, run_id, parent_model_id, train_dataframe_id
-    FROM {{db}}.current_models
+    FROM {source}
     WHERE project = %(project)s{restrict}
 ) AS model_attributes"""
 

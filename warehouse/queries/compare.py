@@ -11,7 +11,7 @@ from typing import Any
 
 from modeldb.warehouse.base import Warehouse, quote
 from modeldb.warehouse.queries.base import FIT_ACTIONS as FIT
-from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.base import MODEL_BY_ID, render
 
 FIT_ACTIONS = "(" + ", ".join(quote(a) for a in FIT) + ")"
 
@@ -83,7 +83,7 @@ def _features(warehouse: Warehouse, project: str, model_id: str) -> dict[str, fl
 
 def _metrics(warehouse: Warehouse, project: str, model_id: str) -> dict[str, float]:
     rows = _rows(warehouse, """
-        SELECT metric_keys, metric_values FROM {db}.current_models
+        SELECT metric_keys, metric_values FROM """ + MODEL_BY_ID + """
         WHERE project = %(project)s AND model_id = %(model)s""", project=project, model=model_id)
     return {name: round(value, 6) for name, value in zip(*rows[0])} if rows else {}
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from modeldb.warehouse.base import Warehouse
-from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.base import MODEL_BY_ID, RUN_BY_ID, render
 
 MAX_MODELS = 50
 KINDS = ("params", "metrics", "run params", "run metrics")
 
 _MODELS = """
     SELECT model_id, run_id, param_keys, param_values, metric_keys, metric_values
-    FROM {db}.current_models
+    FROM """ + MODEL_BY_ID + """
     WHERE project = %(project)s AND model_id IN (SELECT arrayJoin(%(ids)s))"""
 
 _RUNS = """
     SELECT run_id, param_keys, param_values, metric_keys, metric_values
-    FROM {db}.current_runs
+    FROM """ + RUN_BY_ID + """
     WHERE project = %(project)s AND run_id IN (SELECT arrayJoin(%(runs)s))"""
 
 

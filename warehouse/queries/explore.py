@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from modeldb.core.exceptions import WarehouseError
 from modeldb.warehouse.base import Warehouse, quote
-from modeldb.warehouse.queries.base import metric_params, render
+from modeldb.warehouse.queries.base import MODEL_BY_ID, metric_params, render
 from modeldb.warehouse.queries.entities import AGGREGATES, ENTITIES, USER_ERRORS, _reason, count_matches
 from modeldb.warehouse.queries.filters import NUMERIC_ATTRIBUTES, Compiled, FilterError, compile_expression
 
@@ -218,7 +218,7 @@ def _owners(warehouse: Warehouse, project: str, ids: list[str]) -> tuple[list[tu
     """Each model's run, and each model's parts (the models whose parent it is), from the current state."""
     listed = ", ".join(quote(i) for i in ids)
     owners = warehouse.query(render(f"""
-        SELECT model_id, run_id FROM {{db}}.current_models
+        SELECT model_id, run_id FROM {MODEL_BY_ID}
         WHERE project = %(project)s AND model_id IN ({listed}) ORDER BY model_id""", warehouse),
                              {"project": project}).rows
     parts: dict[str, list[str]] = {}

@@ -8,9 +8,10 @@ A model's role is what it is within its run:
   stages, which have no names, are their class (numbered when a class repeats);
 * ``best``: the model a search refitted on its winner (a stage of no position in the search).
 
-Every read is a point query on a sort key (``current_models`` by ``(project, model_id)``,
-``current_runs`` by ``(project, run_id)``, ``actions`` by ``(project, run_id, action_id)``),
-one statement per level of nesting, never one per model. Ids are passed as bound arrays.
+Every read is a point query on a sort key: the current state's tables (``model_state`` by
+``(project, model_id)``, ``run_state`` by ``(project, run_id)``, both FINAL) and ``actions`` by
+``(project, run_id, action_id)``; one statement per level of nesting, never one per model. Ids
+are passed as bound arrays.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import json
 from typing import Any, Iterable
 
 from modeldb.warehouse.base import Warehouse
-from modeldb.warehouse.queries.base import render
+from modeldb.warehouse.queries.base import MODEL_BY_ID, RUN_BY_ID, render
 
 MAX_DEPTH = 6  # a stage of a stage of … : the chain stops here
 MAX_IDS = 20_000
@@ -29,7 +30,7 @@ _MODELS = """
     SELECT project, model_id, run_id, operator_class, parent_model_id, action_id,
            param_values[indexOf(param_keys, 'steps')] AS steps,
            param_values[indexOf(param_keys, 'transformers')] AS transformers
-    FROM {db}.current_models
+    FROM """ + MODEL_BY_ID + """
     WHERE project IN (SELECT arrayJoin(%(projects)s)) AND model_id IN (SELECT arrayJoin(%(ids)s))"""
 
 _STAGES = """
@@ -41,7 +42,7 @@ _STAGES = """
 
 _RUNS = """
     SELECT project, run_id, name
-    FROM {db}.current_runs
+    FROM """ + RUN_BY_ID + """
     WHERE project IN (SELECT arrayJoin(%(projects)s)) AND run_id IN (SELECT arrayJoin(%(runs)s))"""
 
 

@@ -39,6 +39,9 @@ def test_pipelines_select_a_run_and_align_it(page, served):
     choose(page, "stSelectbox", "Run", "logreg-without-charges")
     page.get_by_role("heading", name="Stages of logreg-without-charges", exact=False).wait_for()
     page.locator('[data-testid="stVegaLiteChart"] svg text').filter(has_text="data …").first.wait_for()
+    page.get_by_role("tab", name="Align pipelines").click()  # only the open tab is drawn
+    settled(page)
+    eventually(page, lambda: "tab=Align" in page.url, what="the open tab in the link")
     choose(page, "stMultiSelect", "Compare with runs", "logreg-baseline")
     page.keyboard.press("Escape")  # close the picker before the screenshot
     page.get_by_text("stage positions differ").wait_for()
