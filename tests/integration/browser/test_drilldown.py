@@ -25,11 +25,14 @@ def test_the_drilldown_shows_what_each_stage_adds(page, served):
     page.get_by_role("heading", name="Follow a data item through the stages").wait_for()
     page.get_by_text("values from the source;", exact=False).wait_for()
 
-    key = selected(page, "Row key")  # the default: a row followed furthest, through to the prediction
-    assert key, "no row key offered"
     grid = page.locator('[data-testid="stDataFrame"]').nth(1)
     grid.scroll_into_view_if_needed()
-    eventually(page, lambda: "prediction" in _drilldown(page), what="the prediction in the drill-down")
+    # Streamlit replaces a page's elements in order, so for a moment after the pick the heading is
+    # this run's while the grid below still holds the previous run's rows: wait for this run's model.
+    eventually(page, lambda: "LogisticRegressionModel" in _drilldown(page).get("prediction", ("", "", ""))[2],
+               what="this run's prediction (by its LogisticRegressionModel) in the drill-down")
+    key = selected(page, "Row key")  # the default: a row followed furthest, through to the prediction
+    assert key, "no row key offered"
     drill = _drilldown(page)
 
     assert drill["country"][1] == "source" and drill["country"][2] == "source"
