@@ -70,7 +70,7 @@ def upgraded(clickhouse: services.Service) -> services.Service:
     try:
         with tempfile.TemporaryDirectory(prefix="modeldb-dashboard-migrate-") as home:
             connect(Settings.load(env={}, home=Path(home),
-                                  warehouse=f"clickhouse://default@127.0.0.1:{clickhouse.port}/scale")).close()
+                                  warehouse=clickhouse.warehouse_uri("scale"))).close()
     except BaseException:
         clickhouse.stop()
         raise
@@ -98,7 +98,7 @@ def _healthy(port: int, what: str, timeout: float = 60) -> str:
 def serve(clickhouse: services.Service, home: Path) -> tuple[subprocess.Popen, str]:
     port = services.free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
-    env.update(MODELDB_HOME=str(home), MODELDB_WAREHOUSE=f"clickhouse://default@127.0.0.1:{clickhouse.port}/scale")
+    env.update(MODELDB_HOME=str(home), MODELDB_WAREHOUSE=clickhouse.warehouse_uri("scale"))
     proc = subprocess.Popen([str(Path(sys.executable).with_name("modeldb")), "dashboard", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=open(home / "dashboard.log", "wb"))
     try:

@@ -155,7 +155,7 @@ def main() -> None:
 
         topic = f"bench-{uuid.uuid4().hex[:8]}"
         settings = Settings.load(env={}, home=root, transport=f"kafka://127.0.0.1:{kafka.port}/{topic}",
-                                 warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/unused")
+                                 warehouse=ch.warehouse_uri("unused"))
         from modeldb.stream_processors.topics import ensure_topics
 
         ensure_topics(settings, partitions=4)
@@ -186,7 +186,7 @@ def main() -> None:
 
         for engine in ("faust", "confluent"):
             db = f"bench_{engine}_{uuid.uuid4().hex[:6]}"
-            engine_settings = settings.with_overrides(warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/{db}")
+            engine_settings = settings.with_overrides(warehouse=ch.warehouse_uri(db))
             warehouse = connect(engine_settings)
             worker = start_worker(root, engine_settings, f"g-{engine}-{uuid.uuid4().hex[:6]}", engine)
             try:
@@ -216,7 +216,7 @@ def main() -> None:
         for engine in ("faust", "confluent"):
             topic2, db = f"lat-{uuid.uuid4().hex[:8]}", f"lat_{engine}_{uuid.uuid4().hex[:6]}"
             lat_settings = Settings.load(env={}, home=root, transport=f"kafka://127.0.0.1:{kafka.port}/{topic2}",
-                                         warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/{db}")
+                                         warehouse=ch.warehouse_uri(db))
             ensure_topics(lat_settings, partitions=4)
             warehouse = connect(lat_settings)
             worker = start_worker(root, lat_settings, f"g-lat-{engine}", engine)

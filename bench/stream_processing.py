@@ -250,7 +250,7 @@ def main() -> None:
     bootstrap = f"127.0.0.1:{kafka.port}"
     topic = f"tp-{uuid.uuid4().hex[:6]}"
     settings = Settings.load(env={}, home=root, transport=f"kafka://{bootstrap}/{topic}",
-                             warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/bench")
+                             warehouse=ch.warehouse_uri("bench"))
     try:
         events = project_events(args.runs, batched=not args.unbatched)
         total = len(events)
@@ -268,7 +268,7 @@ def main() -> None:
                 rates[f"{engine}, {workers} worker(s), Kafka → ClickHouse"] = drain(
                     root, settings, bootstrap, topic, total, workers, engine)
         started = time.perf_counter()
-        target = f"clickhouse://default@127.0.0.1:{ch.port}/rebuilt_{uuid.uuid4().hex[:6]}"
+        target = ch.warehouse_uri(f"rebuilt_{uuid.uuid4().hex[:6]}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
         env.update(MODELDB_HOME=str(root), MODELDB_TRANSPORT=settings.transport, MODELDB_WAREHOUSE=settings.warehouse,
                    **BATCH_ENV)

@@ -81,7 +81,7 @@ def build(args: argparse.Namespace, kafka: services.Service, clickhouse: service
 
     topic = f"scale-{os.getpid()}"
     transport = f"kafka://127.0.0.1:{kafka.port}/{topic}"
-    warehouse = f"clickhouse://default@127.0.0.1:{clickhouse.port}/scale"
+    warehouse = clickhouse.warehouse_uri("scale")
     settings = Settings.load(env={}, home=home, transport=transport, warehouse=warehouse)
     ensure_topics(settings, partitions=4)
     env = dict(os.environ, MODELDB_HOME=str(home), MODELDB_TRANSPORT=transport, MODELDB_WAREHOUSE=warehouse,
@@ -249,7 +249,7 @@ def main() -> None:
         from modeldb.warehouse.factory import connect
 
         server = connect(Settings.load(env={}, home=home,
-                                       warehouse=f"clickhouse://default@127.0.0.1:{clickhouse.port}/scale"))
+                                       warehouse=clickhouse.warehouse_uri("scale")))
         sizes = dict(server.query("SELECT 'runs', uniqExact(run_id) FROM scale.experiments UNION ALL "
                                   "SELECT 'metric points', count() FROM scale.metrics UNION ALL "
                                   "SELECT 'params', count() FROM scale.params").rows)

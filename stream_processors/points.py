@@ -7,7 +7,9 @@ form it reads fastest (``warehouse.base.ColumnBatch``):
 
 - ``lists()``: one Python list per column (clickhouse-driver's columnar insert);
 - ``arrow()``: a pyarrow Table built with numpy and Arrow's compute kernels, no Python object per
-  point (chDB reads it through its ``Python()`` table function).
+  point (chDB reads it through its ``Python()`` table function);
+- ``native()``: one block of ClickHouse's Native format, bytes built column by column with no
+  Python object per point (the server reads it over HTTP, ``FORMAT Native``).
 
 A batch's points carry its ``event_id``; a second point of one name and step in the batch gets
 ``<event_id>.<i>``, so both stay rows, and a redelivered batch collapses onto its first copy.
@@ -19,6 +21,8 @@ from typing import Any, Iterable, Iterator, NamedTuple
 # The metrics table's columns (materializer.COLUMNS["metrics"], which checks it is this).
 NAMES = ("project", "name", "run_id", "step", "value", "model_id", "dataframe_id", "slice", "event_id", "ts", "ver")
 _NO_LINK = ("", "", "")
+# Their ClickHouse types (warehouse/ddl/0001_core.sql); the Native block and the Arrow schema use them.
+TYPES = {"step": "Int64", "value": "Float64", "ts": "Int64", "ver": "UInt64"}
 
 
 class _Batch(NamedTuple):
@@ -93,6 +97,12 @@ class Points:
             tables.append(pa.table({c: list(v) for c, v in zip(NAMES, zip(*self.rows))}).cast(_schema()))
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
+    def native(self) -> list[bytes]:
+        """The same rows as one Native block, sorted by the table's key (``points_native``)."""
+        from modeldb.stream_processors.points_native import native_block
+
+        return native_block(self)
+
     # -- as rows, for tests and counts -------------------------------------------------------------
     def __iter__(self) -> Iterator[tuple]:
         return zip(*self.lists())
@@ -104,28 +114,36 @@ class Points:
         return list(self) == list(other) if isinstance(other, (list, Points)) else NotImplemented
 
 
-def _point_ids(b: _Batch) -> list[str]:
-    """Each point's ``event_id``: the batch's, and for the second and later point of one name and
-    step in the batch, ``<event_id>.<i>`` (so they stay rows of their own). The same batch always
-    gives the same ids, so a redelivered batch collapses onto its first copy."""
+def _repeats(b: _Batch, steps: Any = None, names: Any = None) -> list[int]:
+    """The points that repeat an earlier point's name and step in the batch (``steps`` and
+    ``names``: the batch's steps and name indexes as arrays, if the caller has them)."""
     import numpy as np
 
     n = len(b.values)
-    ids = [b.event_id] * n
-    if n > 1:
-        steps, names = np.asarray(b.steps, dtype=np.int64), np.asarray(b.name_index or [0] * n)
-        order = np.lexsort((np.arange(n), steps, names))  # by name, step, then position: the first stays plain
-        same = (steps[order][1:] == steps[order][:-1]) & (names[order][1:] == names[order][:-1])
-        for i in order[1:][same].tolist():
-            ids[i] = f"{b.event_id}.{i}"
+    if n < 2:
+        return []
+    steps = np.asarray(b.steps, dtype=np.int64) if steps is None else steps
+    names = (np.asarray(b.name_index) if b.name_index else np.zeros(n, np.int64)) if names is None else names
+    order = np.lexsort((steps, names))  # by name, then step; stable, so the first of equals stays plain
+    same = (steps[order][1:] == steps[order][:-1]) & (names[order][1:] == names[order][:-1])
+    return order[1:][same].tolist()
+
+
+def _point_ids(b: _Batch, again: list[int] | None = None) -> list[str]:
+    """Each point's ``event_id``: the batch's, and for the second and later point of one name and
+    step in the batch, ``<event_id>.<i>`` (so they stay rows of their own). The same batch always
+    gives the same ids, so a redelivered batch collapses onto its first copy."""
+    ids = [b.event_id] * len(b.values)
+    for i in _repeats(b) if again is None else again:
+        ids[i] = f"{b.event_id}.{i}"
     return ids
 
 
 def _schema() -> Any:
     import pyarrow as pa
 
-    types = {"step": pa.int64(), "value": pa.float64(), "ts": pa.int64(), "ver": pa.uint64()}
-    return pa.schema([(c, types.get(c, pa.string())) for c in NAMES])
+    types = {"Int64": pa.int64(), "Float64": pa.float64(), "UInt64": pa.uint64()}
+    return pa.schema([(c, types[TYPES[c]] if c in TYPES else pa.string()) for c in NAMES])
 
 
 def _batches_table(batches: list[_Batch]) -> Any:  # size: one vectorized step per column, kept together

@@ -56,6 +56,9 @@ class ColumnBatch(Protocol):
     def arrow(self) -> Any:
         """A pyarrow Table with one column per name."""
 
+    def native(self) -> list[bytes]:
+        """One block of ClickHouse's Native format, as byte strings to send in order."""
+
 
 class Warehouse(Protocol):
     database: str

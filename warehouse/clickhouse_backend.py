@@ -11,24 +11,32 @@ as a second fence, with the sandbox's limits as per-query settings. On 18.16
 is the warehouse's, so an unqualified table name means that database. Several hosts in the URI are tried in
 order (``alt_hosts``). ``clickhouses://`` or ``?secure=1`` turns on TLS;
 ``?verify=0`` skips certificate checks (for self-signed test servers only).
+The metric points are inserted over the server's HTTP port as Native blocks
+(``clickhouse_http.py``; ``?http_port=``, 8123 by default, 0 for off); if that port
+does not answer, they go over the native protocol, with one warning.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Mapping, Sequence
 
 from modeldb.core.config import Secret, Uri
 from modeldb.core.exceptions import ReadOnlyError, WarehouseError, WarehouseUnavailable
 from modeldb.warehouse.base import Capabilities, ColumnBatch, Result, bind
+from modeldb.warehouse.clickhouse_http import HttpInserter, Unreachable
 from modeldb.warehouse.sandbox import Sandbox, SandboxLimits, limit_error
 
 READONLY_CODE = 164
+log = logging.getLogger(__name__)
 
 
 class ClickHouseWarehouse:
     def __init__(self, client: Any, database: str, description: str, version: str, cluster: str | None = None,
-                 limits: SandboxLimits | None = None):
+                 limits: SandboxLimits | None = None, http: HttpInserter | None = None):
         self._client = client
+        self._http = http
+        self._http_lock = threading.Lock()
         self.database = database
         self.cluster = cluster
         # Cluster mode: subqueries over Distributed tables run as GLOBAL IN/JOIN; inserts reach every
@@ -74,7 +82,8 @@ class ClickHouseWarehouse:
         client = Client(database=database, **options)  # unqualified names: the warehouse's tables
         if cluster:
             description += f" (cluster {cluster})"
-        return cls(client, database, description, version, cluster, limits)
+        http = _http_inserter(uri, options, database, description, cluster)
+        return cls(client, database, description, version, cluster, limits, http)
 
     def execute(self, sql: str) -> None:
         try:
@@ -97,6 +106,21 @@ class ClickHouseWarehouse:
     def insert_columns(self, table: str, columns: Sequence[str], data: ColumnBatch) -> None:
         if not len(data):
             return
+        if self._http is not None:
+            try:
+                with self._http_lock:
+                    self._http.insert(table, columns, data.native())
+                return
+            except Unreachable as exc:
+                self._insert_lists(table, columns, data)  # the server is down: this raises, and HTTP stays on
+                log.warning("ClickHouse's HTTP port does not answer (%s), but its native port does: metric points "
+                            "now go over the native protocol, which is slower. Set ?http_port= in "
+                            "MODELDB_WAREHOUSE to the server's HTTP port, or ?http_port=0 to silence this.", exc)
+                self._http = None
+                return
+        self._insert_lists(table, columns, data)
+
+    def _insert_lists(self, table: str, columns: Sequence[str], data: ColumnBatch) -> None:
         try:
             with self._lock:
                 self._client.execute(
@@ -127,6 +151,21 @@ class ClickHouseWarehouse:
     def close(self) -> None:
         with self._lock:
             self._client.disconnect()
+        with self._http_lock:
+            if self._http is not None:
+                self._http.close()
+
+
+def _http_inserter(uri: Uri, options: dict, database: str, where: str, cluster: str | None) -> HttpInserter | None:
+    raw = uri.query.get("http_port", "8443" if options["secure"] else "8123")
+    if not raw.isdigit() or int(raw) > 65535:
+        raise WarehouseError(f"MODELDB_WAREHOUSE: http_port={raw!r} is not a port number (0 turns HTTP inserts off)")
+    if int(raw) == 0:
+        return None
+    hosts = [h for h, _ in uri.hosts]
+    settings = {"insert_distributed_sync": 1} if cluster else {}
+    return HttpInserter(hosts, int(raw), secure=options["secure"], verify=options["verify"], user=options["user"],
+                        password=options["password"], database=database, settings=settings, where=where)
 
 
 def _translate(exc: Exception, where: str) -> WarehouseError:

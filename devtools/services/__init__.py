@@ -35,7 +35,8 @@ def restart(service: Service, timeout: float = 90.0) -> Service:
         return restart_node(service, timeout=timeout)
     if service.name == "zookeeper":
         return start_zookeeper(Path(service.workdir), port=service.port, timeout=timeout)
-    return start_clickhouse(Path(service.workdir), port=service.port, timeout=timeout)
+    return start_clickhouse(Path(service.workdir), port=service.port, timeout=timeout,
+                            http_port=service.http_port or None)
 
 
 # -- `modeldb services up|down|status` -------------------------------------------------------------

@@ -83,13 +83,13 @@ def _config(workdir: Path, tcp: int, http: int, interserver: int, cluster: Clust
 
 
 def start_clickhouse(workdir: Path, port: int | None = None, timeout: float = 60.0,
-                     cluster: ClusterSpec | None = None) -> Service:
+                     cluster: ClusterSpec | None = None, http_port: int | None = None) -> Service:
     if not Path(CLICKHOUSE_BIN).exists():
         raise ServiceError(f"{CLICKHOUSE_BIN} not found: apt-get install clickhouse-server")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    tcp = port or free_port()
-    config = _config(workdir, tcp, free_port(), free_port(), cluster)
+    tcp, http = port or free_port(), http_port or free_port()
+    config = _config(workdir, tcp, http, free_port(), cluster)
     proc = spawn([CLICKHOUSE_BIN, f"--config-file={config}"], workdir, workdir / "stdout.log")
 
     def ready() -> bool:
@@ -104,7 +104,9 @@ def start_clickhouse(workdir: Path, port: int | None = None, timeout: float = 60
             client.disconnect()
 
     wait_ready(ready, timeout, "clickhouse-server", proc, workdir / "server.err.log")
-    return Service("clickhouse", proc.pid, tcp, str(workdir), f"clickhouse://default@127.0.0.1:{tcp}/modeldb")
+    service = Service("clickhouse", proc.pid, tcp, str(workdir), "", http)
+    service.url = service.warehouse_uri("modeldb")
+    return service
 
 
 def start_clickhouse_cluster(workdir: Path, name: str = "modeldb", shards: int = 2) -> list[Service]:

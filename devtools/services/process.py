@@ -67,6 +67,11 @@ class Service:
     port: int
     workdir: str
     url: str
+    http_port: int = 0  # ClickHouse's HTTP port (0: none)
+
+    def warehouse_uri(self, database: str) -> str:
+        """ClickHouse's ``MODELDB_WAREHOUSE`` for ``database``, with its HTTP port (the metric points' path)."""
+        return f"clickhouse://default@127.0.0.1:{self.port}/{database}?http_port={self.http_port}"
 
     def alive(self) -> bool:
         try:

@@ -105,7 +105,7 @@ class KafkaPipeline:
         database = unique("kdb")
         self.bootstrap = f"127.0.0.1:{kafka.port}"
         self.settings = Settings.load(env={}, home=home, transport=f"kafka://{self.bootstrap}/{self.topic}",
-                                      warehouse=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{database}",
+                                      warehouse=clickhouse.warehouse_uri(database),
                                       consumer_group=self.group)
         self.warehouse = connect(self.settings)
         from modeldb.stream_processors.topics import ensure_topics
@@ -254,7 +254,7 @@ def warehouse(request, chdb_dir):
     else:
         ch = request.getfixturevalue("clickhouse")
         settings = Settings.load(env={}, home=chdb_dir.parent,
-                                 warehouse=f"clickhouse://default@127.0.0.1:{ch.port}/{database}")
+                                 warehouse=ch.warehouse_uri(database))
     wh = connect(settings)
     yield wh
     wh.close()

@@ -48,7 +48,7 @@ class Stream:
         self.topic, self.group, self.database = unique("events"), unique("group"), unique("db")
         self.bootstrap = bootstrap or f"127.0.0.1:{svc.kafka.port}"
         self.settings = Settings.load(env={}, home=home, transport=f"kafka://{self.bootstrap}/{self.topic}",
-                                      warehouse=f"clickhouse://default@127.0.0.1:{svc.clickhouse.port}/{self.database}",
+                                      warehouse=svc.clickhouse.warehouse_uri(self.database),
                                       consumer_group=self.group)
         connect(self.settings).close()  # create and migrate once, before workers race to
         from modeldb.stream_processors.topics import ensure_topics

@@ -25,7 +25,7 @@ def test_a_second_process_gets_a_clear_message_when_chdb_is_owned(embedded_pipel
 
 def test_sql_prints_csv_and_json_and_refuses_drop_by_default(clickhouse, tmp_path):
     db = unique("cli")
-    env = dict(MODELDB_HOME=str(tmp_path), MODELDB_WAREHOUSE=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{db}")
+    env = dict(MODELDB_HOME=str(tmp_path), MODELDB_WAREHOUSE=clickhouse.warehouse_uri(db))
     result = run_cli("sql", "SELECT 1 AS one, 'a,b' AS two", "--format", "csv", **env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["one,two", '1,"a,b"']
@@ -114,7 +114,7 @@ def test_sql_writes_parquet_and_schema_explains_every_table(clickhouse, tmp_path
     import pandas as pd
 
     db = unique("cli")
-    env = dict(MODELDB_HOME=str(tmp_path), MODELDB_WAREHOUSE=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{db}")
+    env = dict(MODELDB_HOME=str(tmp_path), MODELDB_WAREHOUSE=clickhouse.warehouse_uri(db))
     target = tmp_path / "out.parquet"
     result = run_cli("sql", "SELECT number AS n, toString(number) AS s FROM system.numbers LIMIT 5",
                      "--format", "parquet", "--output", str(target), **env)

@@ -74,7 +74,7 @@ def test_a_read_only_home_is_one_line(tmp_path, args):
 
 def test_sandbox_refusals_and_limits_are_one_line(clickhouse, tmp_path):
     server = dict(MODELDB_HOME=str(tmp_path),
-                  MODELDB_WAREHOUSE=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{unique('cliin')}")
+                  MODELDB_WAREHOUSE=clickhouse.warehouse_uri(unique("cliin")))
     embedded = dict(MODELDB_HOME=str(tmp_path / "embedded"))
     for env in (server, embedded):
         one_error_line(run_cli("sql", "SELECT * FROM file('/etc/passwd')", **env), "refused: ")

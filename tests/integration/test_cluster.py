@@ -36,9 +36,9 @@ def test_two_shards_answer_like_one_node(cluster, clickhouse, tmp_path):
     runs = log_project()
 
     single = connect(Settings.load(env={}, home=tmp_path,
-                                   warehouse=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{database}"))
+                                   warehouse=clickhouse.warehouse_uri(database)))
     sharded = connect(Settings.load(env={}, home=tmp_path, clickhouse_cluster="modeldb",
-                                    warehouse=f"clickhouse://default@127.0.0.1:{cluster[0].port}/{database}"))
+                                    warehouse=cluster[0].warehouse_uri(database)))
     materialize(log, single, tmp_path)
     materialize(log, sharded, tmp_path)
     # every event a second time: duplicates land on their first copy's shard and change no answer

@@ -364,7 +364,7 @@ def test_every_panel_can_show_its_sql(app, page, tab, panels):
 
 def test_an_empty_warehouse_and_an_unreachable_one_get_messages(monkeypatch, clickhouse, tmp_path):
     settings = Settings.load(
-        env={}, home=tmp_path, warehouse=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{unique('empty')}")
+        env={}, home=tmp_path, warehouse=clickhouse.warehouse_uri(unique("empty")))
     _use(monkeypatch, settings)
     for page in ("overview", "pipelines", "models", "lineage"):
         at = AppTest.from_file(APP, default_timeout=60)
@@ -389,7 +389,7 @@ def test_losing_the_warehouse_mid_session_is_a_message(monkeypatch, tmp_path):
     server = start_clickhouse(tmp_path / "clickhouse")
     try:
         settings = Settings.load(env={}, home=tmp_path,
-                                 warehouse=f"clickhouse://default@127.0.0.1:{server.port}/{unique('lost')}")
+                                 warehouse=server.warehouse_uri(unique("lost")))
         _use(monkeypatch, settings)
         at = AppTest.from_file(APP, default_timeout=60)
         _open(at, "overview")

@@ -254,7 +254,7 @@ def test_rebuild_into_an_empty_warehouse_gives_the_same_answers(stream_factory, 
     stream.settle()
     live = stream.check(project, runs=25, steps=20)
     target = unique("rebuilt")
-    into = f"clickhouse://default@127.0.0.1:{svc.clickhouse.port}/{target}"
+    into = svc.clickhouse.warehouse_uri(target)
     result = subprocess.run([MODELDB, "rebuild", "--into", into, "--group", unique("rebuilt-group")],
                             capture_output=True, text=True, timeout=300, env=stream.env())
     assert result.returncode == 0, result.stderr

@@ -171,7 +171,7 @@ def test_processes_starting_together_on_a_fresh_warehouse_migrate_it_once(clickh
     from tests.integration.conftest import MODELDB, cli_env, unique
 
     database = unique("race")
-    env = cli_env(MODELDB_WAREHOUSE=f"clickhouse://default@127.0.0.1:{clickhouse.port}/{database}")
+    env = cli_env(MODELDB_WAREHOUSE=clickhouse.warehouse_uri(database))
     procs = [subprocess.Popen([MODELDB, "migrate"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for _ in range(4)]
     results = [(p.wait(120), p.stderr.read()) for p in procs]

@@ -198,3 +198,65 @@ def test_a_batch_is_cut_at_its_byte_bound_when_its_points_carry_long_text():
     assert batches and all(len(codec.encode({k: v for k, v in b.items() if k != "_points"})) < 1024 ** 2
                            for b in batches)
     assert sum(len(b["payload"][1]["values"]) for b in batches) + len(batcher.take("run-1")["_points"]) == 200
+
+
+def read_native(data: bytes) -> tuple[list[tuple[str, str]], list[tuple]]:
+    """A Native block back into its columns and rows (the test's own reader of the format)."""
+    import struct
+
+    pos = 0
+
+    def varint() -> int:
+        nonlocal pos
+        n = shift = 0
+        while True:
+            b = data[pos]
+            pos += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                return n
+
+    def string() -> str:
+        nonlocal pos
+        n = varint()
+        pos += n
+        return data[pos - n:pos].decode()
+
+    n_columns, n_rows = varint(), varint()
+    header, columns = [], []
+    for _ in range(n_columns):
+        name, type_ = string(), string()
+        header.append((name, type_))
+        if type_ == "String":
+            columns.append([string() for _ in range(n_rows)])
+        else:
+            fmt = {"Int64": "<q", "UInt64": "<Q", "Float64": "<d"}[type_]
+            columns.append([v for (v,) in struct.iter_unpack(fmt, data[pos:pos + 8 * n_rows])])
+            pos += 8 * n_rows
+    assert pos == len(data), "bytes left after the block"
+    return header, list(zip(*columns))
+
+
+def test_the_native_block_holds_the_same_rows_sorted_by_the_tables_key():
+    import re
+
+    from modeldb.stream_processors.points_native import SORT_KEY
+
+    ddl = (Path(codec.__file__).parents[1] / "warehouse" / "ddl" / "0001_core.sql").read_text()
+    order_by = re.search(r"TABLE IF NOT EXISTS \{db\}\.metrics \(.*?ORDER BY \(([^)]*)\)", ddl, re.S)[1]
+    assert SORT_KEY == tuple(c.strip() for c in order_by.split(","))
+    sent = [batching.batch_event(logged_points(80, run_id=f"r{k}", seed=k)) for k in (3, 1, 2)]
+    sent += [batching.batch_event([e]) for e in logged_points(5, run_id="single")]
+    sent.append(batching.batch_event([dict(e, project="Ä-project") for e in logged_points(20, run_id="r1", seed=9)]))
+    decoded = [wire(e) for e in sent]
+    got = materialize([(e, codec.encode({k: v for k, v in s.items() if k != "_points"}))
+                       for e, s in zip(decoded, sent)])["metrics"]
+    header, rows = read_native(b"".join(got.native()))
+    assert header == [(c, {"step": "Int64", "value": "Float64", "ts": "Int64", "ver": "UInt64"}.get(c, "String"))
+                      for c in COLUMNS["metrics"]]
+    key = [COLUMNS["metrics"].index(c) for c in SORT_KEY]
+    by_key = lambda r: tuple(r[i].encode() if isinstance(r[i], str) else r[i] for i in key)  # noqa: E731
+    assert [by_key(r) for r in rows] == sorted(by_key(r) for r in rows)  # bytes order, as ClickHouse compares
+    assert same(sorted(rows, key=repr), sorted(list(got), key=repr))
+    assert any(r[COLUMNS["metrics"].index("event_id")].count(".") for r in rows)  # repeated steps kept apart
