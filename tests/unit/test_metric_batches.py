@@ -241,7 +241,7 @@ def read_native(data: bytes) -> tuple[list[tuple[str, str]], list[tuple]]:
 def test_the_native_block_holds_the_same_rows_sorted_by_the_tables_key():
     import re
 
-    from modeldb.stream_processors.points_native import SORT_KEY
+    from modeldb.stream_processors.points import SORT_KEY
 
     ddl = (Path(codec.__file__).parents[1] / "warehouse" / "ddl" / "0001_core.sql").read_text()
     order_by = re.search(r"TABLE IF NOT EXISTS \{db\}\.metrics \(.*?ORDER BY \(([^)]*)\)", ddl, re.S)[1]
