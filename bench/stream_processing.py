@@ -7,9 +7,10 @@ free loopback ports. Every rate comes with baselines measured in the same run:
 - decode + materialize in process, without Kafka or ClickHouse.
 
 The events are the shape of a real project: per run, a start, 20 params,
-a 100-step loss curve, 10 final metrics and an end (133 logged events; the
-110 metric points go out as one batch, so 23 events on the topic, or 133
-with ``--unbatched``). Rates are in events/s and in metric points/s.
+a 100-step loss curve, 10 final metrics and an end (133 logged events). As
+the client sends them, the 20 params are one ``ParamsLogged`` and the 110
+metric points one batch, so 4 events on the topic; with ``--unbatched``, 133,
+as a v3 client sends them. Rates are in records/s, logged events/s and metric points/s.
 
     .venv/bin/python bench/stream_processing.py [--runs 2500] [--latency-samples 200] [--engines confluent,faust]
         [--unbatched]
@@ -56,8 +57,9 @@ def start_worker(root: Path, settings: Settings, group: str, engine: str) -> sub
 
 
 def project_events(runs: int, batched: bool = True) -> list[tuple[bytes, bytes]]:
-    """(key, value) pairs: each run's events in order, keyed by run id; with ``batched``, a run's 110
-    metric points in one MetricsLogged event, as the emitter sends the calls a script makes in a row."""
+    """(key, value) pairs: each run's events in order, keyed by run id; with ``batched``, a run's 20
+    params in one ParamsLogged event (as ``log_params`` sends them) and its 110 metric points in one
+    MetricsLogged event, as the emitter sends the calls a script makes in a row."""
     producer = producer_info().as_record()
     out = []
     for r in range(runs):
@@ -80,8 +82,14 @@ def project_events(runs: int, batched: bool = True) -> list[tuple[bytes, bytes]]
 
         event("RunStarted", {"name": f"run-{r}", "parent_run_id": None, "branch_seq": None, "user": "bench",
                              "source": "bench.py", "tags": {}})
-        for p in range(20):
-            event("ParamLogged", {"param": typed_param(f"p{p}", (r * 7 + p) % 13 / 10)})
+        params = [typed_param(f"p{p}", (r * 7 + p) % 13 / 10) for p in range(20)]
+        if batched:
+            event("ParamsLogged", {"params": params})
+            for _ in range(len(params) - 1):
+                next(seq)  # a seq per param
+        else:
+            for param in params:
+                event("ParamLogged", {"param": param})
         for step in range(100):
             event("MetricLogged", {"name": "loss", "value": 1 / (step + 1) + r / 1e4, "step": step, "model_id": None,
                                    "dataframe_id": None, "slice": ""})
@@ -255,6 +263,7 @@ def main() -> None:
         events = project_events(args.runs, batched=not args.unbatched)
         total = len(events)
         points_per_event = args.runs * 110 / total
+        logged_per_event = args.runs * 133 / total
         ensure_topics(settings, partitions=8)
         t0 = time.perf_counter()
         publish(bootstrap, topic, events)
@@ -281,11 +290,11 @@ def main() -> None:
               "2 cores shared with ClickHouse and Kafka):")
         raw = rates["raw consume (baseline)"]
         ceiling = rates["decode + materialize in process (baseline)"]
-        print(f"  {'':<48} {'events/s':>10}  {'points/s':>10}  {'points/s/worker':>15}")
+        print(f"  {'':<48} {'records/s':>10}  {'logged/s':>10}  {'points/s':>10}  {'points/s/worker':>15}")
         for name, rate in rates.items():
             workers = int(name.split(', ')[1][0]) if "worker(s)" in name else 0
             per = f"{rate * points_per_event / workers:>15,.0f}" if workers else f"{'':>15}"
-            print(f"  {name:<48} {rate:>10,.0f}  {rate * points_per_event:>10,.0f}  {per}  "
+            print(f"  {name:<48} {rate:>10,.0f}  {rate * logged_per_event:>10,.0f}  {rate * points_per_event:>10,.0f}  {per}  "
                   f"({rate / raw:.0%} of raw consume, {rate / ceiling:.0%} of the in-process ceiling)")
         print(f"  (rebuild: {result.stderr.strip().splitlines()[-1]})")
         if args.skip_latency:

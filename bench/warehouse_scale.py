@@ -103,10 +103,12 @@ def build(args: argparse.Namespace, kafka: services.Service, clickhouse: service
     last, done, progressed = 0, 0, time.monotonic()
     while done < expected:
         time.sleep(2)
-        others, records = wh.query("SELECT countIf(event_type NOT IN ('MetricLogged', 'MetricsLogged')), count() "
-                                   "FROM scale.events_raw").rows[0]
+        others, records = wh.query(
+            "SELECT countIf(event_type NOT IN ('MetricLogged', 'MetricsLogged', 'ParamLogged', 'ParamsLogged')), "
+            "count() FROM scale.events_raw").rows[0]
         stored = wh.query("SELECT count() FROM scale.metrics").scalar()
-        done = others + stored  # every logged event, a point counted as one
+        params = wh.query("SELECT count() FROM scale.params").scalar()
+        done = others + params + stored  # every logged event, a point or a param counted as one
         rate = (done - last) / 2
         last = done
         print(f"  {time.monotonic() - started:6.0f}s  {done:>11,} / {expected:,} logged events materialized "

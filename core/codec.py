@@ -24,7 +24,7 @@ from modeldb.core.exceptions import DecodeError
 
 MARKER = b"\xc3\x01"
 HEADER_LEN = 10
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 def schema_fingerprint(parsed: dict) -> bytes:
     """The 8 fingerprint bytes of a parsed schema, in wire order.

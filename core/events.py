@@ -22,12 +22,35 @@ from modeldb.core.exceptions import TrackingError
 EVENT_TYPES = (
     "RunStarted", "RunEnded", "DataFrameObserved", "OperatorApplied", "Split",
     "CrossValidated", "SearchCompleted", "MetricLogged", "ParamLogged", "TagSet",
-    "Annotated", "ArtifactStored", "ModelStored", "PredictionsLogged", "MetricsLogged",
+    "Annotated", "ArtifactStored", "ModelStored", "PredictionsLogged", "MetricsLogged", "ParamsLogged",
 )
 
 _uuid_lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+# Random bytes are read from the OS 4 KiB at a time: one ``os.urandom`` call per id was most of an
+# id's cost (a system call), and the bytes are the same CSPRNG's. A forked child drops what it
+# inherited, so parent and child never hand out the same bytes.
+_RANDOM_CHUNK = 4096
+_random = b""
+_random_at = 0
+
+
+def _random_bytes(n: int) -> bytes:
+    """``n`` fresh random bytes (the caller holds ``_uuid_lock``)."""
+    global _random, _random_at
+    if _random_at + n > len(_random):
+        _random, _random_at = os.urandom(_RANDOM_CHUNK), 0
+    _random_at += n
+    return _random[_random_at - n:_random_at]
+
+
+def _forget_random() -> None:
+    global _random, _random_at, _last_ms, _counter
+    _random, _random_at, _last_ms, _counter = b"", 0, 0, 0
+
+
+os.register_at_fork(after_in_child=_forget_random)
 
 
 # uuid.uuid7 arrives only in Python 3.14; we support 3.11, so the RFC 9562 layout is built here.
@@ -43,12 +66,12 @@ def uuid7() -> str:
                 ms += 1
                 _counter = 0
         else:
-            _counter = int.from_bytes(os.urandom(1), "big")  # random start, leaves room to count
+            _counter = _random_bytes(1)[0]  # random start, leaves room to count
         _last_ms = ms
         counter = _counter
-    rand = int.from_bytes(os.urandom(8), "big") & 0x3FFFFFFFFFFFFFFF
+        rand = int.from_bytes(_random_bytes(8), "big") & 0x3FFFFFFFFFFFFFFF
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
-    return f"{value:032x}"
+    return value.to_bytes(16, "big").hex()
 
 
 def now_micros() -> int:

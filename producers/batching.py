@@ -19,7 +19,6 @@ from typing import Any, Iterator
 MAX_POINTS = 4096
 MAX_BYTES = 256 * 1024  # estimated as 24 bytes a point plus all its text: well under Kafka's 1 MB message
 _NO_LINK = (None, None, "", False)
-_TEXT = ("name", "slice", "model_id", "dataframe_id")
 
 
 class PointBatcher:
@@ -33,7 +32,9 @@ class PointBatcher:
         points = self._pending.setdefault(run_id, [])
         points.append(event)
         p = event["payload"][1]  # its text counted in full each time: over, never under, the batch's size
-        size = self._bytes.get(run_id, 0) + 24 + sum(len(p.get(k) or "") for k in _TEXT)
+        get = p.get
+        size = (self._bytes.get(run_id, 0) + 24 + len(get("name") or "") + len(get("slice") or "")
+                + len(get("model_id") or "") + len(get("dataframe_id") or ""))
         self._bytes[run_id] = size
         if len(points) >= MAX_POINTS or size >= MAX_BYTES:
             return self.take(run_id)

@@ -72,12 +72,21 @@ os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
 
 
 def _logged(value: bytes) -> int:
-    """How many logged events a record stands for: a batch's points, else one (the loss count is exact)."""
+    """How many logged events a record stands for: a batch's points or params, else one (the loss
+    count is exact)."""
     try:
         event = codec.decode(value)
     except Exception:  # noqa: BLE001 - a record we wrote; if it does not decode it still was one event
         return 1
-    return len(event["payload"]["values"]) if event["event_type"] == "MetricsLogged" else 1
+    return _span(event)
+
+
+def _span(event: dict) -> int:
+    """The logged events a decoded event stands for."""
+    kind = event["event_type"]
+    if kind == "MetricsLogged":
+        return len(event["payload"]["values"])
+    return len(event["payload"]["params"]) if kind == "ParamsLogged" else 1
 
 
 class Emitter:

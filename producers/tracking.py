@@ -35,7 +35,7 @@ from modeldb.core.config import Settings
 from modeldb.core.events import (as_metric_value, envelope, is_bool_like, producer_info, python_framework, shown,
                                  typed_param, uuid7)
 from modeldb.core.exceptions import TrackingError, TransportError
-from modeldb.producers.batching import MAX_POINTS
+from modeldb.producers.batching import MAX_BYTES, MAX_POINTS
 from modeldb.producers.emitter import Emitter
 from modeldb.producers.factory import make_transport
 from modeldb.producers.spill import SpillLog
@@ -264,8 +264,8 @@ class Run:
         if self.status in ENDED:
             raise TrackingError(f"run {self.name!r} has ended ({self.status}); start a new run to log more")
 
-    def log_param(self, key: str, value: Any) -> None:
-        self._check_running()
+    def _param(self, key: str, value: Any) -> tuple[dict, int]:
+        """A param's record and its size in bytes; refuses a bad key or a value over the limit."""
         record = typed_param(_check_name("param", key), value)
         size = len(record["value"].encode("utf-8", "replace"))
         if size > self._max_param_bytes:
@@ -273,14 +273,35 @@ class Run:
                 f"param {key!r} is {size} bytes as text; the limit is {self._max_param_bytes} "
                 "(MODELDB_MAX_PARAM_BYTES). Store large values as an artifact."
             )
-        self._emit("ParamLogged", {"param": record})
+        return record, size + len(record["key"]) + 16
+
+    def log_param(self, key: str, value: Any) -> None:
+        self._check_running()
+        self._emit("ParamLogged", {"param": self._param(key, value)[0]})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
+        """Every param checked first (a bad one logs none of them), then sent as one ``ParamsLogged``
+        event, or one per ``MAX_BYTES`` of params text; a single param is a ``ParamLogged``."""
         if not isinstance(params, Mapping):
             raise TrackingError(f"log_params takes a mapping, got {type(params).__name__}")
         self._check_running()
-        for key, value in params.items():
-            self.log_param(key, value)
+        checked = [self._param(key, value) for key, value in params.items()]
+        part: list[dict] = []
+        size = 0
+        for record, n in checked:
+            if part and size + n > MAX_BYTES:
+                self._emit_params(part)
+                part, size = [], 0
+            part.append(record)
+            size += n
+        if part:
+            self._emit_params(part)
+
+    def _emit_params(self, records: list[dict]) -> None:
+        if len(records) == 1:
+            self._emit("ParamLogged", {"param": records[0]})
+        else:
+            self._emit("ParamsLogged", {"params": records}, span=len(records))
 
     def log_metric(self, name: str, value: Any, step: int = 0, *, model_id: str | None = None,
                    dataframe_id: str | None = None, slice: str = "") -> None:

@@ -182,6 +182,11 @@ def _merge_run(run: RunState, event: dict, v: int, latest: dict | None) -> bool:
     elif kind == "ParamLogged":
         q = p["param"]
         changed |= _later(run.params, q["key"], (v, q["value"], NAN if q["num"] is None else q["num"]))
+    elif kind == "ParamsLogged":  # param i merges as a ParamLogged with seq + i
+        ts, seq = event["ts"] << 12, event["seq"]
+        for i, q in enumerate(p["params"]):
+            changed |= _later(run.params, q["key"], (ts | ((seq + i) & 4095), q["value"],
+                                                     NAN if q["num"] is None else q["num"]))
     elif kind == "MetricLogged":
         if not p["slice"]:
             changed |= _later(run.metrics, canonical(p["name"]), (p["step"], v, p["value"], p["name"]))

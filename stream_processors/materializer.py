@@ -89,7 +89,19 @@ def decode_and_validate(data: bytes) -> dict[str, Any]:
         raise DecodeError(f"invalid event: ts {event['ts']} / seq {event['seq']} out of range")
     if event["event_type"] == "MetricsLogged":
         _check_points(event["payload"])
+    elif event["event_type"] == "ParamsLogged":
+        _check_params(event["payload"])
     return event
+
+
+def _check_params(p: dict) -> None:
+    """A batch of params has each key once (it stands for one ParamLogged per key)."""
+    if "params" not in p:
+        raise DecodeError("invalid ParamsLogged: its payload is another action's")
+    keys = [q["key"] for q in p["params"]]
+    if len(set(keys)) < len(keys):
+        twice = next(k for i, k in enumerate(keys) if k in keys[:i])
+        raise DecodeError(f"invalid ParamsLogged: key {twice[:200]!r} twice")
 
 
 def _check_points(p: dict) -> None:
@@ -169,12 +181,23 @@ def _run_ended(rows: Rows, e: dict, p: dict) -> None:
 
 
 def _param_logged(rows: Rows, e: dict, p: dict) -> None:
-    param, ts, project, run_id = p["param"], e["ts"], e["project"], e["run_id"]
-    key, value, num = param["key"], param["value"], param["num"]
-    if num is None:
-        rows["params"].append((project, run_id, key, param["type"], value, 0.0, 0, e["event_id"], ts, ts))
-    else:
-        rows["params"].append((project, run_id, key, param["type"], value, num, 1, e["event_id"], ts, ts))
+    _param_rows(rows["params"], e, (p["param"],))
+
+
+def _params_logged(rows: Rows, e: dict, p: dict) -> None:
+    """Each param as its own row, as a ParamLogged would give it (keys are distinct, so they share the
+    batch's id and version)."""
+    _param_rows(rows["params"], e, p["params"])
+
+
+def _param_rows(out: list, e: dict, params: Iterable[dict]) -> None:
+    ts, project, run_id, event_id = e["ts"], e["project"], e["run_id"], e["event_id"]
+    for param in params:
+        num = param["num"]
+        if num is None:
+            out.append((project, run_id, param["key"], param["type"], param["value"], 0.0, 0, event_id, ts, ts))
+        else:
+            out.append((project, run_id, param["key"], param["type"], param["value"], num, 1, event_id, ts, ts))
 
 
 def _metric_logged(rows: Rows, e: dict, p: dict) -> None:
@@ -328,6 +351,7 @@ _HANDLERS = {
     "RunStarted": _run_started,
     "RunEnded": _run_ended,
     "ParamLogged": _param_logged,
+    "ParamsLogged": _params_logged,
     "MetricLogged": _metric_logged,
     "MetricsLogged": _metrics_logged,
     "TagSet": _tag_set,

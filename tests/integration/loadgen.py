@@ -40,7 +40,8 @@ def c_of(i: int) -> float:
     return [0.01, 0.1, 1.0, 10.0][i % 4]
 
 
-OTHER_EVENTS_PER_RUN = 1 + 2 + 1  # RunStarted, two params, RunEnded
+OTHER_EVENTS_PER_RUN = 1 + 2 + 1  # logged: RunStarted, two params, RunEnded
+OTHER_RECORDS_PER_RUN = 1 + 1 + 1  # on the topic: RunStarted, one ParamsLogged with the two params, RunEnded
 
 
 def points_per_run(steps: int) -> int:

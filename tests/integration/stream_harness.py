@@ -258,7 +258,7 @@ class Stream:
 
     def check(self, project: str, runs: int, steps: int) -> dict:
         """Nothing lost, nothing doubled in an answer; returns the raw figures for further checks."""
-        figures = self.check_raw(project, runs * loadgen.OTHER_EVENTS_PER_RUN,
+        figures = self.check_raw(project, runs * loadgen.OTHER_RECORDS_PER_RUN,
                                  points=runs * loadgen.points_per_run(steps))
         wh = self.warehouse()
         try:

@@ -51,10 +51,12 @@ PAYLOADS = {
                                                            "model_changed": False}],
                       "name_index": [0, 0, 1], "link_index": [], "steps": [0, 1, 0], "values": [0.9, 0.5, 0.75],
                       "ts_offsets": [0, 10, 20]},
+    "ParamsLogged": {"params": [typed_param("C", 1.0), typed_param("penalty", "l2"), typed_param("warm", None)]},
 }
 assert set(PAYLOADS) == set(EVENT_TYPES)
 # The event types each released schema knows (a release writes only those).
-RELEASED_TYPES = {"v1": EVENT_TYPES[:-1], "v2": EVENT_TYPES[:-1], "v3": EVENT_TYPES[:-1], "v4": EVENT_TYPES}
+RELEASED_TYPES = {"v1": EVENT_TYPES[:-2], "v2": EVENT_TYPES[:-2], "v3": EVENT_TYPES[:-2], "v4": EVENT_TYPES[:-1],
+                  "v5": EVENT_TYPES}
 
 
 def event(event_type: str, run_id: str = "run-1", seq: int = 0, project: str = "p", **payload_overrides):
@@ -64,9 +66,14 @@ def event(event_type: str, run_id: str = "run-1", seq: int = 0, project: str = "
 
 def unbatched(events):
     """Events as logged: each MetricsLogged batch expanded back into the MetricLogged events of its
-    points (point i: seq + i, ts + its offset, id ``<event_id>.<i>``), everything else as it is."""
+    points (point i: seq + i, ts + its offset, id ``<event_id>.<i>``), each ParamsLogged into its
+    ParamLogged events (param i: seq + i), everything else as it is."""
     out = []
     for e in events:
+        if e["event_type"] == "ParamsLogged":
+            out += [{**e, "event_id": f"{e['event_id']}.{i}", "event_type": "ParamLogged", "seq": e["seq"] + i,
+                     "payload": {"param": param}} for i, param in enumerate(e["payload"]["params"])]
+            continue
         if e["event_type"] != "MetricsLogged":
             out.append(e)
             continue
