@@ -98,7 +98,18 @@ class ProducerInfo:
 def producer_info(framework: str | None = None, framework_version: str | None = None) -> ProducerInfo:
     from modeldb.core import __version__
 
-    return ProducerInfo(socket.gethostname(), os.getpid(), "modeldb", __version__, framework, framework_version)
+    return ProducerInfo(_host(), os.getpid(), "modeldb", __version__, framework, framework_version)
+
+
+_hostname: str | None = None
+
+
+def _host() -> str:
+    """The host name, asked once per process (each run records it)."""
+    global _hostname
+    if _hostname is None:
+        _hostname = socket.gethostname()
+    return _hostname
 
 
 def envelope(

@@ -127,6 +127,12 @@ class Emitter:
         if self._closed:
             raise TransportError("the ModelDB emitter is closed; call modeldb.init() again")
         self._queue.append(event)
+        if self._closed:  # close() began while the event went in: either its last drain took it, or nobody will
+            try:
+                self._queue.remove(event)
+            except ValueError:
+                return  # taken: this emitter sends it (or spills it)
+            raise TransportError("the ModelDB emitter closed while the event was logged; call modeldb.init() again")
         if self.write_through:
             self._drain_once()
             return

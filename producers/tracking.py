@@ -21,26 +21,25 @@ Rules worth knowing:
 from __future__ import annotations
 
 import contextvars
-import getpass
-import operator
 import os
 import sys
 import threading
 import time
 import traceback
 from itertools import count
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping  # not typing.Mapping: its isinstance is several times slower
+from typing import Any, Callable
 
 from modeldb.core.config import Settings
-from modeldb.core.events import (as_metric_value, envelope, is_bool_like, producer_info, python_framework, shown,
+from modeldb.core.events import (as_metric_value, envelope, producer_info, python_framework, shown,
                                  typed_param, uuid7)
 from modeldb.core.exceptions import TrackingError, TransportError
 from modeldb.producers.batching import MAX_BYTES, MAX_POINTS
+from modeldb.producers.checks import MAX_NAME, _check_name, _check_tags, _integer, _optional_text, _text, _user
 from modeldb.producers.emitter import Emitter
 from modeldb.producers.factory import make_transport
 from modeldb.producers.spill import SpillLog
 
-MAX_NAME = 250
 ENDED = ("FINISHED", "FAILED", "KILLED")
 
 _lock = threading.Lock()
@@ -157,14 +156,6 @@ def start_run(name: str | None = None, *, parent: "Run | str | None" = None, bra
     return run
 
 
-def _check_name(kind: str, name: Any) -> str:
-    if not isinstance(name, str) or not name:
-        raise TrackingError(f"{kind} name must be a non-empty string, got {shown(name)}")
-    if len(name) > MAX_NAME:
-        raise TrackingError(f"{kind} name {name[:40]!r}… is {len(name)} characters; the limit is {MAX_NAME}")
-    return name
-
-
 class Run:
     """One run: a sequence of actions. Not thread-safe to *start*; logging from threads is fine."""
 
@@ -248,16 +239,11 @@ class Run:
             next(self._seq)
         sender = _emitter if _emitter is not None and not _emitter.closed else emitter()
         try:
-            sender.emit(event)
+            sender.emit(event)  # an emitter that closes meanwhile either takes the event or refuses it
         except TransportError:
             if not sender.closed or sender is _emitter:
                 raise
-            emitter().emit(event)  # init() closed it before the event went in: the new emitter takes it
-            return
-        if sender.closed and sender is not _emitter:
-            # init() closed it while the event went in, and may have drained it or not: the new
-            # emitter takes it too. A copy keeps its event_id and seq, so the warehouse collapses it.
-            emitter().emit(event)
+            emitter().emit(event)  # init() closed it before the event was taken: the new emitter takes it
 
     def _check_running(self) -> None:
         """The public ``log_*`` calls refuse a run that has ended: its events would follow its end."""
@@ -361,40 +347,3 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, run_id={self.run_id!r}, status={self.status!r})"
-
-
-def _integer(what: str, value: Any) -> int:
-    """An integral value: ``int`` or a numpy integer, never a bool, a float (``1.7``, ``3.0``, inf) or text."""
-    if is_bool_like(value):
-        raise TrackingError(f"{what} must be an integer, got {shown(value)}")
-    try:
-        return operator.index(value)
-    except Exception:  # TypeError, or the value's own __index__ failing
-        raise TrackingError(f"{what} must be an integer, got {shown(value)}") from None
-
-
-def _optional_text(value: Any) -> bool:
-    return value is None or type(value) is str
-
-
-def _text(kind: str, key: Any, value: Any) -> str:
-    """A tag value as text (``str(value)``); a value whose ``str`` fails is refused, naming the key."""
-    try:
-        return value if type(value) is str else str(value)
-    except Exception as exc:  # user code
-        raise TrackingError(f"{kind} {key!r}: its value cannot be turned into text ({type(exc).__name__})") from None
-
-
-def _check_tags(tags: Any) -> dict[str, str]:
-    if tags is None:
-        return {}
-    if not isinstance(tags, Mapping):
-        raise TrackingError(f"tags must be a mapping, got {type(tags).__name__}")
-    return {_check_name("tag", _text("tag", k, k)): _text("tag", k, v) for k, v in tags.items()}
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""

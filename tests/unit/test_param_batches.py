@@ -70,9 +70,10 @@ def test_a_batch_gives_the_rows_and_the_state_its_params_give_one_by_one(tmp_pat
 def test_a_newer_single_param_wins_over_the_batch_and_an_older_one_does_not(tmp_path):
     records = logged(tmp_path, {"C": 1.0, "tol": 0.1}, then=lambda run: run.log_param("C", 2.0))
     late = records[2]  # the single ParamLogged, logged after the batch
+    columns = COLUMNS["run_state"]
     for order in (records, [records[0], late, records[1], records[3]]):
-        row = CurrentState(None).rows(order)["run_state"][0]
-        assert "2.0" in repr(row) and "1.0" not in repr(row)
+        row = dict(zip(columns, CurrentState(None).rows(order)["run_state"][0]))
+        assert dict(zip(row["param_keys"], row["param_values"])) == {"C": "2.0", "tol": "0.1"}
 
 
 def test_a_bad_param_logs_none_of_them_and_says_which(tmp_path):
