@@ -300,7 +300,7 @@ class _Compiler:
             return
         if kind == "array" and node["items"] in ("int", "long"):  # a batch's columns: long blocks at once
             chunk = src.var()
-            e(ind, f"while {count} >= 16:")
+            e(ind, f"while {count} >= 64:")  # below that, numpy costs more than it saves
             e(ind + 1, f"{chunk}, pos = _varints(data, pos, {count}, {32 if node['items'] == 'int' else 64})")
             e(ind + 1, f"{out} += {chunk}")
             self._length(src, ind + 1, count)
