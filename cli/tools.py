@@ -1,6 +1,7 @@
 """``modeldb demo``, ``modeldb dashboard`` and ``modeldb services up|down|status``: the tools around the data."""
 from __future__ import annotations
 
+import shlex
 import sys
 
 import typer
@@ -68,7 +69,9 @@ def services_up() -> None:
         out.print(f"{service.name:<11} pid {service.pid:<7} {service.url}")
     kafka = next(s for s in started if s.name == "kafka")
     ch = next(s for s in started if s.name == "clickhouse")
-    out.print(f"\nexport MODELDB_TRANSPORT={kafka.url}/{DEFAULT_TOPIC}\nexport MODELDB_WAREHOUSE={ch.url}")
+    # Quoted for the shell: the warehouse URI carries ?http_port=, and zsh refuses an unmatched glob.
+    out.print(f"\nexport MODELDB_TRANSPORT={shlex.quote(f'{kafka.url}/{DEFAULT_TOPIC}')}"
+              f"\nexport MODELDB_WAREHOUSE={shlex.quote(ch.url)}")
 
 
 @services_app.command("down")

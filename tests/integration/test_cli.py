@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 
 import modeldb
 from modeldb.devtools import services
@@ -102,6 +104,9 @@ def test_services_up_status_down(tmp_path):
     try:
         assert up.returncode == 0, up.stderr
         assert "export MODELDB_TRANSPORT=kafka://127.0.0.1:" in up.stdout
+        exports = "\n".join(line for line in up.stdout.splitlines() if line.startswith("export "))
+        shown = subprocess.run(["sh", "-c", exports + '\necho "$MODELDB_WAREHOUSE"'], capture_output=True, text=True)
+        assert re.fullmatch(r"clickhouse://default@127\.0\.0\.1:\d+/modeldb\?http_port=\d+\n", shown.stdout), shown
         status = run_cli("services", "status", **env)
         assert status.stdout.count(" up ") == 2, status.stdout
     finally:
