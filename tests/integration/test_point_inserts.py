@@ -6,12 +6,12 @@ import logging
 
 import pytest
 
+from modeldb.core import codec
 from modeldb.core.config import Settings
 from modeldb.core.exceptions import WarehouseError
 from modeldb.devtools.services import free_port
 from modeldb.producers import batching
 from modeldb.stream_processors.materializer import COLUMNS, decode_and_validate, materialize
-from modeldb.core import codec
 from modeldb.warehouse.factory import connect
 from tests.integration.conftest import unique
 from tests.unit.test_metric_batches import logged_points
