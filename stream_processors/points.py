@@ -129,12 +129,12 @@ def _repeats(b: _Batch, steps: Any = None, names: Any = None) -> list[int]:
     return order[1:][same].tolist()
 
 
-def _point_ids(b: _Batch, again: list[int] | None = None) -> list[str]:
+def _point_ids(b: _Batch) -> list[str]:
     """Each point's ``event_id``: the batch's, and for the second and later point of one name and
     step in the batch, ``<event_id>.<i>`` (so they stay rows of their own). The same batch always
     gives the same ids, so a redelivered batch collapses onto its first copy."""
     ids = [b.event_id] * len(b.values)
-    for i in _repeats(b) if again is None else again:
+    for i in _repeats(b):
         ids[i] = f"{b.event_id}.{i}"
     return ids
 
