@@ -78,9 +78,15 @@ def _count(data: bytes, pos: int) -> tuple[int, int]:
     return n, pos
 
 
+_ONE_BYTE = [(b >> 1) ^ -(b & 1) for b in range(0x80)]  # a one-byte zigzag varint's value
+
+
 def _varints(data: bytes, pos: int, count: int, bits: int) -> tuple[list[int], int]:
     """``count`` zigzag varints at once (a batch's steps, offsets and indexes), with numpy: about a
     tenth of the cost of reading them one by one. Anything odd raises ``Unusual``, as one by one."""
+    head = data[pos:pos + count]
+    if len(head) == count and max(head) < 0x80:  # all one byte (a batch's name indexes): no numpy at all
+        return list(map(_ONE_BYTE.__getitem__, head)), pos + count
     import numpy as np
 
     window = np.frombuffer(data, np.uint8, max(0, min(len(data) - pos, 10 * count)), pos)

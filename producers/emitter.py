@@ -37,7 +37,7 @@ from typing import Any
 from modeldb.core import codec
 from modeldb.core.exceptions import TransportError
 from modeldb.producers.base import Transport
-from modeldb.producers.batching import PointBatcher
+from modeldb.producers.batching import PointBatcher, point_event
 from modeldb.producers.spill import SpillLog
 
 log = logging.getLogger(__name__)
@@ -175,8 +175,10 @@ class Emitter:
                 self._disk_warned = True
                 log.warning("ModelDB: %s; keeping events in memory and retrying", exc)
 
-    def _encode(self, event: dict[str, Any]) -> bytes | None:
-        """Encode, or record the event as unencodable (with the reason) next to the spill log."""
+    def _encode(self, event: dict[str, Any] | tuple) -> bytes | None:
+        """Encode (a bare point gets its envelope), or record the event as unencodable (with the reason)
+        next to the spill log."""
+        event = point_event(event)
         try:
             return codec.encode(event)
         except Exception as exc:  # a bad value must never kill the thread or vanish
@@ -200,7 +202,7 @@ class Emitter:
                 n += 1
                 if not n & 511:  # let the user's thread have the GIL now and then: no multi-ms stall in a log call
                     time.sleep(0)
-                if event["event_type"] == "MetricLogged":
+                if type(event) is tuple or event["event_type"] == "MetricLogged":  # a point (batching.py)
                     full = points.add(event)
                     if full is not None:
                         publish(full)
@@ -226,7 +228,7 @@ class Emitter:
                 value = codec.encode(event)
             except Exception:  # noqa: BLE001 - each point is then encoded (or kept as unencodable) alone
                 for part in parts:
-                    self._publish(part)
+                    self._publish(point_event(part))
                 return
         key = event["run_id"].encode("utf-8", "replace")
         try:

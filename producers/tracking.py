@@ -34,7 +34,7 @@ from modeldb.core.config import Settings
 from modeldb.core.events import (as_metric_value, envelope, producer_info, python_framework, shown,
                                  typed_param, uuid7)
 from modeldb.core.exceptions import TrackingError, TransportError
-from modeldb.producers.batching import MAX_BYTES, MAX_POINTS
+from modeldb.producers.batching import MAX_BYTES, MAX_POINTS, NO_LINK
 from modeldb.producers.checks import MAX_NAME, _check_name, _check_tags, _integer, _optional_text, _text, _user
 from modeldb.producers.emitter import Emitter
 from modeldb.producers.factory import make_transport
@@ -178,6 +178,7 @@ class Run:
         self._token: contextvars.Token | None = None
         framework, version = python_framework()
         self._producer = producer_info(framework, version).as_record()
+        self._head = (self.project, self.experiment, self.run_id, self._producer)  # a point's envelope, shared
         self._max_param_bytes = cfg.max_param_bytes
 
     # -- lifecycle -------------------------------------------------------------
@@ -231,12 +232,15 @@ class Run:
 
     # -- logging ---------------------------------------------------------------
     def _emit(self, event_type: str, payload: dict[str, Any], span: int = 1) -> None:
-        # Hot path: read the module's emitter without taking locks; build it only when missing.
         # ``span``: the seqs the event takes (a batch of points: one each).
         event = envelope(event_type, payload, project=self.project, experiment=self.experiment,
                          run_id=self.run_id, seq=next(self._seq), producer=self._producer)
         for _ in range(span - 1):
             next(self._seq)
+        self._send(event)
+
+    def _send(self, event: dict[str, Any] | tuple) -> None:
+        # Hot path: read the module's emitter without taking locks; build it only when missing.
         sender = _emitter if _emitter is not None and not _emitter.closed else emitter()
         try:
             sender.emit(event)  # an emitter that closes meanwhile either takes the event or refuses it
@@ -302,8 +306,11 @@ class Run:
         if not (_optional_text(model_id) and _optional_text(dataframe_id) and type(slice) is str):
             raise TrackingError(f"metric {name!r}: model_id and dataframe_id must be strings or None, "
                                 f"and slice a string; got {shown(model_id)}, {shown(dataframe_id)}, {shown(slice)}")
-        self._emit("MetricLogged", {"name": name, "value": number, "step": step, "model_id": model_id,
-                                    "dataframe_id": dataframe_id, "slice": slice})
+        # A bare point (batching.Point): its envelope and event id are made in the emitter's thread,
+        # once per batch. Its ts is taken now.
+        link = NO_LINK if model_id is None and dataframe_id is None and not slice else (
+            model_id, dataframe_id, slice, False)
+        self._send((self._head, next(self._seq), time.time_ns() // 1000, name, number, step, link))
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
         if not isinstance(metrics, Mapping):

@@ -203,37 +203,69 @@ def _latest_points(event: dict) -> dict[str, dict[str, tuple[int, int, float]]]:
     the entries its points would give one by one as MetricLogged events (point i has the version
     ``((ts + offset) << 12) | ((seq + i) mod 4096)``). A sliced point counts for neither.
 
-    The highest step is found with numpy; versions are computed only for the points at that step
-    (a point's versions in one batch all differ, so no tie reaches its value)."""
-    import numpy as np
-
-    p, ts, seq = event["payload"], event["ts"], event["seq"]
-    names, link_index, offsets, values = p["names"], p["link_index"], p["ts_offsets"], p["values"]
+    The newest is the highest step, then the highest version. Versions share ``ts``, so they rank
+    as ``(offset, (seq + i) mod 4096)`` do: one sort over (owner and name, step, offset, seq) finds
+    every winner at once, whatever the number of names; versions are computed for the winners only."""
+    p = event["payload"]
+    values = p["values"]
     latest: dict[str, dict[str, tuple[int, int, float]]] = {"": {}}
     if not values:
         return latest
-    steps, name_index = np.asarray(p["steps"], dtype=np.int64), np.asarray(p["name_index"])
-    owners: list[tuple[str, Any]] = []
+    names, link_index = p["names"], p["link_index"]
+    owners = [""]
     if link_index:
         models = [None if x["slice"] else (x["model_id"] or "") for x in p["links"]]
-        index = np.asarray(link_index)
-        unsliced = [j for j, m in enumerate(models) if m is not None]
-        owners.append(("", np.isin(index, unsliced)))
-        for model in sorted({m for m in models if m}):
-            owners.append((model, np.isin(index, [j for j, m in enumerate(models) if m == model])))
+        owners += sorted({m for m in models if m})
+        code = {m: k for k, m in enumerate(owners)}
+        link_owner = [-1 if m is None else code[m] for m in models]  # -1: sliced, 0: the run's only
     else:
-        owners.append(("", None))
-    for owner, eligible in owners:
-        best = latest.setdefault(owner, {})
-        for k, name in enumerate(names):
-            mask = name_index == k if eligible is None else (name_index == k) & eligible
-            if not mask.any():
-                continue
-            top = int(steps[mask].max())
-            at_top = np.flatnonzero(mask & (steps == top)).tolist()
-            ver, value = max((((ts + offsets[i]) << 12) | ((seq + i) & 4095), values[i]) for i in at_top)
-            best[name] = (top, ver, value)
+        link_owner = None
+    winners = (_winners_small if len(values) <= 32 else _winners)(p, event["seq"], link_owner, len(names))
+    ts, seq, offsets, steps = event["ts"], event["seq"], p["ts_offsets"], p["steps"]
+    for key, i in winners:
+        owner = owners[key // len(names)]
+        latest.setdefault(owner, {})[names[key % len(names)]] = (
+            steps[i], ((ts + offsets[i]) << 12) | ((seq + i) & 4095), values[i])
     return latest
+
+
+def _winners_small(p: dict, seq: int, link_owner: list[int] | None, n_names: int) -> list[tuple[int, int]]:
+    """``_winners`` one point at a time: cheaper than numpy's fixed cost on a few points."""
+    steps, offsets, name_index, link_index = p["steps"], p["ts_offsets"], p["name_index"], p["link_index"]
+    best: dict[int, tuple] = {}
+    for i, k in enumerate(name_index):
+        rank = (steps[i], offsets[i], (seq + i) & 4095, i)
+        owner = 0 if link_owner is None else link_owner[link_index[i]]
+        if owner < 0:
+            continue
+        keys = (k,) if owner == 0 else (k, owner * n_names + k)
+        for key in keys:
+            if key not in best or rank > best[key]:
+                best[key] = rank
+    return [(key, rank[3]) for key, rank in best.items()]
+
+
+def _winners(p: dict, seq: int, link_owner: list[int] | None, n_names: int) -> list[tuple[int, int]]:
+    """The newest point of each (owner, name) as ``(owner * n_names + name, point index)``: the run
+    (owner 0) takes every unsliced point, a model its own."""
+    import numpy as np
+
+    name_index = np.asarray(p["name_index"], np.int64)
+    n = len(name_index)
+    index = np.arange(n, dtype=np.int64)
+    if link_owner is None:
+        rows, keys = index, name_index
+    else:
+        owner = np.asarray(link_owner, np.int64)[np.asarray(p["link_index"], np.int64)]
+        run_rows, model_rows = np.flatnonzero(owner >= 0), np.flatnonzero(owner > 0)
+        rows = np.concatenate([run_rows, model_rows])
+        keys = np.concatenate([name_index[run_rows], owner[model_rows] * n_names + name_index[model_rows]])
+    seqs = (index + (seq & 4095)) & 4095
+    order = np.lexsort((seqs[rows], np.asarray(p["ts_offsets"], np.int64)[rows],
+                        np.asarray(p["steps"], np.int64)[rows], keys))
+    ranked = keys[order]
+    last = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
+    return list(zip(ranked[last].tolist(), rows[order[last]].tolist()))
 
 
 def _merge_model(model: ModelState, event: dict, v: int, latest: dict | None) -> bool:

@@ -66,27 +66,29 @@ def test_a_batch_stands_for_its_points_exactly():
     assert same([p["payload"]["value"] for p in expanded], [p["payload"][1]["value"] for p in singles])
 
 
-def test_a_batch_gives_the_rows_and_the_state_its_points_give_one_by_one():
-    singles = logged_points(400)
+@pytest.mark.parametrize("n, seq", [(400, 0), (400, 4000), (30, 4090), (3, 0)])  # numpy's path and the small one
+def test_a_batch_gives_the_rows_and_the_state_its_points_give_one_by_one(n, seq):
+    singles = logged_points(n, seq=seq, seed=n + seq)
     decoded = [wire(e) for e in singles]
     sent = batching.batch_event(singles)
     batch = wire(sent)
     one_by_one = materialize([(e, codec.encode(single)) for e, single in zip(decoded, singles)])
     batched = materialize([(batch, codec.encode({k: v for k, v in sent.items() if k != "_points"}))])
-    assert len(batched["metrics"]) == 400 and len(batched["events_raw"]) == 1
+    assert len(batched["metrics"]) == n and len(batched["events_raw"]) == 1
 
     def key(rows):  # every column but the point's id, in the points' order
         return sorted((tuple(r[:EVENT_ID]) + tuple(r[EVENT_ID + 1:]) for r in rows["metrics"]), key=repr)
 
     assert same(key(batched), key(one_by_one))
     keys = [(r[1], r[3], r[EVENT_ID]) for r in batched["metrics"]]  # name, step, id: the rows' identity
-    assert len(set(keys)) == 400 and keys[0][2] == batch["event_id"]  # repeated (name, step) stay two rows
+    assert len(set(keys)) == n and keys[0][2] == batch["event_id"]  # repeated (name, step) stay two rows
     one = CurrentState(None).rows(decoded)
     runs = {r[2]: r[:-1] for r in one["run_state"]}
     models = {r[3]: r[:-1] for r in one["model_state"]}
     got = CurrentState(None).rows([batch])
     assert same({r[2]: r[:-1] for r in got["run_state"]}, runs)
-    assert same({r[3]: r[:-1] for r in got["model_state"]}, models) and set(models) == {"m1", "m2"}
+    assert same({r[3]: r[:-1] for r in got["model_state"]}, models) and set(models) <= {"m1", "m2"}
+    assert models or n < 10
 
 
 def test_a_redelivered_batch_materializes_to_the_same_rows_and_merges_to_nothing_new():
