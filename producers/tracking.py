@@ -1,7 +1,8 @@
 """The manual tracking API: ``init``, ``start_run`` and the ``Run`` it yields.
 
 Logging never blocks the training loop: every ``log_*`` call validates its
-input, builds an event dict and queues it on the process-wide ``Emitter``.
+input, builds an event dict (a metric point: a bare tuple, ``batching.Point``)
+and queues it on the process-wide ``Emitter``.
 Bad input raises ``TrackingError`` (a ``ValueError``) naming the problem.
 
 Rules worth knowing:
