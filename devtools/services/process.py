@@ -8,6 +8,7 @@ not through a ``Popen`` object.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,11 +24,39 @@ class ServiceError(ModelDBError):
     """A local service could not be fetched, started or reached."""
 
 
+_LOWEST_PORT = 10000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range, which outgoing connections draw their local ports from."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def free_port() -> int:
-    """Ask the OS for a free loopback port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port below the kernel's ephemeral range, not handed out before by this process.
+
+    ``bind(0)`` would pick from the ephemeral range, which every outgoing connection (a Kafka client's, a
+    ClickHouse driver's) also draws from: a port picked before its server starts, as a cluster's second shard
+    is, could be taken by such a connection in between. Below the range only a deliberate ``bind`` takes a
+    port, and this process never hands the same one out twice.
+    """
+    candidates = list(range(_LOWEST_PORT, _ephemeral_low()))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise ServiceError(f"no free loopback port between {_LOWEST_PORT} and the ephemeral range")
 
 
 def spawn(cmd: list[str], workdir: Path, log: Path) -> subprocess.Popen:

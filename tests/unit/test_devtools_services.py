@@ -34,3 +34,16 @@ def test_clickhouse_config_names_its_cluster_and_zookeeper(tmp_path):
 def test_state_of_no_services_is_empty(tmp_path):
     assert services.status(tmp_path) == [] and services.down(tmp_path) == []
 
+
+
+def test_free_ports_stay_out_of_the_ephemeral_range_and_are_never_handed_out_twice():
+    import socket
+
+    from modeldb.devtools.services.process import _ephemeral_low
+
+    ports = [services.free_port() for _ in range(200)]
+    assert len(set(ports)) == 200
+    assert all(10000 <= port < _ephemeral_low() for port in ports)
+    for port in ports[:5]:  # and each one is bindable when it is handed out
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
