@@ -29,11 +29,32 @@ def materialize(log: Path, warehouse, home: Path) -> None:
     LocalRunner(log, warehouse, FileDeadLetters(home / "dead.jsonl")).catch_up()
 
 
+def shard_counts(clickhouse, run_ids: list[str]) -> list[int]:
+    """How many of ``run_ids`` the sharding key (``cityHash64(run_id)`` modulo the two shards' equal
+    weights) sends to each shard."""
+    remainders = Client("127.0.0.1", port=clickhouse.port).execute(
+        "SELECT modulo(cityHash64(arrayJoin(%(ids)s)), 2)", {"ids": run_ids})
+    return [sum(1 for (r,) in remainders if r == shard) for shard in (0, 1)]
+
+
+def spread_over_both_shards(clickhouse, runs: dict) -> None:
+    """Run ids are random, and six of them all land on one shard one time in 32: add runs until the
+    sharding key puts some on each shard, so that the test proves the spread whatever ids came out."""
+    for k in range(64):
+        if min(shard_counts(clickhouse, [run.run_id for run in runs.values()])) > 0:
+            break
+        with modeldb.start_run(name=f"spread-{k}") as run:
+            run.log_param("k", k)
+        runs[run.name] = run
+    modeldb.flush()
+
+
 def test_two_shards_answer_like_one_node(cluster, clickhouse, tmp_path):
     project, database = unique("cl"), unique("cldb")
     log = tmp_path / "events.log"
     modeldb.init(project=project, home=tmp_path, transport=f"file://{log}")
     runs = log_project()
+    spread_over_both_shards(clickhouse, runs)
 
     single = connect(Settings.load(env={}, home=tmp_path,
                                    warehouse=clickhouse.warehouse_uri(database)))
@@ -51,7 +72,9 @@ def test_two_shards_answer_like_one_node(cluster, clickhouse, tmp_path):
     per_shard = [Client("127.0.0.1", port=s.port).execute(
         f"SELECT uniqExact(run_id) FROM `{database}`.run_state_local WHERE project = %(p)s", {"p": project})[0][0]
         for s in cluster]
-    assert all(n > 0 for n in per_shard), per_shard  # the runs were spread over both shards
+    every_run = [r for (r,) in single.query(
+        f"SELECT DISTINCT run_id FROM `{database}`.run_state WHERE project = %(p)s", {"p": project}).rows]
+    assert per_shard == shard_counts(clickhouse, every_run) and min(per_shard) > 0  # each run on its key's shard
     engines = dict(Client("127.0.0.1", port=cluster[1].port).execute(
         f"SELECT name, engine FROM system.tables WHERE database = '{database}' AND name LIKE 'metrics%'"))
     assert engines == {"metrics": "Distributed", "metrics_local": "ReplicatedReplacingMergeTree"}
