@@ -26,6 +26,9 @@ class Capabilities:
     readonly_table_functions: bool = True
     # Map columns and CAST((keys, values), 'Map(…)'): the current-state views add params['C'], metrics['f1'].
     maps: bool = True
+    # FINAL read by several threads, parts that need no merge skipped (ClickHouse 22 on, chDB). 18.16
+    # merges every column a FINAL reads in one thread: there the current state is read another way.
+    parallel_final: bool = True
 
 
 @dataclass

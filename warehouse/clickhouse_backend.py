@@ -47,7 +47,8 @@ class ClickHouseWarehouse:
         major = int(version.split(".")[0]) if version.split(".")[0].isdigit() else 0
         # readonly=1 allows harmless table functions from 20.x on; 18.16 forbids them all
         self.capabilities = Capabilities("clickhouse", version, embedded=False, server_readonly=True,
-                                         readonly_table_functions=major >= 20, maps=major >= 22)
+                                         readonly_table_functions=major >= 20, maps=major >= 22,
+                                         parallel_final=major >= 22)  # ClickHouse's PR 36396
         from modeldb.warehouse import chdb_backend  # the parser, loaded when the first query is checked
 
         self.sandbox = Sandbox(database, chdb_backend.parse, limits or SandboxLimits())

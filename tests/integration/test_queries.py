@@ -59,7 +59,7 @@ def log_project() -> dict:
 
 @pytest.fixture(scope="module", params=list(PATHS))
 def loaded(request):
-    """One project per path, logged once; the tests only read it."""
+    """One project per path, logged once; the tests read it (one adds rows that must change no answer)."""
     pipeline = request.getfixturevalue(PATHS[request.param])
     project = unique("q")
     pipeline.init(project)
@@ -164,3 +164,24 @@ def test_model_queries(loaded):
     assert set(page.model_id) <= {m["model_id"] for m in first["using"]}
     params = {r["item"]: r for r in first["compare"]["params"]}
     assert params["clf__C"]["differs"] and not params["clf__max_iter"]["differs"]
+
+
+def test_stale_and_twice_inserted_state_rows_change_no_answer(loaded):
+    """Every current-state row once more as it is (a retried insert that had landed), and an older
+    version of each that would win every ranking if it were read: the views' FINAL, and 18.16's
+    newest (id, ver) rows read once, give the answers they gave before."""
+    wh, project, runs, first = loaded
+    for table, name in (("run_state", "name"), ("model_state", "operator_class")):
+        result = wh.query(f"SELECT * FROM `{wh.database}`.{table} WHERE project = %(p)s", {"p": project})
+        columns = result.columns
+        stale = []
+        for row in result.rows:
+            old = dict(zip(columns, row))
+            old.update({name: "stale", "ver": 0, "metric_values": [1e9] * len(old["metric_values"]),
+                        "param_values": ["stale"] * len(old["param_values"])})
+            stale.append([old[c] for c in columns])
+        wh.insert(table, columns, list(result.rows) + stale)
+    again = answers(wh, project, runs)
+    for name in first:
+        assert again[name] == first[name], name
+    assert Q.count_matches(wh, "run", project, "params.C > 0") == 5  # lr-0…lr-3 and lr-branch, each once

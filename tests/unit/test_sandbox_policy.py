@@ -278,12 +278,17 @@ def test_every_readme_example_passes(sandbox):
         sandbox.check(sql)
 
 
-def test_every_named_query_passes():
+@pytest.mark.parametrize("parallel_final", [True, False])
+def test_every_named_query_passes(parallel_final):
+    """Both ways of reading the current state: the views, and 18.16's newest (id, ver) rows."""
+    from modeldb.warehouse.base import Capabilities
     from modeldb.warehouse.queries import ALL
     from modeldb.warehouse.queries.base import render
 
     class Target:
         database = "wh_named"
+        capabilities = Capabilities("clickhouse", "18.16.1", embedded=False, server_readonly=True,
+                                    parallel_final=parallel_final)
 
     checker = Sandbox(Target.database, chdb_backend.parse)
     for query in ALL.values():

@@ -41,7 +41,23 @@ def latest(*columns: str, indent: str = "       ") -> str:
     return f",\n{indent}".join(f"argMax({c}, ver) AS {c}" for c in columns)
 
 
+# The current state of a project's runs or models, as a query names it: ``FROM {current_runs} WHERE
+# project = %(project)s{newest_runs} AND … ORDER BY … {once_runs}LIMIT …``. Where FINAL is read in
+# parallel that is the view, and the other two are empty. On ClickHouse 18.16 a FINAL merges every
+# column it reads in one thread (a search at 100,000 runs: 150 ms, against 30 ms without FINAL), so
+# there the query reads the state table itself and keeps the rows whose (id, ver) a FINAL over those
+# two columns alone calls newest (about 20 ms); LIMIT 1 BY drops an identical row inserted twice (a
+# retried insert that had landed). The same rows as the view: the newest version of each, once.
+_CURRENT = {"runs": ("current_runs", "run_state", "run_id"), "models": ("current_models", "model_state", "model_id")}
+
+
 def render(sql: str, warehouse: Warehouse) -> str:
+    parallel = warehouse.capabilities.parallel_final
+    for what, (view, table, key) in _CURRENT.items():
+        newest = f" AND ({key}, ver) IN (SELECT {key}, ver FROM {{db}}.{table} FINAL WHERE project = %(project)s)"
+        sql = (sql.replace(f"{{current_{what}}}", f"{{db}}.{view if parallel else table}")
+                  .replace(f"{{newest_{what}}}", "" if parallel else newest)
+                  .replace(f"{{once_{what}}}", "" if parallel else f"LIMIT 1 BY {key} "))
     return sql.replace("{db}", f"`{warehouse.database}`")
 
 

@@ -14,11 +14,12 @@ from modeldb.warehouse.queries.base import metric_params, render
 from modeldb.warehouse.queries.filters import Compiled, FilterError, compile_expression, compile_order
 
 MAX_LIMIT = 1_000_000
-# entity -> (view, id column, the attributes every answer carries, the attribute every real one has)
+# entity -> (its current state in ``render``'s words, id column, the attributes every answer carries,
+# the attribute every real one has)
 ENTITIES = {
-    "run": ("current_runs", "run_id", ("experiment", "name", "status", "parent_run_id", "started_ts", "duration_ms"),
+    "run": ("runs", "run_id", ("experiment", "name", "status", "parent_run_id", "started_ts", "duration_ms"),
             "started_ts", "started_ts > 0"),
-    "model": ("current_models", "model_id", ("run_id", "experiment", "operator_class", "parent_model_id",
+    "model": ("models", "model_id", ("run_id", "experiment", "operator_class", "parent_model_id",
                                              "train_dataframe_id", "size_bytes", "created_ts"),
               "created_ts", "operator_class != ''"),
 }
@@ -52,7 +53,7 @@ def _reason(exc: WarehouseError) -> str:
 
 def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_by: str, columns: Iterable[str],
             limit: int, offset: int) -> Any:
-    view, id_column, attributes, oldest, real = _entity(entity)
+    state, id_column, attributes, oldest, real = _entity(entity)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 0 < limit <= MAX_LIMIT:
         raise FilterError(f"limit must be 1..{MAX_LIMIT}, got {limit!r}")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
@@ -63,10 +64,10 @@ def _search(warehouse: Warehouse, entity: str, project: str, where: str, order_b
     order = compile_order(order_by, entity) if order_by and order_by.strip() else Compiled("")
     fields = [id_column, *attributes] + [f"{compiled.sql} AS `{name.replace('`', '')}`" for name, compiled in selected]
     sql = f"""
-        SELECT {', '.join(fields)} FROM {{db}}.{view}
-        WHERE project = %(project)s AND ({real}) AND ({condition.sql})
+        SELECT {', '.join(fields)} FROM {{current_{state}}}
+        WHERE project = %(project)s{{newest_{state}}} AND ({real}) AND ({condition.sql})
         ORDER BY {order.sql + ', ' if order.sql else ''}{oldest}, {id_column}
-        LIMIT {int(offset)}, {int(limit)}"""
+        {{once_{state}}}LIMIT {int(offset)}, {int(limit)}"""
     return _query(warehouse, sql, {"project": project},
                   f"where={where!r} order_by={order_by!r} columns={columns!r}", frame=True)
 
@@ -85,10 +86,11 @@ def search_models(warehouse: Warehouse, project: str, where: str = "", order_by:
 
 def count_matches(warehouse: Warehouse, entity: str, project: str, where: str = "") -> int:
     """How many runs or models match ``where``: the total behind a paginated search."""
-    view, _, _, _, real = _entity(entity)
+    state, id_column, _, _, real = _entity(entity)
     condition = _condition(where, entity)
-    result = _query(warehouse, f"SELECT count() FROM {{db}}.{view} WHERE project = %(project)s AND ({real}) "
-                               f"AND ({condition.sql})", {"project": project}, f"where={where!r}")
+    result = _query(warehouse, f"SELECT uniqExact({id_column}) FROM {{current_{state}}} WHERE project = %(project)s"
+                               f"{{newest_{state}}} AND ({real}) AND ({condition.sql})", {"project": project},
+                    f"where={where!r}")
     return int(result.scalar() or 0)
 
 
@@ -104,14 +106,16 @@ def param_vs_metric_agg(warehouse: Warehouse, project: str, param: str, metric: 
     """
     if agg not in AGGREGATES:
         raise FilterError(f"agg must be one of {', '.join(AGGREGATES)}, got {agg!r}")
-    view, _, _, _, real = _entity(entity)
+    state, _, _, _, real = _entity(entity)
     sql = f"""
         SELECT param_value, {AGGREGATES[agg]}(metric_value) AS {agg}, count() AS {entity}s
         FROM (
             SELECT param_values[indexOf(param_keys, %(param)s)] AS param_value,
                    metric_values[indexOf(metric_keys, %(metric)s)] AS metric_value
-            FROM {{db}}.{view}
-            WHERE project = %(project)s AND ({real}) AND has(param_keys, %(param)s) AND has(metric_keys, %(metric)s)
+            FROM {{current_{state}}}
+            WHERE project = %(project)s{{newest_{state}}} AND ({real}) AND has(param_keys, %(param)s)
+                  AND has(metric_keys, %(metric)s)
+            {{once_{state}}}
         )
         WHERE isFinite(metric_value)
         GROUP BY param_value

@@ -40,7 +40,7 @@ def model_keys(warehouse: Warehouse, project: str, entity: str = "model", top_le
     scikit-learn, ``accuracy`` from Spark).
     ``top_level``: only models that are not a stage or part of another model.
     """
-    view, _, _, _, real = _entity(entity)
+    state, _, _, _, real = _entity(entity)
     restrict = " AND parent_model_id = ''" if top_level and entity == "model" else ""
     kinds = ("param", "metric", "tag") if entity == "run" else ("param", "metric")
     parts = []
@@ -53,7 +53,7 @@ def model_keys(warehouse: Warehouse, project: str, entity: str = "model", top_le
         parts.append(f"""
             SELECT {quote(kind)} AS kind, k AS key, {text.format(v='v')} AS value, toInt64({step}) AS step,
                    {logged} AS logged_as
-            FROM {{db}}.{view} ARRAY JOIN {joined}
+            FROM {{db}}.current_{state} ARRAY JOIN {joined}
             WHERE project = %(project)s AND ({real}){restrict}""")
     frame = warehouse.query(render(f"""
         SELECT kind, key, count() AS {entity}s, uniqExact(value) AS distinct_values, max(step) AS max_step,
@@ -73,7 +73,7 @@ def _per_entity(entity: str, fields: dict[str, str], where: str, numeric: Iterab
     ``modulus`` > 1 keeps one id in ``modulus`` (by a hash of the id): a sample that costs a
     fraction of the whole.
     """
-    view, id_column, _, _, real = _entity(entity)
+    state, id_column, _, _, real = _entity(entity)
     numeric = set(numeric)
     compiled = {alias: compile_expression(expression, entity, display=alias not in numeric)
                 for alias, expression in fields.items()}
@@ -83,7 +83,7 @@ def _per_entity(entity: str, fields: dict[str, str], where: str, numeric: Iterab
     sampled = f" AND cityHash64({id_column}) % {int(modulus)} = 0" if modulus > 1 else ""
     return f"""
         SELECT {id_column} AS id, {columns}
-        FROM {{db}}.{view}
+        FROM {{db}}.current_{state}
         WHERE project = %(project)s AND ({real}) AND ({condition.sql}){sampled}""", keys
 
 
@@ -153,10 +153,10 @@ def _bins(warehouse: Warehouse, entity: str, project: str, x: str, bins: int) ->
     (kind, key), = compiled.keys
     if kind == "tag" or (kind == entity and key not in NUMERIC_ATTRIBUTES):
         return None  # text
-    view, _, _, _, real = _entity(entity)
+    state, _, _, _, real = _entity(entity)
     edges = _run(warehouse, f"""
         SELECT min(value) AS low, max(value) AS high
-        FROM (SELECT toFloat64({compiled.sql}) AS value FROM {{db}}.{view}
+        FROM (SELECT toFloat64({compiled.sql}) AS value FROM {{db}}.current_{state}
               WHERE project = %(project)s AND ({real})) AS values_of_x
         WHERE isFinite(value)""", project, f"bins of {x}")
     low, high = (edges.iloc[0]["low"], edges.iloc[0]["high"]) if len(edges) else (None, None)

@@ -10,10 +10,10 @@ from modeldb.warehouse.queries.base import MODEL_ATTRIBUTES, NamedQuery, metric_
 MODELS = NamedQuery("models", "Every model of a project: class, run, pipeline parent, size, training data", """
 SELECT model_id, operator_class, run_id, parent_model_id, size_bytes, train_dataframe_id, features,
        toString(toDateTime(intDiv(created_ts, 1000000))) AS created
-FROM {db}.current_models
-WHERE project = %(project)s AND operator_class != ''
+FROM {current_models}
+WHERE project = %(project)s{newest_models} AND operator_class != ''
 ORDER BY created_ts, model_id
-""")
+{once_models}""")
 
 _RANKED = """
     SELECT model_id, argMax(value, ver) AS value, argMax(dataframe_id, ver) AS dataframe_id

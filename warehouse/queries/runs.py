@@ -35,10 +35,10 @@ ORDER BY metric
 RUNS = NamedQuery("runs", "The runs of a project with name, status, parent and duration", """
 SELECT run_id, name, experiment, status, parent_run_id, round(duration_ms, 1) AS duration_ms,
        length(param_keys) AS params, length(metric_keys) AS metrics
-FROM {db}.current_runs
-WHERE project = %(project)s  -- a run whose start has not arrived yet shows too, unnamed
+FROM {current_runs}
+WHERE project = %(project)s{newest_runs}  -- a run whose start has not arrived yet shows too, unnamed
 ORDER BY started_ts, run_id
-""")
+{once_runs}""")
 
 RUN_PARAMS = NamedQuery("run_params", "The latest value of every param of a run", """
 SELECT key, argMax(type, ver) AS type, argMax(value, ver) AS value
@@ -50,10 +50,10 @@ ORDER BY key
 
 BEST_RUNS = NamedQuery("best_runs", "Runs ranked by the latest value of a metric (non-finite values skipped)", """
 SELECT run_id, name, metric_values[indexOf(metric_keys, %(metric)s)] AS value
-FROM {db}.current_runs
-WHERE project = %(project)s AND has(metric_keys, %(metric)s) AND isFinite(value)
+FROM {current_runs}
+WHERE project = %(project)s{newest_runs} AND has(metric_keys, %(metric)s) AND isFinite(value)
 ORDER BY value DESC, run_id
-LIMIT %(limit)s
+{once_runs}LIMIT %(limit)s
 """)
 
 METRIC_HISTORY = NamedQuery("metric_history", "Every step of one metric of one run", """
@@ -67,10 +67,10 @@ ORDER BY step
 PARAM_VS_METRIC = NamedQuery("param_vs_metric", "A hyperparameter against a metric, one row per run", """
 SELECT run_id, param_values[indexOf(param_keys, %(param)s)] AS param_value,
        metric_values[indexOf(metric_keys, %(metric)s)] AS metric_value
-FROM {db}.current_runs
-WHERE project = %(project)s AND has(param_keys, %(param)s) AND has(metric_keys, %(metric)s)
+FROM {current_runs}
+WHERE project = %(project)s{newest_runs} AND has(param_keys, %(param)s) AND has(metric_keys, %(metric)s)
 ORDER BY metric_value DESC, run_id
-""")
+{once_runs}""")
 
 PROJECT_ACTIVITY = NamedQuery("project_activity", "Runs started per project and hour, for activity sparklines", """
 SELECT project, toString(toStartOfHour(toDateTime(intDiv(started, 1000000)))) AS hour, count() AS runs
