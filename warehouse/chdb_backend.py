@@ -304,7 +304,10 @@ def _plain(value: Any) -> Any:
     import numpy as np
 
     if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
+        items = value.tolist()  # numbers come out as Python's, at any depth
+        if value.dtype.kind != "O" or all(v.__class__ is str for v in items):
+            return items
+        return [_plain(v) for v in items]
     if isinstance(value, np.generic):
         return value.item()
     return _text(value)

@@ -17,16 +17,25 @@ class NamedQuery:
     description: str
     sql: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    # frame() through the backend's columnar path (chDB's DataFrame output: 100,000 rows of three
+    # columns in half the time of rows). chDB hands array columns over slowly, so answers made of
+    # arrays say False: models_using_column's 100,000 rows took 1.0 s that way, 0.6 s as rows.
+    columnar: bool = True
 
     def run(self, warehouse: Warehouse, **params: Any) -> Result:
+        return warehouse.query(render(self.sql, warehouse), self._params(params))
+
+    def frame(self, warehouse: Warehouse, **params: Any) -> Any:
+        """The answer as a pandas DataFrame, in the backend's columnar form where it has one (chDB)."""
+        if not self.columnar:
+            return self.run(warehouse, **params).to_pandas()
+        return warehouse.frame(render(self.sql, warehouse), self._params(params))
+
+    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
         merged = {**self.defaults, **params}
         if isinstance(merged.get("metric"), str):
             merged.update(metric_params(merged["metric"]))
-        return warehouse.query(render(self.sql, warehouse), merged)
-
-    def frame(self, warehouse: Warehouse, **params: Any) -> Any:
-        """The answer as a pandas DataFrame."""
-        return self.run(warehouse, **params).to_pandas()
+        return merged
 
 
 def metric_params(metric: str) -> dict[str, Any]:

@@ -51,7 +51,8 @@ ORDER BY direct DESC, operator_class, model_id
 
 MODELS_USING_COLUMN = NamedQuery(
     "models_using_column",
-    "Every model that used a column, directly or through derived columns, with the path", _used_sql())
+    "Every model that used a column, directly or through derived columns, with the path", _used_sql(),
+    columnar=False)
 
 
 def models_using_column_page(warehouse: Warehouse, project: str, column: str, limit: int = 1000) -> tuple[Any, int]:
