@@ -256,6 +256,8 @@ class ChdbWarehouse:
         and NaN in number columns (as pandas makes rows), arrays as lists, integers as int64. Dates,
         tuples and decimals come back in pandas' own types, so answers with those use ``query``.
         """
+        from pandas.api.types import infer_dtype
+
         frame = self._read(self._prepare(sql, params, True), "DataFrame", True)
         if frame.empty:  # no rows: no types either, as from rows
             return frame.astype(object)
@@ -263,7 +265,8 @@ class ChdbWarehouse:
             column = frame[name]
             dtype = column.dtype.name
             if dtype == "object":
-                frame[name] = [v if v is None or v.__class__ is str else _plain(v) for v in column.tolist()]
+                if infer_dtype(column, skipna=False) != "string":  # text without NULL is kept as it is
+                    frame[name] = [v if v is None or v.__class__ is str else _plain(v) for v in column.tolist()]
             elif dtype.startswith(("Int", "UInt")):  # a Nullable integer: NaN where NULL, as pandas makes rows
                 frame[name] = column.astype("float64") if column.isna().any() else column.astype("int64")
             elif column.dtype.kind in "iu" and dtype != "int64" and (dtype != "uint64" or column.max() < 2 ** 63):

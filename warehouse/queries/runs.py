@@ -69,8 +69,10 @@ SELECT run_id, param_values[indexOf(param_keys, %(param)s)] AS param_value,
        metric_values[indexOf(metric_keys, %(metric)s)] AS metric_value
 FROM {current_runs}
 WHERE project = %(project)s{newest_runs} AND has(param_keys, %(param)s) AND has(metric_keys, %(metric)s)
-ORDER BY metric_value DESC, run_id
+ORDER BY metric_value DESC, run_id, param_value
 {once_runs}""")
+# run_id decides the order: param_value is in it so that chDB computes the value before the sort
+# rather than after it, which sorted the whole param arrays along (100,000 runs: 76 -> 36 ms).
 
 PROJECT_ACTIVITY = NamedQuery("project_activity", "Runs started per project and hour, for activity sparklines", """
 SELECT project, toString(toStartOfHour(toDateTime(intDiv(started, 1000000)))) AS hour, count() AS runs
