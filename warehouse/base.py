@@ -109,8 +109,13 @@ def quote(value: Any) -> str:
         return repr(value)  # a plain float's repr: digits, '.', 'e', sign only
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(quote(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    # %, { and } as escapes: a query's own placeholders (``%(name)s``, ``{db}``) are filled in after
+    # its values are quoted in, and must never be formed by a value's text.
+    text = str(value).translate(_ESCAPES)
     return f"'{text}'"
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "'": "\\'", "%": "\\x25", "{": "\\x7B", "}": "\\x7D"})
 
 
 def bind(sql: str, params: Mapping[str, Any] | None) -> str:

@@ -30,7 +30,8 @@ def log_project() -> dict:
     runs = {}
     for i, (C, penalty, team) in enumerate([(0.01, "l2", "risk"), (0.1, "l2", "risk"), (1.0, "l1", "growth"),
                                             (10.0, "l1", "growth")]):
-        with modeldb.start_run(name=f"lr-{i}", tags={"team": team}) as run:
+        tags = {"team": team, "note": "50%(project)s {db}"} if i == 0 else {"team": team}  # text, never SQL
+        with modeldb.start_run(name=f"lr-{i}", tags=tags) as run:
             run.log_params({"C": C, "penalty": penalty})
             for step in range(4):
                 run.log_metric("loss", 1.0 / (step + 1 + i), step=step)
@@ -107,6 +108,14 @@ def _source_fingerprint(wh, project) -> str:
     """The 400-row customers frame that was split before the models were fitted."""
     return wh.query(f"SELECT any(fingerprint) FROM `{wh.database}`.dataframes WHERE project = %(p)s "
                     "AND n_rows = 400 AND n_columns = 2", {"p": project}).scalar()
+
+
+def test_a_value_that_looks_like_a_placeholder_is_only_text(loaded):
+    """Queries fill in %(project)s and {db} after a filter's strings are in: a string must stay text."""
+    wh, project, _, _ = loaded
+    assert Q.search_runs(wh, project, where="tags.note = '50%(project)s {db}'").name.tolist() == ["lr-0"]
+    assert Q.count_matches(wh, "run", project, "tags.note LIKE '%{db}'") == 1
+    assert Q.search_runs(wh, project, where="tags.note = '{db}'").empty
 
 
 def test_redelivered_events_change_no_answer(loaded):

@@ -1,7 +1,7 @@
 """The filter language compiles to lookups in the current state's row, and refuses what it cannot compile."""
 import pytest
 
-from modeldb.warehouse.queries.filters import FilterError, compile_expression, compile_order
+from modeldb.warehouse.queries.filters import FilterError, _unquoted, compile_expression, compile_order
 
 
 def test_references_become_array_lookups_typed_by_what_they_are_compared_with():
@@ -12,7 +12,7 @@ def test_references_become_array_lookups_typed_by_what_they_are_compared_with():
     assert got.keys == {("param", "C"), ("metric", "f1"), ("tag", "team")}
     text = compile_expression("params.penalty IN ('l1', 'l2') AND run.name LIKE 'lr%'", "run")
     assert "param_values[indexOf(param_keys, 'penalty')]" in text.sql
-    assert text.sql.endswith("AND name LIKE 'lr%'")  # an attribute is the row's own column
+    assert text.sql.endswith("AND name LIKE 'lr\\x25'")  # an attribute is the row's own column; % as an escape
 
 
 def test_an_unknown_attribute_is_refused_with_the_ones_there_are():
@@ -39,3 +39,18 @@ def test_sorting_uses_number_then_text_and_keeps_direction():
 def test_bad_filters_are_refused_with_the_reason(expression, entity, message):
     with pytest.raises(FilterError, match=message):
         compile_expression(expression, entity)
+
+
+@pytest.mark.parametrize("value", ["%(project)s", "{db}", "{newest_runs}", "50% {off}", "a\\%b"])
+def test_no_text_inside_a_string_can_form_a_placeholder(value):
+    """Queries fill in %(name)s and {name} after the filter is compiled in: a string must pass
+    through as the same text, with none of its characters left to be read as one."""
+    compiled = compile_expression(f"tags.note = '{value}'", "run").sql
+    literal = compiled.rsplit(" = ", 1)[1]
+    assert not any(c in literal for c in "%{}")
+    assert _unquoted(literal) == _unquoted(f"'{value}'")
+
+
+def test_braces_outside_a_string_are_refused():
+    with pytest.raises(FilterError, match="only inside quoted strings"):
+        compile_expression("params.C > 0 {newest_runs}", "run")

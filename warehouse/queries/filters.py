@@ -108,7 +108,27 @@ def compile_expression(expression: str, entity: str, *, sort: bool = False, disp
         return _reference(namespace, name, text, entity, keys)
 
     rewritten = _REF.sub(rewrite, masked)
-    return Compiled(re.sub(r"__S(\d+)__", lambda m: strings[int(m[1])], rewritten), keys)
+    if "{" in rewritten or "}" in rewritten:
+        raise FilterError(f"'{{' and '}}' are allowed only inside quoted strings, in {expression!r}")
+    # Each string as quote() writes it, so that no text of the user's can form a placeholder.
+    return Compiled(re.sub(r"__S(\d+)__", lambda m: quote(_unquoted(strings[int(m[1])])), rewritten), keys)
+
+
+_ESCAPED = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "0": "\0", "a": "\a", "v": "\v"}
+
+
+def _unquoted(literal: str) -> str:
+    """The text of a quoted string, read as ClickHouse reads it. An unknown escape keeps its
+    backslash, as ClickHouse does from 20.x on (LIKE 'a\\%' is then a literal %, everywhere)."""
+    def unescape(match: re.Match) -> str:
+        code = match[1]
+        if len(code) == 3:
+            return chr(int(code[1:], 16))
+        if code in _ESCAPED:
+            return _ESCAPED[code]
+        return code if code in "\\'\"`/=" else "\\" + code
+
+    return re.sub(r"\\(x[0-9A-Fa-f]{2}|.)", unescape, literal[1:-1], flags=re.S)
 
 
 def compile_order(order_by: str, entity: str) -> Compiled:
