@@ -1,5 +1,7 @@
 """Two models side by side: params, pipeline stages, features, metrics and training data.
 
+Both models' current-state rows are read at once, and each other part is one read for both.
+
 Each part is a DataFrame with one row per item (``item``), the two models'
 values in ``a`` and ``b``, and ``differs``. A pipeline's features and
 internals are read from the pipeline and its stage models.
@@ -33,13 +35,20 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _params(warehouse: Warehouse, project: str, model_id: str) -> dict[str, str]:
-    rows = _rows(warehouse, f"""
-        SELECT argMax(param_keys, ver), argMax(param_values, ver)
-        FROM {{db}}.actions
-        WHERE project = %(project)s AND model_id = %(model)s AND action IN {FIT_ACTIONS}
-        GROUP BY action_id ORDER BY min(ts) LIMIT 1""", project=project, model=model_id)
-    return dict(zip(rows[0][0], rows[0][1])) if rows else {}
+def _states(warehouse: Warehouse, project: str, ids: tuple[str, str]) -> dict[str, dict[str, Any]]:
+    """Each model's current-state row (one read for both): class, run, size, params, metrics, data."""
+    rows = _rows(warehouse, """
+        SELECT model_id, operator_class, run_id, size_bytes, param_keys, param_values, metric_keys, metric_values,
+               train_dataframe_id, feature_names
+        FROM """ + MODEL_BY_ID + """
+        WHERE project = %(project)s AND model_id IN (SELECT arrayJoin(%(ids)s)) AND operator_class != ''""",
+                 project=project, ids=list(ids))
+    names = ("class", "run", "size", "param_keys", "param_values", "metric_keys", "metric_values", "data", "features")
+    states = {row[0]: dict(zip(names, row[1:])) for row in rows}
+    for model_id in ids:
+        if model_id not in states:
+            raise ValueError(f"no model {model_id!r} in project {project!r}")
+    return states
 
 
 def _stages(warehouse: Warehouse, project: str, model_id: str, params: dict[str, str]) -> dict[str, str]:
@@ -60,71 +69,62 @@ def _stages(warehouse: Warehouse, project: str, model_id: str, params: dict[str,
     return {f"stage {stage}": cls for stage, cls in rows}
 
 
-def _features(warehouse: Warehouse, project: str, model_id: str) -> dict[str, float | None]:
-    """Feature -> weight (first row of coef_, or feature_importances_) from the model or its stages."""
+def _features(warehouse: Warehouse, project: str, states: dict[str, dict[str, Any]]) -> dict[str, dict]:
+    """Feature -> weight (first row of coef_, or feature_importances_) from the model or its stages;
+    without either, the model's feature names with no weight."""
     rows = _rows(warehouse, """
-        SELECT name, argMax(labels, ver), argMax(values, ver)
+        SELECT if(model_id IN (SELECT arrayJoin(%(ids)s)), model_id, parent_model_id) AS owner, name,
+               argMax(labels, ver), argMax(values, ver)
         FROM {db}.model_internals
-        WHERE project = %(project)s AND name IN ('coef_', 'feature_importances_') AND (model_id = %(model)s
-              OR model_id IN (SELECT model_id FROM {db}.models WHERE project = %(project)s
-                              AND parent_model_id = %(model)s))
-        GROUP BY model_id, name""", project=project, model=model_id)
-    out: dict[str, float | None] = {}
-    for _name, labels, values in rows:
+        LEFT JOIN (SELECT DISTINCT model_id, parent_model_id FROM {db}.model_state  -- a stage's parent is
+                   WHERE project = %(project)s AND parent_model_id IN (SELECT arrayJoin(%(ids)s))  -- for good
+                  ) AS stage USING (model_id)
+        WHERE project = %(project)s AND name IN ('coef_', 'feature_importances_')
+              AND (model_id IN (SELECT arrayJoin(%(ids)s)) OR parent_model_id IN (SELECT arrayJoin(%(ids)s)))
+        GROUP BY owner, model_id, name""", project=project, ids=list(states))
+    out: dict[str, dict] = {model_id: {} for model_id in states}
+    for owner, _name, labels, values in rows:
         for label, value in zip(labels, values):
-            out.setdefault(label, round(value, 6))
-    if not out:
-        names = _rows(warehouse, "SELECT argMax(feature_names, ver) FROM {db}.models "
-                                 "WHERE project = %(project)s AND model_id = %(model)s",
-                      project=project, model=model_id)
-        out = {n: None for n in (names[0][0] if names else [])}
+            out[owner].setdefault(label, round(value, 6))
+    for model_id, state in states.items():
+        out[model_id] = out[model_id] or {n: None for n in state["features"]}
     return out
 
 
-def _metrics(warehouse: Warehouse, project: str, model_id: str) -> dict[str, float]:
+def _data(warehouse: Warehouse, project: str, states: dict[str, dict[str, Any]]) -> dict[str, dict]:
+    ids = sorted({s["data"] for s in states.values() if s["data"]})
     rows = _rows(warehouse, """
-        SELECT metric_keys, metric_values FROM """ + MODEL_BY_ID + """
-        WHERE project = %(project)s AND model_id = %(model)s""", project=project, model=model_id)
-    return {name: round(value, 6) for name, value in zip(*rows[0])} if rows else {}
-
-
-def _data(warehouse: Warehouse, project: str, model_id: str) -> dict[str, Any]:
-    rows = _rows(warehouse, """
-        SELECT argMax(fingerprint, ver), argMax(fingerprint_method, ver), argMax(n_rows, ver),
+        SELECT dataframe_id, argMax(fingerprint, ver), argMax(fingerprint_method, ver), argMax(n_rows, ver),
                argMax(n_columns, ver), argMax(column_names, ver)
         FROM {db}.dataframes
-        WHERE project = %(project)s AND dataframe_id IN (
-            SELECT argMax(train_dataframe_id, ver) FROM {db}.models
-            WHERE project = %(project)s AND model_id = %(model)s)""", project=project, model=model_id)
-    if not rows or rows[0][0] == "":
-        return {}
-    fp, method, n_rows, n_columns, names = rows[0]
-    return {"fingerprint": fp, "fingerprint method": method, "rows": n_rows, "columns": n_columns,
-            "column names": ", ".join(names[:20]) + (" …" if len(names) > 20 else "")}
-
-
-def _model(warehouse: Warehouse, project: str, model_id: str) -> dict[str, Any]:
-    rows = _rows(warehouse, """
-        SELECT argMax(operator_class, ver), argMax(run_id, ver), argMax(size_bytes, ver)
-        FROM {db}.models WHERE project = %(project)s AND model_id = %(model)s""", project=project, model=model_id)
-    if not rows or rows[0][0] == "":
-        raise ValueError(f"no model {model_id!r} in project {project!r}")
-    cls, run_id, size = rows[0]
-    return {"class": cls, "run": run_id, "size (bytes)": size}
+        WHERE project = %(project)s AND dataframe_id IN (SELECT arrayJoin(%(ids)s))
+        GROUP BY dataframe_id""", project=project, ids=ids) if ids else []
+    frames = {}
+    for dataframe_id, fp, method, n_rows, n_columns, names in rows:
+        if fp:
+            frames[dataframe_id] = {"fingerprint": fp, "fingerprint method": method, "rows": n_rows,
+                                    "columns": n_columns,
+                                    "column names": ", ".join(names[:20]) + (" …" if len(names) > 20 else "")}
+    return {model_id: frames.get(state["data"], {}) for model_id, state in states.items()}
 
 
 def compare_models(warehouse: Warehouse, project: str, model_a: str, model_b: str) -> dict[str, Any]:
     """{"model", "params", "stages", "features", "metrics", "data"} -> side-by-side DataFrames."""
-    out = {"model": _side_by_side(_model(warehouse, project, model_a), _model(warehouse, project, model_b),
+    states = _states(warehouse, project, (model_a, model_b))
+    a, b = states[model_a], states[model_b]
+    out = {"model": _side_by_side(*({"class": s["class"], "run": s["run"], "size (bytes)": s["size"]} for s in (a, b)),
                                   ["class", "run", "size (bytes)"])}
-    params_a, params_b = _params(warehouse, project, model_a), _params(warehouse, project, model_b)
+    params_a, params_b = (dict(zip(s["param_keys"], s["param_values"])) for s in (a, b))
     out["params"] = _side_by_side(params_a, params_b)
     stages_a = _stages(warehouse, project, model_a, params_a)
     stages_b = _stages(warehouse, project, model_b, params_b)
     out["stages"] = _side_by_side(stages_a, stages_b, sorted(set(stages_a) | set(stages_b),
                                                              key=lambda s: int(s.split()[1])))
-    out["features"] = _side_by_side(_features(warehouse, project, model_a), _features(warehouse, project, model_b))
-    out["metrics"] = _side_by_side(_metrics(warehouse, project, model_a), _metrics(warehouse, project, model_b))
-    out["data"] = _side_by_side(_data(warehouse, project, model_a), _data(warehouse, project, model_b),
+    features = _features(warehouse, project, states)
+    out["features"] = _side_by_side(features[model_a], features[model_b])
+    out["metrics"] = _side_by_side(*({n: round(v, 6) for n, v in zip(s["metric_keys"], s["metric_values"])}
+                                     for s in (a, b)))
+    data = _data(warehouse, project, states)
+    out["data"] = _side_by_side(data[model_a], data[model_b],
                                 ["fingerprint", "fingerprint method", "rows", "columns", "column names"])
     return out
