@@ -7,7 +7,9 @@ so only the first run pays the ~20-minute build. Then ``modeldb dashboard`` is s
 server on a free port, and Debian's Chromium (driven by Playwright) opens each view and performs one
 interaction, timed until the view's answer is on screen. Each load waits out the dashboard's
 short answer cache, so every load asks the warehouse. A blank Streamlit page, loaded the same
-way, is the baseline. Prints figures; asserts nothing.
+way, is the baseline. Then each view's script runs headless (``dashboard_script.py``), so the
+first load splits into the blank page, the script (and the warehouse's part of it) and what
+Streamlit itself adds. Prints figures; asserts nothing.
 
     .venv/bin/python bench/dashboard_views.py [--runs 100000] [--repeats 3] [--build-only]
 """
@@ -29,6 +31,7 @@ from typing import Any
 from modeldb.devtools import services
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dashboard_script import script_times  # noqa: E402
 from warehouse_scale import PROJECT, build  # noqa: E402
 
 from modeldb.dashboard.state import ANSWER_TTL_S  # noqa: E402
@@ -260,14 +263,21 @@ def main() -> None:
             for server in (proc, baseline):
                 server.terminate()
                 server.wait(20)
+        print("timing each view's script headless (Streamlit AppTest, no browser)…", file=sys.stderr)
+        scripts = script_times(clickhouse.warehouse_uri("scale"), home, {n: v[0] for n, v in VIEWS.items()},
+                               args.repeats, ANSWER_TTL_S + 1)
     finally:
         clickhouse.stop()
         shutil.rmtree(home, ignore_errors=True)
     floor = figures.pop("baseline: a blank Streamlit page")[0]
     print(f"\nbaseline: a blank Streamlit page loads in {floor:.2f} s here (median of {args.repeats})")
-    print(f"{'view':<40} {'first load s':>13} {'× blank':>8} {'interaction s':>14} {'main thread s':>14}")
+    print("first load = the blank page + the view's script (warehouse reads and the rest) + Streamlit's own work")
+    print(f"{'view':<40} {'first load s':>13} {'× blank':>8} {'script s':>9} {'warehouse s':>12} {'reads':>6} "
+          f"{'Streamlit s':>12} {'interaction s':>14} {'main thread s':>14}")
     for name, (load, action, busy) in figures.items():
-        print(f"{name:<40} {load:>13.2f} {load / floor:>8.1f} {action:>14.2f} {busy:>14.2f}")
+        script, warehouse, reads = scripts[name]
+        print(f"{name:<40} {load:>13.2f} {load / floor:>8.1f} {script:>9.2f} {warehouse:>12.2f} {reads:>6} "
+              f"{load - floor - script:>12.2f} {action:>14.2f} {busy:>14.2f}")
     print(f"screenshots: {shots}/*-scale.png")
 
 

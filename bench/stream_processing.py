@@ -37,7 +37,7 @@ from modeldb.core.config import Settings
 from modeldb.core.events import envelope, producer_info, typed_param
 from modeldb.producers.batching import batch_event
 from modeldb.stream_processors.current import CurrentState
-from modeldb.stream_processors.materializer import decode_and_validate, materialize
+from modeldb.stream_processors.materializer import COLUMNS, STATE_TABLES, decode_and_validate, materialize
 from modeldb.stream_processors.topics import ensure_topics
 from modeldb.warehouse.factory import connect
 
@@ -147,17 +147,33 @@ def raw_consume_rate(bootstrap: str, topic: str, total: int) -> float:
         consumer.close()
 
 
-def in_process_rate(events: list[tuple[bytes, bytes]], n: int = 50_000) -> float:
-    """Events/s of what a worker does besides I/O: decode, materialize, merge the current state."""
+def in_process_rate(events: list[tuple[bytes, bytes]], n: int = 50_000, state: bool = True) -> float:
+    """Events/s of what a worker does besides I/O: decode, materialize, merge the current state
+    (``state=False``: without the merge, what keeping the current-state tables costs)."""
     values = [v for _, v in events[:n]]
     best = 0.0
     for _ in range(3):
         t0 = time.perf_counter()
         decoded = [decode_and_validate(v) for v in values]
         materialize(list(zip(decoded, values)))
-        CurrentState(None).rows(decoded)
+        if state:
+            CurrentState(None).rows(decoded)
         best = max(best, len(values) / (time.perf_counter() - t0))
     return best
+
+
+def rebuild_rate(root: Path, settings: Settings, total: int, target: str,
+                 tables: list[str] | None = None) -> tuple[float, str]:
+    """Events/s of ``modeldb rebuild`` into ``target``, a new database (``tables``: only those), and its last line."""
+    started = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
+    env.update(MODELDB_HOME=str(root), MODELDB_TRANSPORT=settings.transport, MODELDB_WAREHOUSE=settings.warehouse,
+               **BATCH_ENV)
+    only = [arg for table in tables or () for arg in ("--table", table)]
+    result = subprocess.run([MODELDB, "rebuild", "--into", target, *only], capture_output=True, text=True, env=env)
+    if result.returncode:
+        raise SystemExit(result.stderr)
+    return total / (time.perf_counter() - started), result.stderr.strip().splitlines()[-1]
 
 
 def drain(root: Path, settings: Settings, bootstrap: str, topic: str, total: int, workers: int,
@@ -276,15 +292,14 @@ def main() -> None:
                     continue  # one Faust worker is enough to show its ceiling
                 rates[f"{engine}, {workers} worker(s), Kafka → ClickHouse"] = drain(
                     root, settings, bootstrap, topic, total, workers, engine)
-        started = time.perf_counter()
-        target = ch.warehouse_uri(f"rebuilt_{uuid.uuid4().hex[:6]}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELDB_")}
-        env.update(MODELDB_HOME=str(root), MODELDB_TRANSPORT=settings.transport, MODELDB_WAREHOUSE=settings.warehouse,
-                   **BATCH_ENV)
-        result = subprocess.run([MODELDB, "rebuild", "--into", target], capture_output=True, text=True, env=env)
-        if result.returncode:
-            raise SystemExit(result.stderr)
-        rates["modeldb rebuild (CLI, incl. start-up)"] = total / (time.perf_counter() - started)
+        rates["modeldb rebuild (CLI, incl. start-up)"], rebuilt = rebuild_rate(
+            root, settings, total, ch.warehouse_uri(f"rebuilt_{uuid.uuid4().hex[:6]}"))
+        # What keeping the current-state tables costs at ingest, measured both ways in this run: the same
+        # rebuild, and the in-process work, without run_state and model_state.
+        stateless = [table for table in COLUMNS if table not in STATE_TABLES]
+        without = {"rebuild": rebuild_rate(
+            root, settings, total, ch.warehouse_uri(f"stateless_{uuid.uuid4().hex[:6]}"), stateless)[0],
+                   "in process": in_process_rate(events, state=False)}
         shape = "one event per point" if args.unbatched else "each run's points batched"
         print(f"\nthroughput ({total:,} events holding {args.runs * 110:,} metric points, {shape}; 8 partitions, "
               "2 cores shared with ClickHouse and Kafka):")
@@ -296,7 +311,12 @@ def main() -> None:
             per = f"{rate * points_per_event / workers:>15,.0f}" if workers else f"{'':>15}"
             print(f"  {name:<48} {rate:>10,.0f}  {rate * logged_per_event:>10,.0f}  {rate * points_per_event:>10,.0f}  {per}  "
                   f"({rate / raw:.0%} of raw consume, {rate / ceiling:.0%} of the in-process ceiling)")
-        print(f"  (rebuild: {result.stderr.strip().splitlines()[-1]})")
+        print(f"  (rebuild: {rebuilt})")
+        print("\nthe current-state tables' ingest cost (records/s without them -> with them):")
+        for name, with_state in (("rebuild", rates["modeldb rebuild (CLI, incl. start-up)"]), ("in process", ceiling)):
+            print(f"  {name:<11} {without[name]:>10,.0f} -> {with_state:>10,.0f}  "
+                  f"({with_state / without[name] - 1:+.0%}; {without[name] * logged_per_event:,.0f} -> "
+                  f"{with_state * logged_per_event:,.0f} logged events/s)")
         if args.skip_latency:
             return
         print(f"\nlog_metric → queryable, default batch settings (batch_seconds={settings.batch_seconds}, "
