@@ -73,6 +73,12 @@ def _reference(namespace: str, name: str, text: bool, entity: str, keys: set[tup
         name = canonical(name)
     text = namespace == "tags" or (text and namespace == "params")
     keys.add((kind, name))
+    return lookup(kind, name, text)
+
+
+def lookup(kind: str, name: str, text: bool) -> str:
+    """The SQL that reads ``name`` of ``kind`` ('param', 'metric', 'tag') from the row's parallel arrays,
+    as text or as a number; NULL when the row lacks the key."""
     names, values = _ARRAYS[(kind, text)]
     index = f"indexOf({names}, {quote(name)})"
     return f"if({index} = 0, NULL, {values}[{index}])"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from modeldb.core.metric_names import canonical
 from modeldb.warehouse.base import quote
-from modeldb.warehouse.queries.filters import FilterError
+from modeldb.warehouse.queries.filters import FilterError, lookup
 
 _ENTITIES = {
     "metric": "metric", "metrics": "metric",
@@ -159,11 +159,9 @@ class _Parser:
 
 
 def _lookup(kind: str, key: str) -> tuple[str, str]:
-    """The SQL that reads ``key`` from the row's arrays (NULL when missing), and its 'present' test."""
-    keys, values = {"metric": ("metric_keys", "metric_values"), "param": ("param_keys", "param_values"),
-                    "tag": ("tag_keys", "tag_values")}[kind]
-    index = f"indexOf({keys}, {quote(canonical(key) if kind == 'metric' else key)})"
-    return f"if({index} = 0, NULL, {values}[{index}])", f"{index} > 0"
+    """The SQL that reads ``key`` from the row's arrays as text (NULL when missing), and its 'present' test."""
+    name = canonical(key) if kind == "metric" else key
+    return lookup(kind, name, True), f"indexOf({kind}_keys, {quote(name)}) > 0"
 
 
 def _text_test(column: str, op: str, value: str) -> str:
