@@ -57,6 +57,29 @@ def dashboard(
                               "--global.developmentMode", "false", "--client.toolbarMode", "viewer"])
 
 
+@commands.command()
+def server(
+    port: int = typer.Option(5000, min=1, max=65535, help="Port to serve on."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind. Only localhost by default: the server has no "
+                             "login of its own (see the README to put it behind authentication)."),
+) -> None:
+    """Serve MLflow's tracking REST API on http://HOST:PORT: MLflow clients log into ModelDB."""
+    import uvicorn
+
+    from modeldb.server.app import build
+
+    settings = load_settings()
+    if host not in LOCAL_HOSTS:
+        err.print(f"[yellow]warning:[/yellow] binding {literal(host)}: anyone who can reach this port can log "
+                  "and read every project; put it behind an authenticating proxy (README, 'MLflow clients').",
+                  highlight=False)
+    app = build(settings)
+    err.print(f"ModelDB's MLflow tracking server on [bold]http://{literal(host)}:{port}[/bold]  (events to "
+              f"{literal(settings.transport_uri.redacted)}, reads from {literal(settings.warehouse_uri.redacted)}). "
+              "Ctrl-C stops it.", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
 @services_app.command("up")
 def services_up() -> None:
     """Start Kafka (KRaft) and ClickHouse on free loopback ports."""

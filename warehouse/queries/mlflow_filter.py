@@ -35,7 +35,9 @@ _ENTITIES = {
     "tag": "tag", "tags": "tag",
     "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
 }
-_TEXT_ATTRIBUTES = {"run_id": "run_id", "run_name": "name", "status": "status", "user_id": "user"}
+# A run's MLflow name is its mlflow.runName tag where one is set (MLflow renames a run through it).
+_TEXT_ATTRIBUTES = {"run_id": "run_id", "run_name": f"ifNull({lookup('tag', 'mlflow.runName', True)}, name)",
+                    "status": "status", "user_id": "user"}
 _NUMBER_ATTRIBUTES = {"start_time": "intDiv(started_ts, 1000)", "created": "intDiv(started_ts, 1000)",
                       "end_time": "if(ended_ts = 0, NULL, intDiv(ended_ts, 1000))"}
 _NUMBER_OPS = {"=", "!=", "<", "<=", ">", ">="}
@@ -243,3 +245,48 @@ def compile_order(order_by: list[str]) -> str:
         terms.append(f"isNull({column}) ASC, {column} {direction}")
     terms += ["started_ts DESC", "run_id ASC"]
     return ", ".join(terms)
+
+
+@dataclass(frozen=True)
+class ExperimentClause:
+    """One clause of a ``search_experiments`` filter: ``name LIKE 'a%'``, ``tags.team = 'risk'``,
+    ``creation_time > 1700000000000``."""
+    kind: str  # 'attribute' or 'tag'
+    key: str
+    op: str
+    value: str | float
+
+
+_EXPERIMENT_TEXT = {"name"}
+_EXPERIMENT_NUMBERS = {"creation_time", "last_update_time"}
+
+
+def experiment_filter(text: str) -> list[ExperimentClause]:
+    """MLflow's ``search_experiments`` filter, parsed: clauses joined by AND, on the attributes
+    ``name`` (= != LIKE ILIKE), ``creation_time`` and ``last_update_time`` (numbers), and tags
+    (= != LIKE ILIKE). An attribute may be written bare (``name = 'x'``)."""
+    parser = _Parser(text)
+    clauses: list[ExperimentClause] = []
+    while parser.peek() is not None:
+        if clauses and not parser.word("AND"):
+            token = parser.take("AND")
+            raise FilterError(f"{token.text!r} at character {token.at}: clauses are joined by AND")
+        following = parser.peek(1)
+        if following is not None and following.text == ".":
+            kind, key = parser.reference()
+        else:
+            kind, key = "attribute", parser.take("an attribute").text
+        if kind not in ("attribute", "tag"):
+            raise FilterError(f"experiments are filtered by attributes and tags, not {kind}s")
+        op = parser.operator()
+        if kind == "attribute" and key in _EXPERIMENT_NUMBERS:
+            if op not in _NUMBER_OPS:
+                raise FilterError(f"{key}: compare it with = != < <= > >=, not {op}")
+            clauses.append(ExperimentClause(kind, key, op, parser.number()))
+            continue
+        if kind == "attribute" and key not in _EXPERIMENT_TEXT:
+            raise FilterError(f"attributes.{key}: experiments are searched by name, creation_time, last_update_time")
+        if op not in _TEXT_OPS:
+            raise FilterError(f"{key}: compare it with = != LIKE ILIKE, not {op}")
+        clauses.append(ExperimentClause(kind, key, op, parser.string()))
+    return clauses
