@@ -166,11 +166,11 @@ async def _body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError:
-        raise p.MlflowError("MALFORMED_REQUEST", "The request body is not valid JSON") from None
+        raise p.invalid("The request body is not valid JSON") from None
     if isinstance(body, str):  # older clients post their JSON encoded twice
         body = json.loads(body)
     if not isinstance(body, dict):
-        raise p.MlflowError("MALFORMED_REQUEST", "The request body must be a JSON object")
+        raise p.invalid("The request body must be a JSON object")
     return body
 
 

@@ -4,14 +4,17 @@ A request is refused with ``MlflowError``: MLflow's error code (``INVALID_PARAME
 ``RESOURCE_DOES_NOT_EXIST`` …), its HTTP status and a message that names the problem. The
 MLflow client raises it as ``MlflowException`` with that code, as it does for MLflow's own server.
 Field checks follow MLflow's (``mlflow.utils.validation``): names of at most 250 characters,
-param values of at most 6,000, tag values of at most 8,000, batches of at most 1,000 metrics and
+param values cut to 6,000 characters and tag values to 8,000 (as MLflow's server cuts them), batches of at most 1,000 metrics and
 100 params or tags.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import Any, Mapping
+
+log = logging.getLogger(__name__)
 
 STATUS = {"INVALID_PARAMETER_VALUE": 400, "BAD_REQUEST": 400, "RESOURCE_DOES_NOT_EXIST": 404,
           "RESOURCE_ALREADY_EXISTS": 400, "MALFORMED_REQUEST": 400, "ENDPOINT_NOT_FOUND": 404, "INTERNAL_ERROR": 500,
@@ -100,12 +103,16 @@ def key(value: Any, what: str) -> str:
 
 
 def value_text(value: Any, what: str, name: str, limit: int) -> str:
-    """A param or tag value: text (MLflow's client sends str()), at most ``limit`` characters."""
+    """A param or tag value: text (MLflow's client sends str()). Longer than ``limit`` characters, it is
+    cut to ``limit`` with a warning in the server's log, as MLflow's server does by default
+    (``MLFLOW_TRUNCATE_LONG_VALUES``)."""
     if value is None:
         raise invalid(f"Missing value for {what} '{name}'.")
     text_value = value if isinstance(value, str) else json.dumps(value)
     if len(text_value) > limit:
-        raise invalid(f"{what.capitalize()} '{name}' had length {len(text_value)}, which exceeded length limit of {limit}")
+        log.warning("%s %r (%d characters) is truncated to %d characters to meet the length limit",
+                    what.capitalize(), name, len(text_value), limit)
+        return text_value[:limit]
     return text_value
 
 

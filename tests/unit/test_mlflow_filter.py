@@ -15,7 +15,9 @@ def test_the_documented_clauses_compile_to_array_lookups():
 def test_entity_aliases_quoted_keys_and_attributes():
     assert "'my key'" in compile_filter('tags."my key" = \'x\'')
     assert "'max-depth'" in compile_filter("param.`max-depth` != '3'")
-    assert compile_filter("attributes.status IN ('FINISHED', 'FAILED')") == "(status IN ('FINISHED', 'FAILED'))"
+    assert compile_filter("attributes.run_id IN ('a', 'b')") == "(run_id IN ('a', 'b'))"
+    with pytest.raises(FilterError, match="only run_id compares with a list"):
+        compile_filter("attributes.status IN ('FINISHED', 'FAILED')")
     assert compile_filter("run.run_name ILIKE 'LR%'") == "(lower(name) LIKE lower('LR\\x25'))"
     assert compile_filter("attr.start_time >= 1700000000000") == "(intDiv(started_ts, 1000) >= 1700000000000.0)"
     assert compile_filter("tags.team IS NULL") == "(NOT (indexOf(tag_keys, 'team') > 0))"

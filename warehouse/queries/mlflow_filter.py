@@ -12,7 +12,7 @@ arrays, the same SQL on every backend. The grammar is MLflow's (``mlflow.utils.s
   quoted in backquotes or double quotes;
 * metrics compare with numbers (``= != < <= > >=``); params and tags with strings (``= != LIKE
   ILIKE``) or ``IS NULL`` / ``IS NOT NULL``; the attributes ``run_id``, ``run_name``, ``status``
-  and ``user_id`` with strings (``= != LIKE ILIKE IN NOT IN``), ``start_time`` and ``end_time``
+  and ``user_id`` with strings (``= != LIKE ILIKE``; ``run_id`` also ``IN``/``NOT IN``), ``start_time`` and ``end_time``
   (milliseconds) with numbers.
 
 Deny by default: a tokenizer reads the text into tokens and a parser accepts only those shapes;
@@ -197,6 +197,8 @@ def _clause(parser: _Parser) -> str:
         raise FilterError(f"attributes.{key}: runs are searched by {', '.join(sorted(_TEXT_ATTRIBUTES | _NUMBER_ATTRIBUTES))}")
     column = _TEXT_ATTRIBUTES[key]
     if op in ("IN", "NOT IN"):
+        if key != "run_id":  # MLflow's own rule
+            raise FilterError(f"attributes.{key}: only run_id compares with a list (IN, NOT IN)")
         return f"{column} {op} ({', '.join(quote(v) for v in parser.strings())})"
     if op not in _TEXT_OPS:
         raise FilterError(f"attributes.{key}: compare it with = != LIKE ILIKE IN NOT IN, not {op}")

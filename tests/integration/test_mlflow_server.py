@@ -1,0 +1,144 @@
+"""``modeldb server`` against MLflow's own server: the same client script, the same answers.
+
+The pinned MLflow (``bench/mlflow_venv.sh``, its own virtualenv) runs
+``mlflow_scripts/differential.py`` against a real ``mlflow server`` (SQLite, proxied artifacts) and
+against ``modeldb server`` on the embedded default. Every answer the client got back must be equal,
+field by field; the script leaves out only ids and the times the servers chose. Then the runs logged
+through MLflow must answer in ``modeldb sql``, next to the events the script sent.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import MODELDB, cli_env
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("mlflow_scripts") / "differential.py"
+READY_S = 180  # a bound on a server's start, checked by polling /health, never waited out
+
+
+@pytest.fixture(scope="module")
+def mlflow_python() -> str:
+    built = subprocess.run(["bash", str(ROOT / "bench" / "mlflow_venv.sh")], capture_output=True, text=True,
+                           timeout=1800)
+    assert built.returncode == 0, built.stderr[-3000:]
+    return built.stdout.strip().splitlines()[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(command: list[str], env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """Start a server and return it once /health answers (or fail with its log)."""
+    port = free_port()
+    handle = open(log, "w")
+    process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=handle, stderr=subprocess.STDOUT,
+                               cwd=log.parent)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{command[0]} exited with {process.returncode}: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"{command[0]} did not answer /health in {READY_S} s: {log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def differences(ours: object, theirs: object, where: str = "") -> list[str]:
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        found = []
+        for key in sorted(set(ours) | set(theirs)):
+            if key not in ours or key not in theirs:
+                found.append(f"{where}/{key}: only in {'ours' if key in ours else 'MLflow'}")
+            else:
+                found += differences(ours[key], theirs[key], f"{where}/{key}")
+        return found
+    return [] if ours == theirs else [f"{where}: ours {ours!r}, MLflow {theirs!r}"]
+
+
+@pytest.fixture(scope="module")
+def answers(mlflow_python, tmp_path_factory):
+    """Run the script against both servers: (ours, MLflow's, our server's home)."""
+    theirs_dir, ours_dir = tmp_path_factory.mktemp("mlflow"), tmp_path_factory.mktemp("modeldb")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODELDB_"))}
+    reference, url = serve([str(Path(mlflow_python).with_name("mlflow")), "server", "--backend-store-uri",
+                            f"sqlite:///{theirs_dir}/mlflow.db", "--artifacts-destination", str(theirs_dir / "artifacts"),
+                            "--host", "127.0.0.1", "--workers", "1"], env, theirs_dir / "server.log")
+    try:
+        ran = subprocess.run([mlflow_python, str(SCRIPT), url, str(theirs_dir / "answers.json")], env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert ran.returncode == 0, ran.stderr[-4000:]
+    finally:
+        stop(reference)
+    home = ours_dir / "home"
+    ours_env = cli_env(MODELDB_HOME=str(home), MODELDB_TESTING="1")
+    server, url = serve([MODELDB, "server"], ours_env, ours_dir / "server.log")
+    try:
+        ran = subprocess.run([mlflow_python, str(SCRIPT), url, str(ours_dir / "answers.json")], env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert ran.returncode == 0, ran.stderr[-4000:] + (ours_dir / "server.log").read_text()[-3000:]
+    finally:
+        stop(server)
+    assert "Traceback" not in (ours_dir / "server.log").read_text()
+    load = lambda d: json.loads((d / "answers.json").read_text())  # noqa: E731
+    return load(ours_dir), load(theirs_dir), home
+
+
+def test_every_answer_equals_mlflows(answers):
+    ours, theirs, _ = answers
+    assert set(ours) == set(theirs)
+    found = differences(ours, theirs)
+    assert not found, "\n".join(found)
+
+
+def test_the_answers_are_not_empty(answers):
+    """Equal answers must also be the right ones: the script's own counts, on our side."""
+    ours, _, _ = answers
+    assert ours["parent"]["params"] == {"alpha": "0.5", "solver": "lbfgs", "max_iter": "100"}
+    assert ours["loss_history"] == [[step, 1.0 / (step + 1)] for step in range(5)]
+    assert len(ours["searches"]["'' []"]) == 12  # parent, its two children, batch and eight grid runs
+    assert ours["errors"]["missing run"] == "RESOURCE_DOES_NOT_EXIST"
+    assert ours["autolog"]["params"]["C"] == "0.5"
+    assert ours["artifact_text"] == "hello"
+
+
+def test_the_runs_answer_in_modeldb_sql(answers):
+    ours, _, home = answers
+    env = cli_env(MODELDB_HOME=str(home), MODELDB_TESTING="1")
+    sql = ("SELECT name, params['depth'] AS depth, metrics['rmse'] AS rmse, tags['stage'] AS stage, status "
+           "FROM current_runs WHERE project = 'diff-main' ORDER BY name")
+    done = subprocess.run([MODELDB, "sql", "--format", "json", sql], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {row["name"]: row for row in json.loads(done.stdout)}
+    batch = rows["batch"]  # RunStarted's name; MLflow's rename is the mlflow.runName tag
+    assert (batch["depth"], batch["rmse"], batch["stage"], batch["status"]) == ("6", 0.6, "tuning", "FAILED")
+    assert {f"grid-{i}" for i in range(8)} <= set(rows)
+    assert rows["parent"]["status"] == "FINISHED"
