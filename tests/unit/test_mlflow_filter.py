@@ -18,7 +18,8 @@ def test_entity_aliases_quoted_keys_and_attributes():
     assert compile_filter("attributes.run_id IN ('a', 'b')") == "(run_id IN ('a', 'b'))"
     with pytest.raises(FilterError, match="only run_id compares with a list"):
         compile_filter("attributes.status IN ('FINISHED', 'FAILED')")
-    assert compile_filter("run.run_name ILIKE 'LR%'") == "(lower(name) LIKE lower('LR\\x25'))"
+    name = "ifNull(if(indexOf(tag_keys, 'mlflow.runName') = 0, NULL, tag_values[indexOf(tag_keys, 'mlflow.runName')]), name)"
+    assert compile_filter("run.run_name ILIKE 'LR%'") == f"(lower({name}) LIKE lower('LR\\x25'))"  # a rename is the tag
     assert compile_filter("attr.start_time >= 1700000000000") == "(intDiv(started_ts, 1000) >= 1700000000000.0)"
     assert compile_filter("tags.team IS NULL") == "(NOT (indexOf(tag_keys, 'team') > 0))"
     assert compile_filter("params.C IS NOT NULL AND metrics.`a b` <= -1e-3") == (
@@ -43,7 +44,7 @@ def test_a_string_cannot_leave_its_quotes():
     ("metrics.m > 1; DROP TABLE runs", "unexpected"),
     ("params.p = 'open", "unexpected"),
     ("metrics.m >", "ends where"),
-    ("attributes.status IN 'x'", "parenthesised list"),
+    ("attributes.run_id IN 'x'", "parenthesised list"),
     ("metrics.m > 1e999", "not a finite number"),
     ("(metrics.m > 1)", "a clause starts with"),
 ])
@@ -65,7 +66,7 @@ def test_order_puts_missing_keys_last_then_mlflows_tie_break():
         "if(indexOf(metric_keys, 'm1') = 0, NULL, metric_values[indexOf(metric_keys, 'm1')]) DESC, "
         "started_ts DESC, run_id ASC")
     assert compile_order([]) == "started_ts DESC, run_id ASC"
-    assert compile_order(["attributes.run_name"]).startswith("isNull(name) ASC, name ASC")
+    assert compile_order(["attributes.run_name"]).endswith("name) ASC, started_ts DESC, run_id ASC")
     with pytest.raises(FilterError, match="expected"):
         compile_order(["metrics.m DESC DESC"])
     with pytest.raises(FilterError, match="list of strings"):
