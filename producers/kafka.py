@@ -36,6 +36,9 @@ class KafkaTransport:
         self._on_undeliverable = on_undeliverable
         self._timeout_ms = int(delivery_timeout_s * 1000)
         self._producer: Any = None
+        # partition -> the highest offset delivered there: a reader that must see this producer's
+        # writes waits until the processors' group has committed past it (``modeldb server``).
+        self.delivered: dict[int, int] = {}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -73,6 +76,8 @@ class KafkaTransport:
     def _report(self, err: Any, msg: Any) -> None:
         if err is not None:
             self._on_undeliverable(msg.key() or b"", msg.value(), f"kafka delivery failed: {err.str()}")
+        elif msg.offset() > self.delivered.get(msg.partition(), -1):
+            self.delivered[msg.partition()] = msg.offset()
 
     def publish(self, key: bytes, value: bytes) -> None:
         producer = self._get()

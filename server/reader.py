@@ -5,9 +5,14 @@ it logged. Before a read the server flushes its emitter, then:
 
 * on the embedded default (file log + chDB, both in this process) it materializes the log's new
   events itself (``modeldb.embedded.catch_up``), so the read is exact;
-* with a stream processor (Kafka, or a ClickHouse server), it waits until each run it reads has
-  merged the newest event time the server wrote to it, polling every 20 ms for at most
-  ``MODELDB_SERVER_READ_WAIT_S`` (10 s by default); past that it answers with what is there.
+* on Kafka, it waits until the processors' consumer group (``MODELDB_CONSUMER_GROUP``) has
+  committed past the last offset the server's writes were delivered at, on each partition it wrote
+  to. A worker commits only after the rows are in, so the read sees every write it answered;
+* with the file log and a ClickHouse server (a ``modeldb process`` elsewhere), it waits until each
+  run it reads has merged the newest event time the server wrote to it.
+
+Either wait polls every 20 ms for at most 10 s; past that it answers with what is there and says
+so in the log (a processor that is down or far behind).
 
 Rows become MLflow's JSON here (``run_json``). Tags under ``modeldb.`` that stand for MLflow
 fields (a deletion, the datasets of ``log-inputs``) are shown as those fields, not as tags.
@@ -15,6 +20,7 @@ fields (a deletion, the datasets of ``log-inputs``) are shown as those fields, n
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from typing import Any, Callable, Iterable
@@ -23,8 +29,11 @@ from modeldb import embedded
 from modeldb.core.config import Settings
 from modeldb.server.events import Writer
 from modeldb.server.protocol import metric_json
+from modeldb.stream_processors.brokers import kafka_conf, topic_of
 from modeldb.warehouse.factory import connect
 from modeldb.warehouse.queries import mlflow_runs
+
+log = logging.getLogger(__name__)
 
 INPUT_TAG = "modeldb.input."
 HIDDEN = (mlflow_runs.LIFECYCLE_TAG,)
@@ -38,29 +47,56 @@ class Reader:
         self._writer = writer
         self._embedded = embedded.is_embedded(settings)
         self._wait_s = wait_s
+        self._consumer: Any = None  # Kafka: reads the processors' committed offsets
         self._lock = threading.Lock()  # one read at a time: chDB's session, and the catch-up, are this process's
 
     def read(self, query: Callable[..., Any], *args: Any, runs: Iterable[str] = ()) -> Any:
-        """``query(warehouse, *args)`` once the warehouse holds every write to ``runs`` (all runs, embedded)."""
+        """``query(warehouse, *args)`` once the warehouse holds every write the server answered."""
         self._writer.flush()
         with self._lock:
             if self._embedded:
                 embedded.catch_up(self.settings, self.warehouse)
+            elif self.settings.transport_uri.scheme == "kafka":
+                self._wait(self._uncommitted)
             else:
-                self._wait_for(list(runs))
+                wanted = {run_id: self._writer.newest[run_id] for run_id in runs if run_id in self._writer.newest}
+                self._wait(lambda: self._unmerged(wanted))
             return query(self.warehouse, *args)
 
-    def _wait_for(self, run_ids: list[str]) -> None:
-        wanted = {run_id: self._writer.newest[run_id] for run_id in run_ids if run_id in self._writer.newest}
+    def _wait(self, behind: Callable[[], bool]) -> None:
         deadline = time.monotonic() + self._wait_s
-        while wanted:
-            merged = mlflow_runs.written_up_to(self.warehouse, wanted)
-            wanted = {run_id: ts for run_id, ts in wanted.items() if merged.get(run_id, 0) < ts}
-            if not wanted or time.monotonic() > deadline:
+        while behind():
+            if time.monotonic() > deadline:
+                log.warning("modeldb server: the stream processors are more than %.0f s behind its writes; "
+                            "answering with what the warehouse holds (is `modeldb process` running?)", self._wait_s)
                 return
             time.sleep(POLL_S)
 
+    def _unmerged(self, wanted: dict[str, int]) -> bool:
+        if not wanted:
+            return False
+        merged = mlflow_runs.written_up_to(self.warehouse, wanted)
+        return any(merged.get(run_id, 0) < ts for run_id, ts in wanted.items())
+
+    def _uncommitted(self) -> bool:
+        """Whether the processors' group has yet to commit an offset this server's writes were delivered at."""
+        from confluent_kafka import TopicPartition
+
+        delivered = dict(getattr(self._writer.emitter.transport, "delivered", {}))
+        if not delivered:
+            return False
+        if self._consumer is None:
+            from confluent_kafka import Consumer
+
+            self._consumer = Consumer(kafka_conf(self.settings, **{
+                "group.id": self.settings.consumer_group, "enable.auto.commit": False}))
+        topic = topic_of(self.settings)
+        committed = self._consumer.committed([TopicPartition(topic, part) for part in delivered], timeout=10)
+        return any(tp.offset <= delivered[tp.partition] for tp in committed)
+
     def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
         self.warehouse.close()
 
 

@@ -83,32 +83,44 @@ def differences(ours: object, theirs: object, where: str = "") -> list[str]:
     return [] if ours == theirs else [f"{where}: ours {ours!r}, MLflow {theirs!r}"]
 
 
+def run_script(mlflow_python: str, url: str, where: Path, server_log: Path | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODELDB_"))}
+    ran = subprocess.run([mlflow_python, str(SCRIPT), url, str(where / "answers.json")], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert ran.returncode == 0, ran.stderr[-4000:] + (server_log.read_text()[-3000:] if server_log else "")
+    return json.loads((where / "answers.json").read_text())
+
+
 @pytest.fixture(scope="module")
-def answers(mlflow_python, tmp_path_factory):
-    """Run the script against both servers: (ours, MLflow's, our server's home)."""
-    theirs_dir, ours_dir = tmp_path_factory.mktemp("mlflow"), tmp_path_factory.mktemp("modeldb")
+def theirs(mlflow_python, tmp_path_factory) -> dict:
+    """The answers MLflow's own server gives (SQLite, proxied artifacts)."""
+    where = tmp_path_factory.mktemp("mlflow")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODELDB_"))}
     reference, url = serve([str(Path(mlflow_python).with_name("mlflow")), "server", "--backend-store-uri",
-                            f"sqlite:///{theirs_dir}/mlflow.db", "--artifacts-destination", str(theirs_dir / "artifacts"),
-                            "--host", "127.0.0.1", "--workers", "1"], env, theirs_dir / "server.log")
+                            f"sqlite:///{where}/mlflow.db", "--artifacts-destination", str(where / "artifacts"),
+                            "--host", "127.0.0.1", "--workers", "1"], env, where / "server.log")
     try:
-        ran = subprocess.run([mlflow_python, str(SCRIPT), url, str(theirs_dir / "answers.json")], env=env,
-                             capture_output=True, text=True, timeout=600)
-        assert ran.returncode == 0, ran.stderr[-4000:]
+        return run_script(mlflow_python, url, where)
     finally:
         stop(reference)
-    home = ours_dir / "home"
-    ours_env = cli_env(MODELDB_HOME=str(home), MODELDB_TESTING="1")
-    server, url = serve([MODELDB, "server"], ours_env, ours_dir / "server.log")
+
+
+def ours_on(mlflow_python: str, where: Path, **settings: str) -> dict:
+    """The answers ``modeldb server`` gives with these ``MODELDB_*`` settings; its log has no traceback."""
+    server, url = serve([MODELDB, "server"], cli_env(MODELDB_TESTING="1", **settings), where / "server.log")
     try:
-        ran = subprocess.run([mlflow_python, str(SCRIPT), url, str(ours_dir / "answers.json")], env=env,
-                             capture_output=True, text=True, timeout=600)
-        assert ran.returncode == 0, ran.stderr[-4000:] + (ours_dir / "server.log").read_text()[-3000:]
+        answers = run_script(mlflow_python, url, where, where / "server.log")
     finally:
         stop(server)
-    assert "Traceback" not in (ours_dir / "server.log").read_text()
-    load = lambda d: json.loads((d / "answers.json").read_text())  # noqa: E731
-    return load(ours_dir), load(theirs_dir), home
+    assert "Traceback" not in (where / "server.log").read_text()
+    return answers
+
+
+@pytest.fixture(scope="module")
+def answers(mlflow_python, theirs, tmp_path_factory):
+    """On the embedded default: (ours, MLflow's, our server's home)."""
+    where = tmp_path_factory.mktemp("modeldb")
+    return ours_on(mlflow_python, where, MODELDB_HOME=str(where / "home")), theirs, where / "home"
 
 
 def test_every_answer_equals_mlflows(answers):
@@ -142,3 +154,13 @@ def test_the_runs_answer_in_modeldb_sql(answers):
     assert (batch["depth"], batch["rmse"], batch["stage"], batch["status"]) == ("6", 0.6, "tuning", "FAILED")
     assert {f"grid-{i}" for i in range(8)} <= set(rows)
     assert rows["parent"]["status"] == "FINISHED"
+
+
+def test_on_kafka_and_a_clickhouse_server_every_answer_equals_mlflows(mlflow_python, theirs, confluent_pipeline,
+                                                                     tmp_path):
+    """Writes go to Kafka, a `modeldb process` worker materializes them, reads wait for its commits."""
+    settings = confluent_pipeline.settings
+    ours = ours_on(mlflow_python, tmp_path, MODELDB_HOME=str(tmp_path / "home"), MODELDB_TRANSPORT=settings.transport,
+                   MODELDB_WAREHOUSE=settings.warehouse, MODELDB_CONSUMER_GROUP=settings.consumer_group)
+    found = differences(ours, theirs)
+    assert not found, "\n".join(found)
