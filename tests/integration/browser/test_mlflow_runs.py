@@ -1,0 +1,101 @@
+"""Runs logged by an MLflow client through ``modeldb server`` answer in the dashboard, in Chromium.
+
+The pinned MLflow client logs a small experiment into ``modeldb server`` on a fresh embedded home;
+the server then stops (it owned the home's chDB), ``modeldb dashboard`` opens the same home, and
+the SQL page and the overview must show exactly what the client logged.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from modeldb.devtools.services import free_port
+from tests.integration.browser.kit import CHROMIUM, FLAGS, open_view, settled, shot, table
+from tests.integration.conftest import MODELDB, cli_env, unique
+from tests.integration.mlflow_kit import build_mlflow_venv, serve, stop
+
+pytestmark = pytest.mark.integration
+RUNS = {"ridge-a": ("0.1", 0.52), "ridge-b": ("1.0", 0.48), "ridge-c": ("10.0", 0.61)}
+CLIENT = """
+import sys, mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment(sys.argv[2])
+runs = {runs!r}
+for name, (alpha, rmse) in runs.items():
+    with mlflow.start_run(run_name=name):
+        mlflow.log_param("alpha", alpha)
+        for step in range(3):
+            mlflow.log_metric("rmse", rmse + (2 - step) / 10, step=step)
+        mlflow.set_tag("source", "mlflow-client")
+"""
+
+
+@pytest.fixture(scope="module")
+def mlflow_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("mlflow_browser")
+    experiment = unique("mlflow")
+    server, url = serve([MODELDB, "server"], cli_env(MODELDB_HOME=str(home), MODELDB_TESTING="1"), home / "server.log")
+    try:
+        ran = subprocess.run([build_mlflow_venv(), "-c", CLIENT.format(runs=RUNS), url, experiment],
+                             capture_output=True, text=True, timeout=600)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+    finally:
+        stop(server)
+    return home, experiment
+
+
+@pytest.fixture(scope="module")
+def dashboard(mlflow_home):
+    home, experiment = mlflow_home
+    port = free_port()
+    log = open(home / "dashboard.log", "wb")
+    proc = subprocess.Popen([MODELDB, "dashboard", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                            env=cli_env(MODELDB_HOME=str(home)))
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            pass
+        assert proc.poll() is None, (home / "dashboard.log").read_text()
+        assert time.monotonic() < deadline, "the dashboard did not start in 120 s"
+        time.sleep(0.3)
+    yield base, experiment
+    proc.terminate()
+    proc.wait(20)
+    log.close()
+
+
+def test_mlflow_runs_answer_in_the_dashboards_sql_page_and_overview(dashboard):
+    from playwright.sync_api import sync_playwright
+
+    base, experiment = dashboard
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = chromium.new_page(viewport={"width": 1440, "height": 1000})
+        page.set_default_timeout(60_000)
+        open_view(page, base, "sql", experiment, "SQL")
+        query = page.get_by_label("Query")
+        query.fill(f"SELECT name, params['alpha'] AS alpha, metrics['rmse'] AS rmse, tags['source'] AS source, "
+                   f"status FROM current_runs WHERE project = '{experiment}' ORDER BY name")
+        query.press("Control+Enter")
+        settled(page)
+        page.get_by_role("button", name="Run").click()
+        settled(page)
+        page.get_by_text("3 rows", exact=False).first.wait_for()
+        headers, cells = table(page)
+        rows = [cells[i:i + len(headers)] for i in range(0, len(cells), len(headers))]
+        got = {row[headers.index("name")]: (row[headers.index("alpha")], float(row[headers.index("rmse")]),
+                                            row[headers.index("source")], row[headers.index("status")])
+               for row in rows}
+        assert got == {name: (alpha, pytest.approx(rmse), "mlflow-client", "FINISHED")
+                       for name, (alpha, rmse) in RUNS.items()}
+        shot(page, "sql-mlflow-runs")
+        open_view(page, base, "overview", experiment, "Projects", exact=False)
+        page.get_by_text(experiment).first.wait_for()
+        chromium.close()
