@@ -41,6 +41,7 @@ class Experiments:
         self._projects = projects
         self._lock = threading.Lock()
         self._saved: dict[str, dict[str, Any]] = self._load()
+        self._seen: dict[str, dict[str, Any]] = {}  # the projects with runs, as last read
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
@@ -56,23 +57,28 @@ class Experiments:
         temporary.write_text(json.dumps(self._saved, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(temporary, self._path)
 
-    def _all(self) -> dict[str, dict[str, Any]]:
-        """Every experiment: the saved ones, and each project with runs (its times from its runs)."""
-        found: dict[str, dict[str, Any]] = {}
-        for row in self._projects():
-            eid = experiment_id(row["project"], self._default)
-            found[eid] = {"project": row["project"], "name": DEFAULT_NAME if eid == DEFAULT_ID else row["project"],
-                          "creation_time": row["first_ts"] // 1000, "last_update_time": row["last_ts"] // 1000,
-                          "lifecycle_stage": "active", "tags": {}}
-        if DEFAULT_ID not in found:
-            found[DEFAULT_ID] = {"project": self._default, "name": DEFAULT_NAME, "creation_time": 0,
-                                 "last_update_time": 0, "lifecycle_stage": "active", "tags": {}}
+    def _all(self, fresh: bool = True) -> dict[str, dict[str, Any]]:
+        """Every experiment: the saved ones, and each project with runs (its times from its runs).
+        ``fresh``: read the projects from the warehouse again, else use the last read."""
+        if fresh or not self._seen:
+            found: dict[str, dict[str, Any]] = {}
+            for row in self._projects():
+                eid = experiment_id(row["project"], self._default)
+                found[eid] = {"project": row["project"], "name": DEFAULT_NAME if eid == DEFAULT_ID else row["project"],
+                              "creation_time": row["first_ts"] // 1000, "last_update_time": row["last_ts"] // 1000,
+                              "lifecycle_stage": "active", "tags": {}}
+            if DEFAULT_ID not in found:
+                found[DEFAULT_ID] = {"project": self._default, "name": DEFAULT_NAME, "creation_time": 0,
+                                     "last_update_time": 0, "lifecycle_stage": "active", "tags": {}}
+            self._seen = found
+        every = dict(self._seen)
         for eid, saved in self._saved.items():
-            found[eid] = {**found.get(eid, {}), **saved}
-        return found
+            every[eid] = {**every.get(eid, {}), **saved}
+        return every
 
     def get(self, eid: str) -> dict[str, Any]:
-        found = self._all().get(eid)
+        """An experiment by id: a known one without a read (each create_run asks), else read afresh."""
+        found = self._all(fresh=False).get(eid) or self._all().get(eid)
         if found is None:
             raise missing(f"No Experiment with id={eid} exists")
         return {"experiment_id": eid, **found}

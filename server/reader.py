@@ -49,19 +49,49 @@ class Reader:
         self._wait_s = wait_s
         self._consumer: Any = None  # Kafka: reads the processors' committed offsets
         self._lock = threading.Lock()  # one read at a time: chDB's session, and the catch-up, are this process's
+        self._turn = threading.Condition()  # catch-ups begun and done, shared by the readers waiting for one
+        self._begun = self._done = 0
+        self._running = False
 
     def read(self, query: Callable[..., Any], *args: Any, runs: Iterable[str] = ()) -> Any:
         """``query(warehouse, *args)`` once the warehouse holds every write the server answered."""
         self._writer.flush()
+        if self._embedded:
+            self._caught_up()
         with self._lock:
             if self._embedded:
-                embedded.catch_up(self.settings, self.warehouse)
+                pass  # caught up above
             elif self.settings.transport_uri.scheme == "kafka":
                 self._wait(self._uncommitted)
             else:
                 wanted = {run_id: self._writer.newest[run_id] for run_id in runs if run_id in self._writer.newest}
                 self._wait(lambda: self._unmerged(wanted))
             return query(self.warehouse, *args)
+
+    def _caught_up(self) -> None:
+        """Return once a catch-up that began after this call has finished: it holds every event
+        flushed before. Concurrent readers share one: whoever finds none running runs the next, and
+        the rest wait for it, so a catch-up (a dozen inserts into chDB, about 100 ms whatever their
+        size) is paid once for all the reads that arrived meanwhile, not once each."""
+        with self._turn:
+            need = self._begun + 1
+            while self._done < need:
+                if self._running:
+                    self._turn.wait()
+                    continue
+                self._running, self._begun = True, self._begun + 1
+                mine, finished = self._begun, False
+                self._turn.release()
+                try:
+                    with self._lock:
+                        embedded.catch_up(self.settings, self.warehouse)
+                    finished = True
+                finally:
+                    self._turn.acquire()
+                    self._running = False
+                    if finished:
+                        self._done = mine
+                    self._turn.notify_all()
 
     def _wait(self, behind: Callable[[], bool]) -> None:
         deadline = time.monotonic() + self._wait_s

@@ -39,6 +39,10 @@ class Known:
     target: Target
     experiment_id: str
     start_ms: int
+    name: str
+    user: str
+    status: str = "RUNNING"
+    end_ms: int = 0
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     deleted: bool = False
@@ -76,8 +80,8 @@ class Runs:
         tags = tags_of(row)
         return self._remember(run_id, Known(
             Target(row["project"], self._ours, run_id), experiment_id(row["project"], self._default),
-            row["started_ts"] // 1000, dict(zip(row["param_keys"], row["param_values"])), tags,
-            tags.get(mlflow_runs.LIFECYCLE_TAG) == "deleted"))
+            row["started_ts"] // 1000, row["name"], row["user"], row["status"] or "RUNNING", row["ended_ts"] // 1000,
+            dict(zip(row["param_keys"], row["param_values"])), tags, tags.get(mlflow_runs.LIFECYCLE_TAG) == "deleted"))
 
     def _active(self, body: dict[str, Any]) -> Known:
         run_id = p.text(body, "run_id", required=False) or p.text(body, "run_uuid")
@@ -102,11 +106,8 @@ class Runs:
         self._writer.emit(target, "RunStarted", {
             "name": name, "parent_run_id": tags.get("mlflow.parentRunId"), "branch_seq": None, "user": user,
             "source": tags.get("mlflow.source.name", ""), "tags": tags}, ts=start * 1000)
-        self._remember(run_id, Known(target, eid, start, tags=dict(tags)))
-        row = {"run_id": run_id, "name": name, "user": user, "status": "RUNNING", "started_ts": start * 1000,
-               "ended_ts": 0, "tag_keys": list(tags), "tag_values": list(tags.values())}
-        info = run_info(row, eid)
-        return {"run": {"info": info, "data": {"tags": p.pairs(tags)}, "inputs": {}}}
+        known = self._remember(run_id, Known(target, eid, start, name, user, tags=dict(tags)))
+        return {"run": {"info": _info(known), "data": {"tags": p.pairs(tags)}, "inputs": {}}}
 
     def update(self, body: dict[str, Any]) -> dict[str, Any]:
         known = self._active(body)
@@ -123,8 +124,9 @@ class Runs:
             self._writer.emit(known.target, "RunEnded", {"status": status, "error": None,
                                                          "duration_ms": float(max(0, end - known.start_ms))},
                               ts=end * 1000)
-        row = self._row(known.target.run_id)
-        return {"run_info": run_info(row, known.experiment_id)}
+            if known.status == "RUNNING" or end >= known.end_ms:  # the newest end wins, as in the merge
+                known.status, known.end_ms = status, end
+        return {"run_info": _info(known)}
 
     def set_stage(self, body: dict[str, Any], stage: str) -> dict[str, Any]:
         run_id = p.text(body, "run_id")
@@ -252,6 +254,17 @@ class Runs:
         points = self._reader.read(mlflow_runs.metric_history, known.target.project, run_id, [key], runs=[run_id])
         return {"metrics": [{"key": row["name"], "value": p.metric_json(row["value"]), "timestamp": row["ts"] // 1000,
                              "step": row["step"]} for row in points]}
+
+
+def _info(known: Known) -> dict[str, Any]:
+    """A run's info from what the server knows of it (no read): what create and update answer."""
+    row = {"run_id": known.target.run_id, "name": known.name, "user": known.user, "status": known.status,
+           "started_ts": known.start_ms * 1000, "ended_ts": known.end_ms * 1000,
+           "tag_keys": list(known.tags), "tag_values": list(known.tags.values())}
+    info = run_info(row, known.experiment_id)
+    if known.deleted:
+        info["lifecycle_stage"] = "deleted"
+    return info
 
 
 def _random_name() -> str:

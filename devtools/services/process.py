@@ -82,6 +82,39 @@ def wait_ready(check: Callable[[], bool], timeout: float, what: str, proc: subpr
     raise ServiceError(f"{what} not ready after {timeout:.0f}s ({last}); log tail:\n{tail(log)}")
 
 
+def serve_http(cmd: list[str], env: dict[str, str], log: Path, timeout: float = 180) -> tuple[subprocess.Popen, str]:
+    """Start the HTTP server ``cmd --port P`` (a free port) in ``log``'s folder, and return it with its
+    URL once ``/health`` answers (``modeldb server``, ``mlflow server``); fail with its log's tail."""
+    import urllib.request
+
+    port = free_port()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=log.parent)
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+
+    try:
+        wait_ready(healthy, timeout, cmd[0], proc, log)
+    except ServiceError:
+        proc.kill()
+        raise
+    return proc, url
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 60) -> None:
+    """SIGTERM, then SIGKILL if it has not left within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def tail(path: Path, n: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-n:])

@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
-import pytest
-
-from modeldb.devtools.services import free_port
+from modeldb.devtools.services.process import serve_http, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_S = 180  # a bound on a server's start, checked by polling /health, never waited out
@@ -24,30 +20,7 @@ def build_mlflow_venv() -> str:
 
 def serve(command: list[str], env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     """Start a server and return it once /health answers (or fail with its log)."""
-    port = free_port()
-    handle = open(log, "w")
-    process = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=handle, stderr=subprocess.STDOUT,
-                               cwd=log.parent)
-    handle.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{command[0]} exited with {process.returncode}: {log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail(f"{command[0]} did not answer /health in {READY_S} s: {log.read_text()[-3000:]}")
+    return serve_http(command, env, log, READY_S)
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+stop = stop_process

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import MODELDB, cli_env
+from modeldb.devtools.services import free_port
+from tests.integration.conftest import MODELDB, cli_env, unique
 from tests.integration.mlflow_kit import build_mlflow_venv, serve, stop
 
 pytestmark = pytest.mark.integration
@@ -120,3 +122,59 @@ def test_on_kafka_and_a_clickhouse_server_every_answer_equals_mlflows(mlflow_pyt
                    MODELDB_WAREHOUSE=settings.warehouse, MODELDB_CONSUMER_GROUP=settings.consumer_group)
     found = differences(ours, theirs)
     assert not found, "\n".join(found)
+
+
+def _call(url: str, path: str, body: dict) -> dict:
+    request = urllib.request.Request(f"{url}/api/2.0/mlflow/{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def test_writes_while_kafka_is_down_spill_and_replay_into_the_warehouse(confluent_pipeline, tmp_path):
+    """The server answers every write with Kafka unreachable; what it could not deliver is spilled,
+    and `modeldb replay` sends it on to the real topic, where the worker materializes the run."""
+    settings = confluent_pipeline.settings
+    dead = f"kafka://127.0.0.1:{free_port()}/{confluent_pipeline.topic}"
+    home = tmp_path / "home"
+    env = cli_env(MODELDB_HOME=str(home), MODELDB_TESTING="1", MODELDB_TRANSPORT=dead,
+                  MODELDB_WAREHOUSE=settings.warehouse, MODELDB_DELIVERY_TIMEOUT_S="2")
+    server, url = serve([MODELDB, "server"], env, tmp_path / "server.log")
+    try:
+        experiment = _call(url, "experiments/create", {"name": unique("spilled")})["experiment_id"]
+        run = _call(url, "runs/create", {"experiment_id": experiment, "run_name": "while-down",
+                                         "start_time": 1_700_000_000_000})["run"]["info"]
+        _call(url, "runs/log-batch", {"run_id": run["run_id"], "params": [{"key": "alpha", "value": "0.5"}],
+                                      "metrics": [{"key": "rmse", "value": 0.25, "timestamp": 1_700_000_000_001,
+                                                   "step": s} for s in range(3)]})
+        _call(url, "runs/update", {"run_id": run["run_id"], "status": "FINISHED", "end_time": 1_700_000_001_000})
+    finally:
+        stop(server)
+    spill = home / "spill" / "events.log"
+    assert spill.exists() and spill.stat().st_size > 0, "nothing was spilled"
+    replay = subprocess.run([MODELDB, "replay"], env=cli_env(MODELDB_HOME=str(home), MODELDB_TRANSPORT=settings.transport),
+                            capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    confluent_pipeline.settle()
+    rows = confluent_pipeline.warehouse.query(
+        f"SELECT name, status, param_values, metric_values, metric_steps FROM `{confluent_pipeline.warehouse.database}`"
+        f".run_state FINAL WHERE run_id = '{run['run_id']}'").rows
+    assert rows == [("while-down", "FINISHED", ["0.5"], [0.25], [2])]
+
+
+def test_the_runs_answer_in_modeldb_query_with_nested_runs_as_the_version_tree(answers):
+    _, _, home = answers
+    env = cli_env(MODELDB_HOME=str(home), MODELDB_TESTING="1")
+
+    def query(*args: str) -> list[dict]:
+        done = subprocess.run([MODELDB, "query", *args, "project=diff-main", "--format", "json"], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    found = query("runs", "where=params.kernel = 'rbf' AND metrics.acc > 0.6", "columns=params.C,metrics.acc",
+                  "order_by=metrics.acc DESC")
+    assert [row["name"] for row in found] == ["grid-4", "grid-3"]  # acc = 0.5 + i / 20, kernel rbf for i < 5
+    parent = next(row["run_id"] for row in query("runs", "where=run.name = 'parent'"))
+    tree = query("version_tree", f"run_id={parent}")
+    assert sorted(row["name"] for row in tree if row["depth"] == 1) == ["child-0", "child-1"], tree
