@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from typing import Any, Mapping
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ MAX_TAG_VALUE = 8000
 MAX_EXPERIMENT_NAME = 500
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
+_NAME = re.compile(r"^[/\w.\- :]*$")  # MLflow's rule for param, metric and tag names
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 
 
@@ -97,6 +99,9 @@ def key(value: Any, what: str) -> str:
         raise invalid(f"Invalid {what} name: {json.dumps(value)[:100]}. Names must be non-empty strings.")
     if len(value) > MAX_KEY:
         raise invalid(f"{what.capitalize()} name '{value[:50]}…' had length {len(value)}, which exceeded length limit of {MAX_KEY}")
+    if not _NAME.match(value):
+        raise invalid(f"Invalid {what} name: '{value[:100]}'. Names may only contain alphanumerics, underscores (_), "
+                      "dashes (-), periods (.), spaces ( ), colon(:) and slashes (/).")
     if value.startswith("/") or ".." in value.split("/"):
         raise invalid(f"Invalid {what} name: '{value}'. Names may not be absolute paths or contain '..'.")
     return value

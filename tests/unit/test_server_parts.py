@@ -30,7 +30,8 @@ def test_fields_are_checked_as_mlflow_checks_them():
     for bad in ("x", True, None, [1]):
         with pytest.raises(p.MlflowError, match="must be a number"):
             p.number(bad, "m")
-    for bad in ("", "a" * 251, "/abs", "a/../b", None):
+    assert p.key("train/loss: fold 1", "metric") == "train/loss: fold 1"
+    for bad in ("", "a" * 251, "/abs", "a/../b", None, "bad|name", "new\nline", "semi;colon"):
         with pytest.raises(p.MlflowError):
             p.key(bad, "param")
     assert p.value_text("x" * 7000, "param", "k", p.MAX_PARAM_VALUE) == "x" * 6000  # MLflow's server cuts too

@@ -224,6 +224,8 @@ answers["raw"] = {
     "1001 metrics": raw("POST", f"{api}/runs/log-batch", json={
         "run_id": batch.info.run_id, "metrics": [{"key": "m", "value": 1, "timestamp": BASE, "step": i}
                                                  for i in range(1001)]}),
+    "bad tag name": raw("POST", f"{api}/runs/set-tag", json={"run_id": batch.info.run_id, "key": "bad|name",
+                                                               "value": "x"}),
     "param too long": raw("POST", f"{api}/runs/log-parameter", json={
         "run_id": batch.info.run_id, "key": "long", "value": "x" * 6001}),
     "missing run": raw("GET", f"{api}/runs/get", params={"run_id": "0123456789abcdef0123456789abcdef"}),
