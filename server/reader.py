@@ -11,7 +11,7 @@ it logged. Before a read the server flushes its emitter, then:
 * with the file log and a ClickHouse server (a ``modeldb process`` elsewhere), it waits until each
   run it reads has merged the newest event time the server wrote to it.
 
-Either wait polls every 20 ms for at most 10 s; past that it answers with what is there and says
+Either wait polls every 20 ms for at most 30 s; past that it answers with what is there and says
 so in the log (a processor that is down or far behind).
 
 Rows become MLflow's JSON here (``run_json``). Tags under ``modeldb.`` that stand for MLflow
@@ -41,7 +41,7 @@ POLL_S = 0.02
 
 
 class Reader:
-    def __init__(self, settings: Settings, writer: Writer, wait_s: float = 10.0):
+    def __init__(self, settings: Settings, writer: Writer, wait_s: float = 30.0):
         self.settings = settings
         self.warehouse = connect(settings)
         self._writer = writer
@@ -59,11 +59,9 @@ class Reader:
         if self._embedded:
             self._caught_up()
         with self._lock:
-            if self._embedded:
-                pass  # caught up above
-            elif self.settings.transport_uri.scheme == "kafka":
+            if not self._embedded and self.settings.transport_uri.scheme == "kafka":
                 self._wait(self._uncommitted)
-            else:
+            elif not self._embedded:
                 wanted = {run_id: self._writer.newest[run_id] for run_id in runs if run_id in self._writer.newest}
                 self._wait(lambda: self._unmerged(wanted))
             return query(self.warehouse, *args)
