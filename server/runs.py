@@ -66,7 +66,10 @@ class Runs:
         return known
 
     def _row(self, run_id: str) -> dict[str, Any]:
-        rows = self._reader.read(mlflow_runs.runs_by_id, [run_id], runs=[run_id])
+        with self._lock:
+            found = self._known.get(run_id)
+        project = found.target.project if found is not None else None
+        rows = self._reader.read(mlflow_runs.runs_by_id, [run_id], project, runs=[run_id])
         if run_id not in rows:
             raise p.missing(f"Run with id={run_id} not found")
         return rows[run_id]
