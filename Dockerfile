@@ -1,4 +1,4 @@
-# The ModelDB image: the CLI, the stream processor and the dashboard.
+# The ModelDB image: the CLI, the stream processor, the dashboard and the MLflow-compatible server.
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements.lock pyproject.toml README.md ./
@@ -12,6 +12,7 @@ COPY warehouse ./warehouse
 COPY dashboard ./dashboard
 COPY cli ./cli
 COPY devtools ./devtools
+COPY server ./server
 RUN pip install --no-cache-dir --no-deps . && useradd --create-home modeldb
 USER modeldb
 ENV MODELDB_HOME=/home/modeldb/.modeldb

@@ -9,7 +9,7 @@ from modeldb.cli import app, main
 from modeldb.cli.output import render
 from modeldb.warehouse.base import Result
 
-COMMANDS = {"sql", "query", "schema", "process", "replay", "migrate", "status", "rebuild", "demo", "dashboard"}
+COMMANDS = {"sql", "query", "schema", "process", "replay", "migrate", "status", "rebuild", "demo", "dashboard", "server"}
 GROUPS = {"dlq": {"list", "show", "retry"}, "services": {"up", "down", "status"}}
 
 

@@ -2,7 +2,8 @@
 
 The pinned MLflow client logs a small experiment into ``modeldb server`` on a fresh embedded home;
 the server then stops (it owned the home's chDB), ``modeldb dashboard`` opens the same home, and
-the SQL page and the overview must show exactly what the client logged.
+the SQL page and the overview must show exactly what the client logged. The page comes from the
+session's Chromium (``page``, conftest.py): one Playwright per process.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import urllib.request
 import pytest
 
 from modeldb.devtools.services import free_port
-from tests.integration.browser.kit import CHROMIUM, FLAGS, open_view, settled, shot, table
+from tests.integration.browser.kit import open_view, settled, shot, table
 from tests.integration.conftest import MODELDB, cli_env, unique
 from tests.integration.mlflow_kit import build_mlflow_venv, serve, stop
 
@@ -71,31 +72,24 @@ def dashboard(mlflow_home):
     log.close()
 
 
-def test_mlflow_runs_answer_in_the_dashboards_sql_page_and_overview(dashboard):
-    from playwright.sync_api import sync_playwright
-
+def test_mlflow_runs_answer_in_the_dashboards_sql_page_and_overview(dashboard, page):
     base, experiment = dashboard
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = chromium.new_page(viewport={"width": 1440, "height": 1000})
-        page.set_default_timeout(60_000)
-        open_view(page, base, "sql", experiment, "SQL")
-        query = page.get_by_label("Query")
-        query.fill(f"SELECT name, params['alpha'] AS alpha, metrics['rmse'] AS rmse, tags['source'] AS source, "
-                   f"status FROM current_runs WHERE project = '{experiment}' ORDER BY name")
-        query.press("Control+Enter")
-        settled(page)
-        page.get_by_role("button", name="Run").click()
-        settled(page)
-        page.get_by_text("3 rows", exact=False).first.wait_for()
-        headers, cells = table(page)
-        rows = [cells[i:i + len(headers)] for i in range(0, len(cells), len(headers))]
-        got = {row[headers.index("name")]: (row[headers.index("alpha")], float(row[headers.index("rmse")]),
-                                            row[headers.index("source")], row[headers.index("status")])
-               for row in rows}
-        assert got == {name: (alpha, pytest.approx(rmse), "mlflow-client", "FINISHED")
-                       for name, (alpha, rmse) in RUNS.items()}
-        shot(page, "sql-mlflow-runs")
-        open_view(page, base, "overview", experiment, "Projects", exact=False)
-        page.get_by_text(experiment).first.wait_for()
-        chromium.close()
+    open_view(page, base, "sql", experiment, "SQL")
+    query = page.get_by_label("Query")
+    query.fill(f"SELECT name, params['alpha'] AS alpha, metrics['rmse'] AS rmse, tags['source'] AS source, "
+               f"status FROM current_runs WHERE project = '{experiment}' ORDER BY name")
+    query.press("Control+Enter")
+    settled(page)
+    page.get_by_role("button", name="Run").click()
+    settled(page)
+    page.get_by_text("3 rows", exact=False).first.wait_for()
+    headers, cells = table(page)
+    rows = [cells[i:i + len(headers)] for i in range(0, len(cells), len(headers))]
+    got = {row[headers.index("name")]: (row[headers.index("alpha")], float(row[headers.index("rmse")]),
+                                        row[headers.index("source")], row[headers.index("status")])
+           for row in rows}
+    assert got == {name: (alpha, pytest.approx(rmse), "mlflow-client", "FINISHED")
+                   for name, (alpha, rmse) in RUNS.items()}
+    shot(page, "sql-mlflow-runs")
+    open_view(page, base, "overview", experiment, "Projects", exact=False)
+    page.get_by_text(experiment).first.wait_for(state="attached")  # a cell of the projects grid (drawn on a canvas)
