@@ -82,9 +82,11 @@ def wait_ready(check: Callable[[], bool], timeout: float, what: str, proc: subpr
     raise ServiceError(f"{what} not ready after {timeout:.0f}s ({last}); log tail:\n{tail(log)}")
 
 
-def serve_http(cmd: list[str], env: dict[str, str], log: Path, timeout: float = 180) -> tuple[subprocess.Popen, str]:
+def serve_http(cmd: list[str], env: dict[str, str], log: Path, timeout: float = 180,
+               health: str = "/health") -> tuple[subprocess.Popen, str]:
     """Start the HTTP server ``cmd --port P`` (a free port) in ``log``'s folder, and return it with its
-    URL once ``/health`` answers (``modeldb server``, ``mlflow server``); fail with its log's tail."""
+    URL once ``health`` answers 200 (``modeldb server``, ``mlflow server``, and the dashboard with
+    ``/_stcore/health``); fail with its log's tail."""
     import urllib.request
 
     port = free_port()
@@ -94,7 +96,7 @@ def serve_http(cmd: list[str], env: dict[str, str], log: Path, timeout: float = 
     url = f"http://127.0.0.1:{port}"
 
     def healthy() -> bool:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+        with urllib.request.urlopen(f"{url}{health}", timeout=2) as response:
             return response.status == 200
 
     try:

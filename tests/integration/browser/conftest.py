@@ -11,18 +11,16 @@ the test files here; each test opens its own page.
 """
 from __future__ import annotations
 
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 import modeldb
 from modeldb.devtools.demo_project import train
-from modeldb.devtools.services import free_port
-from tests.integration.browser.kit import CHROMIUM, CURVE_STEPS, FLAGS, SHOTS, SPIKE_STEP
-from tests.integration.conftest import MODELDB, cli_env, unique
+from tests.integration.browser.kit import (CHROMIUM, CURVE_STEPS, FLAGS, SHOTS, SPIKE_STEP, start_dashboard,
+                                          stop_dashboard)
+from tests.integration.conftest import unique
 
 
 @pytest.fixture(scope="session")
@@ -34,26 +32,10 @@ def served(tmp_path_factory):
     modeldb.init(project=project, home=home)
     names = train(1, lambda _: None, spark=True)
     long_project = _log_long_curve(home)
-    port = free_port()
-    log = open(home / "dashboard.log", "wb")
-    proc = subprocess.Popen([MODELDB, "dashboard", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            env=cli_env(MODELDB_HOME=str(home)))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None, (home / "dashboard.log").read_text()
-        assert time.monotonic() < deadline, "the dashboard did not start in 60 s"
-        time.sleep(0.3)
+    proc, base = start_dashboard(home)
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield base, project, names, home, long_project
-    proc.terminate()
-    proc.wait(20)
-    log.close()
+    stop_dashboard(proc, home / "dashboard.log")
 
 
 def _log_long_curve(home: Path) -> str:

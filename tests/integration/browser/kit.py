@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
 import time
+import warnings
 from pathlib import Path
+
+from modeldb.devtools.services.process import serve_http, tail
+from tests.integration.conftest import MODELDB, cli_env
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "dashboard"
@@ -18,6 +24,38 @@ CURVE_STEPS = int(os.environ.get("MODELDB_CURVE_STEPS", "1000000"))
 SPIKE_STEP = CURVE_STEPS * 2 // 3 + 7  # one step far above its neighbours: downsampling must keep it
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
+
+
+STOP_S = 30  # a bound on the dashboard's exit after SIGTERM, never waited out when it exits
+
+
+def start_dashboard(home: Path) -> tuple[subprocess.Popen, str]:
+    """``modeldb dashboard`` on a free port over ``home``, returned once Streamlit's health check answers.
+
+    Python's faulthandler is on in it, so that a dashboard that will not stop can be asked where
+    its threads are (``stop_dashboard``).
+    """
+    env = cli_env(MODELDB_HOME=str(home), PYTHONFAULTHANDLER="1")
+    return serve_http([MODELDB, "dashboard"], env, home / "dashboard.log", 180, health="/_stcore/health")
+
+
+def stop_dashboard(proc: subprocess.Popen, log: Path) -> None:
+    """SIGTERM, as Ctrl-C would; a dashboard still up after STOP_S gets SIGABRT, which makes faulthandler
+    write every thread's stack to its log, and the stacks are reported as a warning: Streamlit's own
+    shutdown is known to hang at times (streamlit/streamlit#2975), and this names where."""
+    proc.terminate()
+    try:
+        proc.wait(STOP_S)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    os.kill(proc.pid, signal.SIGABRT)
+    try:
+        proc.wait(STOP_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    warnings.warn(f"the dashboard did not stop {STOP_S} s after SIGTERM; its threads:\n{tail(log, 80)}", stacklevel=2)
 
 
 def settled(page) -> None:

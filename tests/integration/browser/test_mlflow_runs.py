@@ -8,13 +8,10 @@ session's Chromium (``page``, conftest.py): one Playwright per process.
 from __future__ import annotations
 
 import subprocess
-import time
-import urllib.request
 
 import pytest
 
-from modeldb.devtools.services import free_port
-from tests.integration.browser.kit import open_view, settled, shot, table
+from tests.integration.browser.kit import open_view, settled, shot, start_dashboard, stop_dashboard, table
 from tests.integration.conftest import MODELDB, cli_env, unique
 from tests.integration.mlflow_kit import build_mlflow_venv, serve, stop
 
@@ -51,25 +48,9 @@ def mlflow_home(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dashboard(mlflow_home):
     home, experiment = mlflow_home
-    port = free_port()
-    log = open(home / "dashboard.log", "wb")
-    proc = subprocess.Popen([MODELDB, "dashboard", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            env=cli_env(MODELDB_HOME=str(home)))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if urllib.request.urlopen(f"{base}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            pass
-        assert proc.poll() is None, (home / "dashboard.log").read_text()
-        assert time.monotonic() < deadline, "the dashboard did not start in 120 s"
-        time.sleep(0.3)
+    proc, base = start_dashboard(home)
     yield base, experiment
-    proc.terminate()
-    proc.wait(20)
-    log.close()
+    stop_dashboard(proc, home / "dashboard.log")
 
 
 def test_mlflow_runs_answer_in_the_dashboards_sql_page_and_overview(dashboard, page):
