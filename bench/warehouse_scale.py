@@ -168,6 +168,7 @@ def optimize(wh) -> float:
 
 def timings(wh, repeats: int) -> dict[str, float]:
     from modeldb.warehouse import queries as Q
+    from modeldb.warehouse.queries import mlflow_runs
 
     run_id = wh.query("SELECT run_id FROM scale.runs WHERE project = 'scale' LIMIT 1").scalar()
     model_id = wh.query("SELECT model_id FROM scale.models WHERE project = 'scale' LIMIT 2").rows
@@ -200,6 +201,12 @@ def timings(wh, repeats: int) -> dict[str, float]:
             columns=everything, limit=1000),
         "mlflow shape: filter_order_2": lambda: Q.search_runs(
             wh, PROJECT, where="metrics.m0 > 0.9", order_by="params.p1 ASC", columns=everything, limit=1000),
+        # The same two searches as ``modeldb server`` runs them for an MLflow client: the state rows'
+        # arrays of params, metrics and tags, as dicts, in MLflow's order (its tie-break included).
+        "mlflow endpoint: filter_order": lambda: mlflow_runs.search(
+            wh, [PROJECT], "params.p0 = '3' and metrics.m0 > 0.5", ["metrics.m1 DESC"], "ACTIVE_ONLY", 0, 1000),
+        "mlflow endpoint: filter_order_2": lambda: mlflow_runs.search(
+            wh, [PROJECT], "metrics.m0 > 0.9", ["params.p1 ASC"], "ACTIVE_ONLY", 0, 1000),
         # Whole answers: their time is mostly the size of the answer.
         "whole: all runs as DataFrame": lambda: Q.search_runs(wh, PROJECT, columns=everything, limit=1_000_000),
         "whole: every model": lambda: Q.MODELS.frame(wh, project=PROJECT),
@@ -290,14 +297,16 @@ def main() -> None:
             same = ours_runs == theirs["runs"]
             print(f"\nMLflow {theirs['mlflow_version']} (SQLite) at {theirs['runs']:,} runs vs ModelDB at "
                   f"{ours_runs:,} runs{'' if same else ' (NOT the same size: run with --runs ' + str(theirs['runs']) + ' for an equal comparison)'}:")
-            print(f"{'query':<22} {'MLflow ms':>10} {'ClickHouse ms':>14} {'ratio':>7} {'chDB ms':>9} {'ratio':>7}")
+            print(f"{'ModelDB query':<32} {'MLflow ms':>10} {'ClickHouse ms':>14} {'ratio':>7} {'chDB ms':>9} {'ratio':>7}")
             for theirs_name, ours_name in (("filter_order", "mlflow shape: filter_order"),
                                            ("filter_order_2", "mlflow shape: filter_order_2"),
+                                           ("filter_order", "mlflow endpoint: filter_order"),
+                                           ("filter_order_2", "mlflow endpoint: filter_order_2"),
                                            ("all_runs_dataframe", "whole: all runs as DataFrame")):
                 if theirs_name not in theirs["queries"]:
                     continue
                 ms = theirs["queries"][theirs_name]["median"] * 1000
-                print(f"{theirs_name:<22} {ms:>10,.0f} {on_server[ours_name]:>14.1f} {ms / on_server[ours_name]:>6.0f}x "
+                print(f"{ours_name:<32} {ms:>10,.0f} {on_server[ours_name]:>14.1f} {ms / on_server[ours_name]:>6.0f}x "
                       f"{on_chdb[ours_name]:>9.1f} {ms / on_chdb[ours_name]:>6.0f}x")
 
 

@@ -6,12 +6,12 @@ from modeldb.warehouse.queries.filters import FilterError, _unquoted, compile_ex
 
 def test_references_become_array_lookups_typed_by_what_they_are_compared_with():
     got = compile_expression("params.C > 0.1 AND (metrics.f1 >= 0.9 OR tags.team = 'risk')", "run")
-    assert "if(indexOf(param_keys, 'C') = 0, NULL, param_nums[indexOf(param_keys, 'C')]) > 0.1" in got.sql
-    assert "if(indexOf(metric_keys, 'f1') = 0, NULL, metric_values[indexOf(metric_keys, 'f1')])" in got.sql
-    assert "if(indexOf(tag_keys, 'team') = 0, NULL, tag_values[indexOf(tag_keys, 'team')])" in got.sql
+    assert "CAST(param_nums AS Array(Nullable(Float64)))[indexOf(param_keys, 'C')] > 0.1" in got.sql
+    assert "CAST(metric_values AS Array(Nullable(Float64)))[indexOf(metric_keys, 'f1')]" in got.sql
+    assert "CAST(tag_values AS Array(Nullable(String)))[indexOf(tag_keys, 'team')]" in got.sql
     assert got.keys == {("param", "C"), ("metric", "f1"), ("tag", "team")}
     text = compile_expression("params.penalty IN ('l1', 'l2') AND run.name LIKE 'lr%'", "run")
-    assert "param_values[indexOf(param_keys, 'penalty')]" in text.sql
+    assert "CAST(param_values AS Array(Nullable(String)))[indexOf(param_keys, 'penalty')] IN" in text.sql
     assert text.sql.endswith("AND name LIKE 'lr\\x25'")  # an attribute is the row's own column; % as an escape
 
 

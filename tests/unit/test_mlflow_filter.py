@@ -7,8 +7,8 @@ from modeldb.warehouse.queries.mlflow_filter import compile_filter, compile_orde
 
 def test_the_documented_clauses_compile_to_array_lookups():
     sql = compile_filter("params.p0 = '3' and metrics.m0 > 0.5")
-    assert sql == ("(if(indexOf(param_keys, 'p0') = 0, NULL, param_values[indexOf(param_keys, 'p0')]) = '3') AND "
-                   "(if(indexOf(metric_keys, 'm0') = 0, NULL, metric_values[indexOf(metric_keys, 'm0')]) > 0.5)")
+    assert sql == ("(CAST(param_values AS Array(Nullable(String)))[indexOf(param_keys, 'p0')] = '3') AND "
+                   "(CAST(metric_values AS Array(Nullable(Float64)))[indexOf(metric_keys, 'm0')] > 0.5)")
     assert compile_filter("") == "" and compile_filter("   ") == ""
 
 
@@ -18,13 +18,13 @@ def test_entity_aliases_quoted_keys_and_attributes():
     assert compile_filter("attributes.run_id IN ('a', 'b')") == "(run_id IN ('a', 'b'))"
     with pytest.raises(FilterError, match="only run_id compares with a list"):
         compile_filter("attributes.status IN ('FINISHED', 'FAILED')")
-    name = "ifNull(if(indexOf(tag_keys, 'mlflow.runName') = 0, NULL, tag_values[indexOf(tag_keys, 'mlflow.runName')]), name)"
+    name = "ifNull(CAST(tag_values AS Array(Nullable(String)))[indexOf(tag_keys, 'mlflow.runName')], name)"
     assert compile_filter("run.run_name ILIKE 'LR%'") == f"(lower({name}) LIKE lower('LR\\x25'))"  # a rename is the tag
     assert compile_filter("attr.start_time >= 1700000000000") == "(intDiv(started_ts, 1000) >= 1700000000000.0)"
     assert compile_filter("tags.team IS NULL") == "(NOT (indexOf(tag_keys, 'team') > 0))"
     assert compile_filter("params.C IS NOT NULL AND metrics.`a b` <= -1e-3") == (
         "(indexOf(param_keys, 'C') > 0) AND "
-        "(if(indexOf(metric_keys, 'a b') = 0, NULL, metric_values[indexOf(metric_keys, 'a b')]) <= -0.001)")
+        "(CAST(metric_values AS Array(Nullable(Float64)))[indexOf(metric_keys, 'a b')] <= -0.001)")
 
 
 def test_a_string_cannot_leave_its_quotes():
@@ -62,8 +62,8 @@ def test_a_huge_filter_or_a_non_string_is_refused_before_it_is_read():
 
 def test_order_puts_missing_keys_last_then_mlflows_tie_break():
     assert compile_order(["metrics.m1 DESC"]) == (
-        "isNull(if(indexOf(metric_keys, 'm1') = 0, NULL, metric_values[indexOf(metric_keys, 'm1')])) ASC, "
-        "if(indexOf(metric_keys, 'm1') = 0, NULL, metric_values[indexOf(metric_keys, 'm1')]) DESC, "
+        "isNull(CAST(metric_values AS Array(Nullable(Float64)))[indexOf(metric_keys, 'm1')]) ASC, "
+        "CAST(metric_values AS Array(Nullable(Float64)))[indexOf(metric_keys, 'm1')] DESC, "
         "started_ts DESC, run_id ASC")
     assert compile_order([]) == "started_ts DESC, run_id ASC"
     assert compile_order(["attributes.run_name"]).endswith("name) ASC, started_ts DESC, run_id ASC")
