@@ -20,6 +20,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 import modeldb
 import modeldb.sklearn
 from modeldb.warehouse import queries as Q
+from modeldb.warehouse.queries import mlflow_runs
 from tests.integration.conftest import unique
 
 PATHS = {"file+chdb": "embedded_pipeline", "kafka+clickhouse": "kafka_pipeline"}
@@ -101,6 +102,9 @@ def answers(wh, project, runs):
         "compare": {k: v.to_dict("records") for k, v in Q.compare_models(wh, project, a, b).items()},
         "on_dataset": Q.models_on_dataset(wh, project, _source_fingerprint(wh, project)).to_dict("records"),
         "all_models": Q.MODELS.frame(wh, project=project).to_dict("records"),
+        # modeldb server's search: one experiment (18.16's newest rows) and two (FINAL)
+        "mlflow_search": mlflow_runs.search(wh, [project], "params.penalty = 'l2'", ["metrics.val_f1 DESC"], "ALL", 0, 100),
+        "mlflow_search_two": mlflow_runs.search(wh, [project, "none"], "", ["params.C ASC"], "ALL", 1, 3),
     }
 
 
@@ -120,6 +124,7 @@ def test_a_value_that_looks_like_a_placeholder_is_only_text(loaded):
 
 def test_redelivered_events_change_no_answer(loaded):
     wh, project, runs, first = loaded
+    assert len(first["mlflow_search"]) >= 3 and len(first["mlflow_search_two"]) == 3
     again = answers(wh, project, runs)
     for name in first:
         assert again[name] == first[name], name
@@ -190,6 +195,7 @@ def test_stale_and_twice_inserted_state_rows_change_no_answer(loaded):
                         "param_values": ["stale"] * len(old["param_values"])})
             stale.append([old[c] for c in columns])
         wh.insert(table, columns, list(result.rows) + stale)
+    assert len(first["mlflow_search"]) >= 3 and len(first["mlflow_search_two"]) == 3
     again = answers(wh, project, runs)
     for name in first:
         assert again[name] == first[name], name
