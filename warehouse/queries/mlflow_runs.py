@@ -52,15 +52,15 @@ def search(warehouse: Warehouse, projects: Iterable[str], filter_string: str, or
     condition = compile_filter(filter_string) or "1"
     order = compile_order(order_by)
     projects = sorted(set(projects))
-    where = f"started_ts > 0 AND ({VIEWS[view]}) AND ({condition}) ORDER BY {order}"
+    matching = f"started_ts > 0 AND ({VIEWS[view]}) AND ({condition}) ORDER BY {order}"  # after the project
     if len(projects) == 1 and not warehouse.capabilities.parallel_final:
         # One experiment on 18.16, whose FINAL merges every column in one thread: the newest rows as
         # ``render`` reads them (this search at 10,000 runs: 20-30 ms through FINAL, 13 ms so).
         # Where FINAL is parallel (chDB), it is the faster of the two, and stays.
-        sql = (f"SELECT {', '.join(COLUMNS)} FROM {{current_runs}} WHERE project = %(project)s{{newest_runs}} AND {where}"
+        sql = (f"SELECT {', '.join(COLUMNS)} FROM {{current_runs}} WHERE project = %(project)s{{newest_runs}} AND {matching}"
                f" {{once_runs}}LIMIT {int(offset)}, {int(limit)}")
         return _rows(warehouse, sql, {"project": projects[0]})
-    sql = f"{_SELECT} WHERE project IN (SELECT arrayJoin(%(projects)s)) AND {where} LIMIT {int(offset)}, {int(limit)}"
+    sql = f"{_SELECT} WHERE project IN (SELECT arrayJoin(%(projects)s)) AND {matching} LIMIT {int(offset)}, {int(limit)}"
     return _rows(warehouse, sql, {"projects": projects})
 
 
